@@ -1,0 +1,175 @@
+import { chmod, link, mkdtemp } from "node:fs/promises";
+import * as path from "node:path";
+import { type CommandRunner, runCommand } from "./commands.js";
+import { type Config, extensionOf } from "./config.js";
+import { type Connection, libpqEnv, parseConnectionUri } from "./connection.js";
+import { encryptFile } from "./encrypt.js";
+import { ActionError, errorMessage } from "./errors.js";
+import { exists, prepareDumpDir, removeQuietly, sha256File, sizeOf } from "./files.js";
+import { closeRule, type Log, type OpenRule, openRule, removeStaleRules, type StateStore, timedLabel } from "./firewall.js";
+import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf } from "./pg-client.js";
+import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } from "./pg-dump.js";
+import { lookupPublicIp } from "./public-ip.js";
+import { waitUntilReachable } from "./reachability.js";
+import { phase, type Report } from "./report.js";
+import { ScalingoClient } from "./scalingo.js";
+import { packDirectory, uploadDump } from "./upload.js";
+
+/** What the cancellation handler needs to undo: kept current as the run goes. */
+export interface Session {
+  client?: ScalingoClient;
+  rule?: OpenRule;
+  dump?: DumpRun;
+  /** Files that are not a finished backup yet, deleted if the run stops. */
+  partial: Set<string>;
+}
+
+export interface BackupDeps {
+  state: StateStore;
+  log: Log;
+  setSecret(secret: string): void;
+  run?: CommandRunner;
+}
+
+/** Steps 2 to 8 of the contract; main.ts only parses inputs, reports and handles signals around it. */
+export async function backup(config: Config, session: Session, report: Report, deps: BackupDeps): Promise<void> {
+  const { log } = deps;
+  const run = deps.run ?? runCommand;
+  const client = new ScalingoClient({ ...config, onSecret: deps.setSecret });
+  session.client = client;
+
+  // The API calls and the IP lookup are independent: do them at once.
+  const [{ connection, serverVersion }, ip] = await Promise.all([
+    phase(report, "scalingo", () => readDatabase(client, config, deps)),
+    phase(report, "ip-lookup", () => detectIp(config)),
+  ]);
+  report.serverVersion = serverVersion;
+  report.runnerIp = ip;
+  log.info(`Database ${config.database}: PostgreSQL ${serverVersion}; runner IP ${ip}.`);
+
+  // Choosing the client is quick and can fail on inputs (compress): do it before opening anything.
+  const choice = await phase(report, "pg-dump-client", async () => {
+    const chosen = choosePgDump({ serverMajor: majorOf(serverVersion), requested: config.pgDumpVersion, installed: await findInstalled(run), platform: await detectPlatform(run) });
+    if (chosen.kind === "fail") throw new ActionError("pg-dump-client", chosen.message);
+    const problem = compressProblem(config.compress, chosen.major, config.format);
+    if (problem) throw new ActionError("inputs", problem);
+    if (chosen.kind === "use" && chosen.note) log.warning(chosen.note);
+    return chosen;
+  });
+
+  const rule = await phase(report, "firewall", async () => {
+    const rules = await client.listRules();
+    await removeStaleRules(client, rules, { nowMs: Date.now(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, log });
+    return openRule(client, { ip, label: timedLabel(config.ruleLabel, new Date()), rules, state: deps.state, log });
+  });
+  session.rule = rule;
+  Object.assign(report, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: new Date() });
+  if (rule.created) log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
+
+  // While the rule propagates: get the right pg_dump and wait for the database, both at once.
+  const [pgDump, reachable] = await Promise.all([
+    phase(report, "pg-dump-client", async () => (choice.kind === "use" ? choice.path : installPgDump(choice.major, await detectPlatform(run), run, (m) => log.info(m)))),
+    phase(report, "reachability", () => waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m) })),
+  ]);
+  report.pgDumpVersion = String(choice.major);
+  const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
+  log.info(`Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`);
+  if (liveMajor > choice.major) {
+    throw new ActionError("pg-dump-client", `The live server is PostgreSQL ${liveMajor} but the API reported ${serverVersion}; pg_dump ${choice.major} cannot dump it. Set \`pg-dump-version: ${liveMajor}\`.`);
+  }
+
+  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule });
+  const final = await phase(report, "encrypt", () => finishFile(config, session, dumped));
+  report.dumpPath = final;
+  report.dumpSize = await sizeOf(final);
+  report.sha256 = await sha256File(final);
+  session.partial.delete(final);
+
+  if (config.upload) await phase(report, "upload", () => upload(config, report, final));
+}
+
+async function readDatabase(client: ScalingoClient, config: Config, deps: BackupDeps): Promise<{ connection: Connection; serverVersion: string }> {
+  await client.connect();
+  const [db, uri] = await Promise.all([client.database(), client.connectionUri()]);
+  if (db.status === "stopped") throw new ActionError("scalingo", `Database ${config.database} is stopped: start it in the Scalingo dashboard before backing it up.`);
+  if (db.status !== "running") deps.log.warning(`Database ${config.database} is ${db.status}; trying anyway.`);
+  const connection = parseConnectionUri(uri);
+  deps.setSecret(connection.password);
+  deps.setSecret(encodeURIComponent(connection.password));
+  return { connection, serverVersion: db.readable_version.replace(/\.0$/, "") };
+}
+
+async function detectIp(config: Config): Promise<string> {
+  if (config.runnerIp) return config.runnerIp;
+  return (await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom })).ip;
+}
+
+/** Runs pg_dump and removes the rule this step created as soon as it ends, whatever the outcome. */
+async function dumpAndClose(config: Config, session: Session, report: Report, deps: BackupDeps, o: { pgDump: string; connection: Connection; rule: OpenRule }): Promise<string> {
+  if (await exists(config.dumpPath)) {
+    throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
+  }
+  await prepareDumpDir(config.dumpPath);
+  session.partial.add(config.dumpPath);
+  const run = deps.run ?? runCommand;
+  try {
+    await phase(report, "dump", async () => {
+      deps.log.info(`Running pg_dump ${report.pgDumpVersion} (${config.format} format) to ${config.dumpPath}...`);
+      session.dump = startPgDump(o.pgDump, pgDumpArgs(config, config.dumpPath), libpqEnv(o.connection), (line) => deps.log.info(`pg_dump: ${line}`));
+      await session.dump.done;
+    });
+  } finally {
+    session.dump = undefined;
+    await closeRule(session.client as ScalingoClient, o.rule, deps.state, deps.log).then(
+      () => {
+        if (o.rule.created) report.ruleRemovedAt = new Date();
+      },
+      (error) => deps.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); the post step will try again.`),
+    );
+  }
+  if (config.verify) report.verified = await phase(report, "verify", () => verifyDump(config.format, config.dumpPath, o.pgDump, run));
+  return config.dumpPath;
+}
+
+/** Directory dumps become one tar; with recipients the dump is encrypted and the plaintext removed. */
+async function finishFile(config: Config, session: Session, dumped: string): Promise<string> {
+  let file = dumped;
+  if (config.format === "directory") {
+    const tarPath = `${dumped}.tar`;
+    session.partial.add(tarPath);
+    await packDirectory(dumped, tarPath);
+    await removeQuietly(dumped);
+    file = tarPath;
+  }
+  if (config.encryptionRecipients.length) {
+    const agePath = `${file}.age`;
+    session.partial.add(agePath);
+    await encryptFile(file, agePath, config.encryptionRecipients);
+    await removeQuietly(file);
+    file = agePath;
+  }
+  await chmod(file, 0o600);
+  return file;
+}
+
+/**
+ * With skipArchive the artifact takes the file's name: upload a hard link named after the
+ * artifact (same disk, no copy) and leave the dump itself where `dump-path` says.
+ */
+async function upload(config: Config, report: Report, file: string): Promise<void> {
+  const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
+  const dir = await mkdtemp(path.join(path.dirname(file), ".artifact-"));
+  try {
+    const named = path.join(dir, `${config.artifactName}${extension}`);
+    await link(file, named);
+    const uploaded = await uploadDump(named, config.retentionDays);
+    if (uploaded.digest !== report.sha256) {
+      throw new ActionError("upload", `The artifact service recorded sha256 ${uploaded.digest} but the file has ${report.sha256}: the upload is corrupt. Run again.`);
+    }
+    Object.assign(report, { artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
+  } finally {
+    await removeQuietly(dir);
+  }
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
+  if (GITHUB_REPOSITORY && GITHUB_RUN_ID) report.artifactUrl = `${GITHUB_SERVER_URL ?? "https://github.com"}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}/artifacts/${report.artifactId}`;
+}

@@ -1,0 +1,221 @@
+import { isIPv4 } from "node:net";
+import * as path from "node:path";
+import { Encrypter } from "age-encryption";
+import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS, LABEL_PREFIX } from "./constants.js";
+import { InputError } from "./errors.js";
+import { parseWords } from "./words.js";
+
+export type DumpFormat = "custom" | "directory" | "tar" | "plain";
+export const FORMATS: readonly DumpFormat[] = ["custom", "directory", "tar", "plain"];
+
+/** Every input, parsed and validated once; the rest of the action receives only this. */
+export interface Config {
+  apiToken: string;
+  database: string;
+  region: string;
+  authUrl: string;
+  runnerIp?: string;
+  ipLookupUrls: string[];
+  /** Answers from user-configured lookup URLs are trusted once they parse as IPv4. */
+  ipLookupUrlsCustom: boolean;
+  /** This job's label, without the creation time the firewall module appends. */
+  ruleLabel: string;
+  reachableTimeoutMs: number;
+  staleRuleAgeMs: number;
+  format: DumpFormat;
+  compress?: string;
+  /** pg_dump --jobs, directory format only; already resolved from 0 = one per CPU. */
+  jobs?: number;
+  pgDumpArgs: string[];
+  pgDumpVersion: "auto" | number;
+  /** Where pg_dump writes: a file, or a directory for the directory format. */
+  dumpPath: string;
+  verify: boolean;
+  upload: boolean;
+  artifactName: string;
+  retentionDays?: number;
+  encryptionRecipients: string[];
+}
+
+export type InputReader = (name: string) => string;
+type Env = Record<string, string | undefined>;
+
+const TRUE = ["true", "True", "TRUE"];
+const FALSE = ["false", "False", "FALSE"];
+const DATABASE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// pg_dump --compress: a level, or method[:detail] where detail is a level or key=value list.
+const COMPRESS = /^(\d|(gzip|lz4|zstd|none)(:[a-z0-9=,_-]+)?)$/;
+const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
+// Options the action sets itself: letting pg-dump-args override them would break the contract
+// (where the file goes, which format, where the connection comes from).
+const RESERVED_PG_DUMP_OPTIONS = /^(-[fFjdhpUWwZ]|--(file|format|jobs|dbname|host|port|username|password|no-password|compress)(=|$))/;
+
+/** Input names as `action.yml` spells them. */
+export function utcStamp(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+}
+
+export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: number): Config {
+  const problems: string[] = [];
+  const fail = (input: string, message: string) => problems.push(`\`${input}\`: ${message}`);
+  const text = (name: string) => read(name).trim();
+
+  const apiToken = read("api-token").trim();
+  if (!apiToken) fail("api-token", "is required: pass the Scalingo API token from a secret, e.g. `${{ secrets.SCALINGO_API_TOKEN }}`.");
+  else if (/\s/.test(apiToken)) fail("api-token", "contains white space: check the secret holds only the token.");
+
+  const database = text("database");
+  if (!database) fail("database", "is required: the Dedicated Resources database ID, as in `scalingo --database <id>`.");
+  else if (!DATABASE_ID.test(database)) fail("database", `"${database}" is not a database ID (letters, digits, '-' and '_', up to 100).`);
+
+  const region = text("region") || "osc-fr1";
+  if (!REGION.test(region)) fail("region", `"${region}" is not a region name such as osc-fr1 or osc-secnum-fr1.`);
+
+  const authUrl = parseServiceUrl(text("auth-url") || "https://auth.scalingo.com", "auth-url", fail);
+
+  const runnerIp = text("runner-ip") || undefined;
+  if (runnerIp && !isIPv4(runnerIp)) fail("runner-ip", `"${runnerIp}" is not an IPv4 address (Scalingo firewall rules are IPv4 only).`);
+
+  const lookupLines = lines(read("ip-lookup-urls"));
+  const ipLookupUrls = lookupLines.length ? lookupLines : [...DEFAULT_IP_LOOKUP_URLS];
+  for (const url of lookupLines) parseServiceUrl(url, "ip-lookup-urls", fail);
+
+  const ruleLabel = text("rule-label") || defaultRuleLabel(env);
+  if (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200) fail("rule-label", "must be one line of at most 200 characters.");
+
+  const reachableTimeout = integer(text("reachable-timeout"), 300, 1, 3600, "reachable-timeout", "seconds", fail);
+  const staleRuleAge = integer(text("stale-rule-age"), 720, 0, 525_600, "stale-rule-age", "minutes (0 disables)", fail);
+
+  const format = (text("format") || "custom") as DumpFormat;
+  if (!FORMATS.includes(format)) fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
+
+  const compress = text("compress") || undefined;
+  if (compress && !COMPRESS.test(compress)) fail("compress", `"${compress}" is not a pg_dump compression: a level 0-9, or gzip[:N], lz4[:N], zstd[:N] or none.`);
+
+  const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", "parallel workers (0 = one per CPU)", fail);
+  if (jobsInput > 1 && format !== "directory") fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
+  const jobs = format === "directory" ? jobsInput || Math.max(1, cpuCount) : undefined;
+
+  let pgDumpArgs: string[] = [];
+  try {
+    pgDumpArgs = parseWords(read("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
+    const reserved = pgDumpArgs.filter((a) => RESERVED_PG_DUMP_OPTIONS.test(a));
+    if (reserved.length) fail("pg-dump-args", `${reserved.join(" ")} is set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`);
+  } catch (error) {
+    fail("pg-dump-args", (error as Error).message);
+  }
+
+  const versionText = text("pg-dump-version") || "auto";
+  const pgDumpVersion = versionText === "auto" ? "auto" : Number(versionText);
+  if (pgDumpVersion !== "auto" && !(Number.isInteger(pgDumpVersion) && pgDumpVersion >= 10 && pgDumpVersion <= 40)) {
+    fail("pg-dump-version", `"${versionText}" is not \`auto\` or a PostgreSQL major version such as 17.`);
+  }
+
+  const stamp = utcStamp(now);
+  const baseName = `${database || "database"}-${stamp}`;
+  const runnerTemp = env.RUNNER_TEMP || env.TMPDIR || "/tmp";
+  const pathInput = text("path");
+  const dumpPath = pathInput
+    ? path.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
+    : path.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format));
+
+  const verify = boolean(text("verify"), true, "verify", fail);
+  const upload = boolean(text("upload"), true, "upload", fail);
+
+  const artifactName = text("artifact-name") || baseName;
+  if (ARTIFACT_NAME_FORBIDDEN.test(artifactName)) fail("artifact-name", `"${artifactName}" contains a character artifact names reject: " : < > | * ? \\ / or a line break.`);
+
+  const retentionText = text("retention-days");
+  const retentionDays = retentionText ? integer(retentionText, 0, 1, 90, "retention-days", "days", fail) : undefined;
+
+  const encryptionRecipients = lines(read("encryption-recipients"));
+  for (const recipient of encryptionRecipients) {
+    try {
+      new Encrypter().addRecipient(recipient);
+    } catch {
+      fail("encryption-recipients", `"${recipient.slice(0, 24)}..." is not an age recipient (a public key starting with age1, one per line).`);
+    }
+  }
+
+  if (problems.length) throw new InputError(problems);
+  return {
+    apiToken,
+    database,
+    region,
+    authUrl,
+    runnerIp,
+    ipLookupUrls,
+    ipLookupUrlsCustom: lookupLines.length > 0,
+    ruleLabel,
+    reachableTimeoutMs: reachableTimeout * 1000,
+    staleRuleAgeMs: staleRuleAge * 60_000,
+    format,
+    compress,
+    jobs,
+    pgDumpArgs,
+    pgDumpVersion,
+    dumpPath,
+    verify,
+    upload,
+    artifactName,
+    retentionDays,
+    encryptionRecipients,
+  };
+}
+
+/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
+export function defaultRuleLabel(env: Env): string {
+  const repo = env.GITHUB_REPOSITORY || "local";
+  return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
+}
+
+export function extensionOf(format: DumpFormat): string {
+  return { custom: ".dump", directory: "", tar: ".tar", plain: ".sql" }[format];
+}
+
+function lines(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+}
+
+type Fail = (input: string, message: string) => void;
+
+function integer(value: string, fallback: number, min: number, max: number, input: string, unit: string, fail: Fail): number {
+  if (!value) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    fail(input, `"${value}" is not a whole number from ${min} to ${max} (${unit}).`);
+    return fallback;
+  }
+  return n;
+}
+
+function boolean(value: string, fallback: boolean, input: string, fail: Fail): boolean {
+  if (!value) return fallback;
+  if (TRUE.includes(value)) return true;
+  if (FALSE.includes(value)) return false;
+  fail(input, `"${value}" is not true or false.`);
+  return fallback;
+}
+
+/**
+ * The API token travels to these URLs (Basic auth), so plain HTTP is only accepted on loopback,
+ * where nothing crosses a network.
+ */
+function parseServiceUrl(value: string, input: string, fail: Fail): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(input, `"${value}" is not a URL.`);
+    return value;
+  }
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) || url.hostname.startsWith("127.");
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    fail(input, `"${value}" must use https:// (plain http is accepted only on loopback).`);
+  }
+  return value.replace(/\/+$/, "");
+}

@@ -1,0 +1,26 @@
+/** Names shared by the main and post steps: saved-state keys and the action's own label format. */
+export const State = {
+  /** Label of the rule main is about to add; saved before the POST so post can find a rule whose id main never saw. */
+  ruleLabel: "rule-label",
+  /** Id of the rule this job created; saved right after the API answered. */
+  ruleId: "rule-id",
+  /** "true" once main removed its rule itself: post has nothing to do. */
+  ruleRemoved: "rule-removed",
+  /** Set in main so post knows it runs after a main that got as far as reading inputs. */
+  mainStarted: "main-started",
+} as const;
+
+/** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
+export const LABEL_PREFIX = "scalingo-pg-dump";
+
+export const DEFAULT_IP_LOOKUP_URLS = [
+  "https://api.ipify.org",
+  "https://checkip.amazonaws.com",
+  "https://ipv4.icanhazip.com",
+  "https://ipinfo.io/ip",
+] as const;
+
+export const DEFAULT_PG_DUMP_ARGS =
+  "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
+
+export const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/scalingo-pg-dump)";

@@ -1,0 +1,19 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { Encrypter } from "age-encryption";
+
+/**
+ * Encrypts `source` to `target` for the age recipients, as a stream (age's STREAM construction
+ * works chunk by chunk), so memory stays flat whatever the dump's size. The result decrypts with
+ * `age --decrypt -i key.txt`.
+ */
+export async function encryptFile(source: string, target: string, recipients: string[]): Promise<void> {
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient);
+  const plain = Readable.toWeb(createReadStream(source, { highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
+  const encrypted = await encrypter.encrypt(plain);
+  await pipeline(Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>), createWriteStream(target, { mode: 0o600 }));
+}
+

@@ -1,0 +1,37 @@
+/**
+ * One error type per failure class. Each carries a message a user can act on; `phase` says which
+ * part of the backup failed so the job summary can point at it.
+ */
+export type Phase = "inputs" | "scalingo" | "ip-lookup" | "firewall" | "pg-dump-client" | "reachability" | "dump" | "verify" | "encrypt" | "upload";
+
+export class ActionError extends Error {
+  constructor(
+    readonly phase: Phase,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Every invalid input at once, each named, with what it accepts. */
+export class InputError extends ActionError {
+  constructor(readonly problems: string[]) {
+    super("inputs", `Invalid input${problems.length > 1 ? "s" : ""}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** A Scalingo API call that failed; the message names method, path, status and request id, never a token. */
+export class ScalingoApiError extends ActionError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryable = false,
+  ) {
+    super("scalingo", message);
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+
+/** sha256 of a file, streamed: a dump can be larger than the runner's memory. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash);
+  return hash.digest("hex");
+}
+
+export async function readTail(file: string, bytes: number): Promise<string> {
+  const handle = await open(file, "r");
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, bytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return buffer.toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Bytes of a file, or of every file below a directory (the directory format). */
+export async function sizeOf(target: string): Promise<number> {
+  const info = await stat(target);
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const entry of await readdir(target, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+/** The dump's folder, private to the runner's user: a dump holds every row of production. */
+export async function prepareDumpDir(dumpPath: string): Promise<void> {
+  await mkdir(path.dirname(dumpPath), { recursive: true, mode: 0o700 });
+}
+
+export async function removeQuietly(target: string | undefined): Promise<void> {
+  if (target) await rm(target, { recursive: true, force: true }).catch(() => undefined);
+}
+
+export async function exists(target: string): Promise<boolean> {
+  return stat(target).then(
+    () => true,
+    () => false,
+  );
+}

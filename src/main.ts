@@ -1,0 +1,101 @@
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import * as core from "@actions/core";
+import { backup, type Session } from "./backup.js";
+import { type Config, parseConfig } from "./config.js";
+import { ActionError, errorMessage } from "./errors.js";
+import { closeRule } from "./firewall.js";
+import { removeQuietly } from "./files.js";
+import { newReport, outputsOf, type Report } from "./report.js";
+import { actionState } from "./state.js";
+import { summaryMarkdown } from "./summary.js";
+
+const log = { info: core.info, warning: core.warning };
+
+/** The main step: inputs, then the backup, then outputs and summary, with cancellation handled. */
+export async function run(): Promise<void> {
+  // Everything this process and pg_dump create is private to the runner's user: dumps hold data.
+  process.umask(0o077);
+  let config: Config;
+  try {
+    config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
+  } catch (error) {
+    core.setFailed(errorMessage(error));
+    return;
+  } finally {
+    const token = core.getInput("api-token").trim();
+    if (token) core.setSecret(token);
+  }
+
+  const report = newReport(config.database, config.region, config.format, config.encryptionRecipients.length > 0);
+  report.publicRepository = isPublicRepository(process.env.GITHUB_EVENT_PATH);
+  if (report.publicRepository && !report.encrypted && config.upload) {
+    core.warning(
+      "This repository is public: anyone signed in to GitHub can download the dump artifact, with every row of the database. Set `encryption-recipients` to age public keys to encrypt it (see the README).",
+    );
+  }
+  const session: Session = { partial: new Set() };
+  const stopOnSignal = onCancel(session, report);
+  try {
+    await backup(config, session, report, { state: actionState, log, setSecret: core.setSecret });
+    for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
+    core.info(`Backup done: ${report.dumpPath} (${report.dumpSize} bytes, sha256 ${report.sha256}).`);
+  } catch (error) {
+    report.error = errorMessage(error);
+    report.failedPhase ??= error instanceof ActionError ? error.phase : "dump";
+    for (const file of session.partial) await removeQuietly(file);
+    for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
+    core.setFailed(report.error);
+  } finally {
+    stopOnSignal();
+    await writeSummary(report);
+  }
+}
+
+async function writeSummary(report: Report): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  await core.summary
+    .addRaw(summaryMarkdown(report), true)
+    .write()
+    .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
+}
+
+/** `repository.private` false or `visibility` "public" in the event payload; unknown is not public. */
+export function isPublicRepository(eventPath: string | undefined): boolean {
+  if (!eventPath) return false;
+  try {
+    const repository = JSON.parse(readFileSync(eventPath, "utf8")).repository;
+    return repository?.private === false || repository?.visibility === "public";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A cancelled job gets SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after that: stop
+ * pg_dump and remove the rule within those seconds. The post step still runs if this is too late.
+ */
+function onCancel(session: Session, report: Report): () => void {
+  let stopping = false;
+  const handler = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    core.warning(`Received ${signal}: stopping pg_dump and removing the firewall rule.`);
+    session.dump?.kill("SIGTERM");
+    if (session.client && session.rule) {
+      await closeRule(session.client, session.rule, actionState, log).catch((error) => core.warning(`Could not remove the rule (${errorMessage(error)}); the post step will.`));
+    }
+    for (const file of session.partial) await removeQuietly(file);
+    report.failedPhase ??= "dump";
+    report.error = `Cancelled by ${signal}.`;
+    await writeSummary(report);
+    core.setFailed(`The backup was cancelled (${signal}); no dump was uploaded.`);
+    process.exit(1);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+}

@@ -1,0 +1,95 @@
+import { spawn } from "node:child_process";
+import { statfs } from "node:fs/promises";
+import * as path from "node:path";
+import { childEnv, type CommandRunner } from "./commands.js";
+import type { Config, DumpFormat } from "./config.js";
+import { ActionError } from "./errors.js";
+import { readTail } from "./files.js";
+
+const FORMAT_FLAG: Record<DumpFormat, string> = { custom: "c", directory: "d", tar: "t", plain: "p" };
+
+/** zstd, lz4 and the method:detail syntax arrived in pg_dump 16; older ones take a level only. */
+export function compressProblem(compress: string | undefined, major: number, format: DumpFormat): string | undefined {
+  if (!compress) return undefined;
+  if (format === "tar" && compress !== "none" && compress !== "0") return "`compress`: the tar format cannot be compressed by pg_dump; use the custom or directory format.";
+  if (major < 16 && !/^\d$/.test(compress)) return `\`compress\`: "${compress}" needs pg_dump 16 or later (this one is ${major}); use a level 0-9 (gzip).`;
+  return undefined;
+}
+
+export function pgDumpArgs(config: Pick<Config, "format" | "jobs" | "compress" | "pgDumpArgs">, outputPath: string): string[] {
+  return [
+    `--format=${FORMAT_FLAG[config.format]}`,
+    `--file=${outputPath}`,
+    ...(config.jobs ? [`--jobs=${config.jobs}`] : []),
+    ...(config.compress ? [`--compress=${config.compress}`] : []),
+    // Never prompt: a missing password must fail, not hang the job.
+    "--no-password",
+    ...config.pgDumpArgs,
+  ];
+}
+
+export interface DumpRun {
+  pid?: number;
+  done: Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Starts pg_dump with the connection in the environment only. Its stderr (warnings, errors) is
+ * forwarded line by line and its tail kept for the error message.
+ */
+export function startPgDump(pgDump: string, args: string[], connectionEnv: Record<string, string>, log: (line: string) => void): DumpRun {
+  const child = spawn(pgDump, args, { env: childEnv(connectionEnv), stdio: ["ignore", "ignore", "pipe"] });
+  const tail: string[] = [];
+  let partial = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      log(line);
+      tail.push(line);
+      if (tail.length > 15) tail.shift();
+    }
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on("error", (error) => reject(new ActionError("dump", `Could not start ${pgDump}: ${error.message}`)));
+    child.on("close", async (code, signal) => {
+      if (partial) tail.push(partial);
+      if (code === 0) return resolve();
+      const reason = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const space = /No space left|could not write/i.test(tail.join("\n")) ? await freeSpaceNote(args) : "";
+      reject(new ActionError("dump", `pg_dump ${reason}:\n${tail.join("\n")}${space}`));
+    });
+  });
+  return { pid: child.pid, done, kill: (signal) => child.kill(signal) };
+}
+
+async function freeSpaceNote(args: string[]): Promise<string> {
+  const file = args.find((a) => a.startsWith("--file="))?.slice("--file=".length);
+  if (!file) return "";
+  try {
+    const fs = await statfs(path.dirname(file));
+    return `\nFree space left in ${path.dirname(file)}: ${Math.round((fs.bavail * fs.bsize) / 1e6)} MB. Use a compression (\`compress\`), a dump \`path\` on a larger disk, or a bigger runner.`;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * A dump is only worth uploading if it can be read back: archive formats must list their table of
+ * contents, a plain dump must end with pg_dump's completion line.
+ */
+export async function verifyDump(format: DumpFormat, dumpPath: string, pgDump: string, run: CommandRunner): Promise<string> {
+  if (format === "plain") {
+    if (!(await readTail(dumpPath, 4096)).includes("-- PostgreSQL database dump complete")) {
+      throw new ActionError("verify", "The plain dump does not end with pg_dump's completion line: it is incomplete.");
+    }
+    return "plain SQL dump complete";
+  }
+  const pgRestore = path.join(path.dirname(pgDump), "pg_restore");
+  const result = await run(pgRestore, ["--list", dumpPath], childEnv({}));
+  if (result.code !== 0) throw new ActionError("verify", `pg_restore --list could not read the dump: ${result.stderr.trim()}`);
+  const entries = result.stdout.split("\n").filter((l) => l.trim() && !l.startsWith(";"));
+  const data = entries.filter((l) => / (TABLE DATA|BLOBS|LARGE OBJECTS?) /.test(l)).length;
+  return `${entries.length} archive entries, ${data} with data`;
+}

@@ -1,0 +1,29 @@
+import { availableParallelism } from "node:os";
+import * as core from "@actions/core";
+import { parseConfig } from "./config.js";
+import { errorMessage } from "./errors.js";
+import { hasLeftoverRule, removeLeftoverRule } from "./firewall.js";
+import { ScalingoClient } from "./scalingo.js";
+import { actionState } from "./state.js";
+
+/**
+ * The safety net (`post-if: always()`): removes the rule main added and could not remove because
+ * it failed, was cancelled or was killed. It never touches a rule main did not create.
+ */
+export async function runPost(): Promise<void> {
+  if (!hasLeftoverRule(actionState)) {
+    core.info("No temporary firewall rule left to remove.");
+    return;
+  }
+  try {
+    const config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
+    core.setSecret(config.apiToken);
+    const client = new ScalingoClient({ ...config, onSecret: core.setSecret });
+    await client.connect();
+    await removeLeftoverRule(client, actionState, { info: core.info, warning: core.warning });
+  } catch (error) {
+    core.setFailed(
+      `Could not remove the temporary firewall rule: ${errorMessage(error)}. Remove it by hand now (Scalingo dashboard, or \`scalingo --database <id> database-firewall-rules\`): it allowlists this runner's IP.`,
+    );
+  }
+}

@@ -1,0 +1,87 @@
+import pg from "pg";
+import { type Connection, pgClientConfig } from "./connection.js";
+import { ActionError, errorMessage } from "./errors.js";
+import { type Clock, realClock } from "./http.js";
+
+export interface Reachable {
+  serverVersionNum: number;
+  attempts: number;
+  waitedMs: number;
+}
+
+type Verdict = "wait" | "fatal" | "plain-retry";
+
+/**
+ * Whether a failed connection means "the rule is not applied yet" (keep trying) or a problem no
+ * amount of waiting fixes (wrong password, missing database, certificate refused).
+ */
+export function classifyConnectError(error: unknown): Verdict {
+  const e = error as { code?: string; message?: string };
+  const message = e.message ?? "";
+  switch (e.code) {
+    case "28P01": // invalid_password
+    case "3D000": // invalid_catalog_name
+    case "ENOTFOUND":
+      return "fatal";
+    case "57P03": // cannot_connect_now: starting up or in recovery
+    case "53300": // too_many_connections
+      return "wait";
+    case "28000": // invalid_authorization_specification: a pg_hba that does not list us yet
+      return /no pg_hba\.conf entry/.test(message) ? "wait" : "fatal";
+  }
+  if (/does not support SSL/.test(message)) return "plain-retry";
+  if (/certificate|self[- ]signed|CERT_|ERR_TLS/i.test(`${e.code} ${message}`)) return "fatal";
+  // Any other SQLSTATE is the server answering about something waiting will not change.
+  if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return "fatal";
+  return "wait";
+}
+
+function describeError(error: unknown): string {
+  const e = error as { code?: string };
+  return `${errorMessage(error)}${e.code ? ` [${e.code}]` : ""}`;
+}
+
+/**
+ * A new firewall rule takes effect after a delay that nothing reports: the only signal is the
+ * database accepting a connection. Try with growing pauses until it does or the deadline passes.
+ */
+export async function waitUntilReachable(
+  conn: Connection,
+  o: { timeoutMs: number; clock?: Clock; log: (m: string) => void; signal?: AbortSignal },
+): Promise<Reachable> {
+  const clock = o.clock ?? realClock;
+  const started = clock.now();
+  let allowPlain = false;
+  let lastError = "";
+  for (let attempt = 1; ; attempt++) {
+    const remaining = o.timeoutMs - (clock.now() - started);
+    const client = new pg.Client(pgClientConfig(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain));
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ server_version_num: string }>("SHOW server_version_num");
+      return { serverVersionNum: Number(rows[0].server_version_num), attempts: attempt, waitedMs: clock.now() - started };
+    } catch (error) {
+      // libpq's allow/prefer fall back to a plain connection; every other mode must not.
+      const negotiable = !conn.sslmode || conn.sslmode === "allow" || conn.sslmode === "prefer";
+      let verdict = classifyConnectError(error);
+      if (verdict === "plain-retry") verdict = negotiable && !allowPlain ? "plain-retry" : "fatal";
+      lastError = describeError(error);
+      if (verdict === "fatal") {
+        throw new ActionError("reachability", `The database refused the connection: ${lastError}. Check SCALINGO_POSTGRESQL_URL of the database (its user, password and database name).`);
+      }
+      if (verdict === "plain-retry") allowPlain = true;
+      if (attempt === 1 || attempt % 5 === 0) o.log(`Database not reachable yet (${lastError}); waiting for the firewall rule to apply...`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const elapsed = clock.now() - started;
+    if (elapsed >= o.timeoutMs || o.signal?.aborted) {
+      throw new ActionError(
+        "reachability",
+        `The database was still unreachable after ${Math.round(elapsed / 1000)} s and ${attempt} attempts (last error: ${lastError}). Check that the firewall rule was applied (Scalingo usually takes about two minutes; raise \`reachable-timeout\`), that the detected IP is really the runner's egress address (set \`runner-ip\` for self-hosted runners behind NAT), and that \`region\` is the database's.`,
+      );
+    }
+    await clock.sleep(Math.min(10_000, 500 * 1.6 ** attempt, o.timeoutMs - elapsed));
+  }
+}

@@ -1,0 +1,62 @@
+import type { Phase } from "./errors.js";
+
+/** What a run did, filled in as it goes: the source of the outputs and the job summary. */
+export interface Report {
+  database: string;
+  region: string;
+  format: string;
+  encrypted: boolean;
+  runnerIp?: string;
+  ruleId?: string;
+  ruleCreated?: boolean;
+  ruleAddedAt?: Date;
+  ruleRemovedAt?: Date;
+  serverVersion?: string;
+  pgDumpVersion?: string;
+  dumpPath?: string;
+  dumpSize?: number;
+  sha256?: string;
+  verified?: string;
+  artifactId?: number;
+  artifactName?: string;
+  artifactDigest?: string;
+  artifactUrl?: string;
+  publicRepository?: boolean;
+  durationsMs: Partial<Record<Phase, number>>;
+  failedPhase?: Phase;
+  error?: string;
+}
+
+export function newReport(database: string, region: string, format: string, encrypted: boolean): Report {
+  return { database, region, format, encrypted, durationsMs: {} };
+}
+
+/** Runs one phase, timing it and recording it as the failed one if it throws. */
+export async function phase<T>(report: Report, name: Phase, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await work();
+  } catch (error) {
+    report.failedPhase ??= (error as { phase?: Phase }).phase ?? name;
+    throw error;
+  } finally {
+    report.durationsMs[name] = (report.durationsMs[name] ?? 0) + Date.now() - started;
+  }
+}
+
+/** Outputs as action.yml names them; only what is known. */
+export function outputsOf(r: Report): Record<string, string> {
+  const all: Record<string, string | number | undefined> = {
+    "dump-path": r.dumpPath,
+    "dump-size": r.dumpSize,
+    "dump-sha256": r.sha256,
+    "artifact-id": r.artifactId,
+    "artifact-name": r.artifactName,
+    "artifact-digest": r.artifactDigest,
+    "runner-ip": r.runnerIp,
+    "firewall-rule-id": r.ruleId,
+    "server-version": r.serverVersion,
+    "pg-dump-version": r.pgDumpVersion,
+  };
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+}

@@ -1,0 +1,80 @@
+import type { Phase } from "./errors.js";
+import type { Report } from "./report.js";
+
+const PHASE_LABELS: [Phase, string][] = [
+  ["scalingo", "Scalingo API"],
+  ["ip-lookup", "IP lookup"],
+  ["firewall", "Firewall rule"],
+  ["pg-dump-client", "pg_dump client"],
+  ["reachability", "Wait for database"],
+  ["dump", "Dump"],
+  ["verify", "Verify"],
+  ["encrypt", "Encrypt"],
+  ["upload", "Upload"],
+];
+
+/** What to look at when a phase fails: the summary is often read without the log. */
+const ADVICE: Record<Phase, string> = {
+  inputs: "Fix the inputs named in the error; nothing was contacted.",
+  scalingo: "Check the `api-token` secret, the `database` ID and the `region`.",
+  "ip-lookup": "Set `runner-ip`, or `ip-lookup-urls` to services reachable from the runner.",
+  firewall: "Check the database's firewall rules in the dashboard (at most 30); remove unused ones.",
+  "pg-dump-client": "Install the pg_dump of the server's major before this step, or set `pg-dump-version`.",
+  reachability: "Check the rule's IP is the runner's egress address and raise `reachable-timeout`.",
+  dump: "Read pg_dump's message above; check free disk space and the database's status.",
+  verify: "The dump could not be read back: it was not uploaded. Run again.",
+  encrypt: "Check `encryption-recipients` and free disk space.",
+  upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",
+};
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function ruleLifetime(r: Report): string {
+  if (!r.ruleCreated) return r.ruleId ? "an existing rule was reused and left in place" : "no rule was added";
+  const added = r.ruleAddedAt?.toISOString() ?? "?";
+  if (!r.ruleRemovedAt || !r.ruleAddedAt) return `added ${added}, **not removed by this step** (the post step removes it)`;
+  return `added ${added}, removed ${r.ruleRemovedAt.toISOString()}: open ${seconds(r.ruleRemovedAt.getTime() - r.ruleAddedAt.getTime())}`;
+}
+
+/** The job summary as Markdown. */
+export function summaryMarkdown(r: Report): string {
+  const ok = !r.failedPhase;
+  const rows: [string, string | undefined][] = [
+    ["Database", `\`${r.database}\` (${r.region})`],
+    ["Server version", r.serverVersion],
+    ["pg_dump version", r.pgDumpVersion],
+    ["Format", r.format],
+    ["Size", r.dumpSize === undefined ? undefined : formatBytes(r.dumpSize)],
+    ["sha256", r.sha256 && `\`${r.sha256}\``],
+    ["Verified", r.verified],
+    ["Encrypted", r.encrypted ? "yes (age)" : "no"],
+    ["Artifact", r.artifactName && (r.artifactUrl ? `[${r.artifactName}](${r.artifactUrl})` : `${r.artifactName} (id ${r.artifactId})`)],
+    ["Runner IP", r.runnerIp],
+    ["Firewall rule", ruleLifetime(r)],
+  ];
+  const lines = [`## ${ok ? "✅" : "❌"} Scalingo PostgreSQL backup ${ok ? "succeeded" : "failed"}`, ""];
+  if (!ok && r.failedPhase) {
+    lines.push(`**Failed during: ${PHASE_LABELS.find(([p]) => p === r.failedPhase)?.[1] ?? r.failedPhase}.** ${ADVICE[r.failedPhase]}`, "");
+    if (r.error) lines.push("```", r.error, "```", "");
+  }
+  if (r.publicRepository && !r.encrypted && ok) {
+    lines.push("> [!WARNING]", "> This repository is public: anyone signed in to GitHub can download this unencrypted dump. Set `encryption-recipients`.", "");
+  }
+  lines.push("| | |", "|---|---|", ...rows.filter(([, v]) => v).map(([k, v]) => `| ${k} | ${v} |`), "");
+  const timed = PHASE_LABELS.filter(([p]) => r.durationsMs[p] !== undefined);
+  if (timed.length) {
+    lines.push("| Phase | Duration |", "|---|---|", ...timed.map(([p, label]) => `| ${label} | ${seconds(r.durationsMs[p] as number)} |`), "");
+  }
+  return lines.join("\n");
+}
