@@ -49,7 +49,12 @@ export async function backup(config: Config, session: Session, report: Report, d
 
   // Choosing the client is quick and can fail on inputs (compress): do it before opening anything.
   const choice = await phase(report, "pg-dump-client", async () => {
-    const chosen = choosePgDump({ serverMajor: majorOf(serverVersion), requested: config.pgDumpVersion, installed: await findInstalled(run), platform: await detectPlatform(run) });
+    const chosen = choosePgDump({
+      serverMajor: majorOf(serverVersion),
+      requested: config.pgDumpVersion,
+      installed: await findInstalled(run),
+      platform: await detectPlatform(run),
+    });
     if (chosen.kind === "fail") throw new ActionError("pg-dump-client", chosen.message);
     const problem = compressProblem(config.compress, chosen.major, config.format);
     if (problem) throw new ActionError("inputs", problem);
@@ -68,14 +73,21 @@ export async function backup(config: Config, session: Session, report: Report, d
 
   // While the rule propagates: get the right pg_dump and wait for the database, both at once.
   const [pgDump, reachable] = await Promise.all([
-    phase(report, "pg-dump-client", async () => (choice.kind === "use" ? choice.path : installPgDump(choice.major, await detectPlatform(run), run, (m) => log.info(m)))),
+    phase(report, "pg-dump-client", async () =>
+      choice.kind === "use" ? choice.path : installPgDump(choice.major, await detectPlatform(run), run, (m) => log.info(m)),
+    ),
     phase(report, "reachability", () => waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m) })),
   ]);
   report.pgDumpVersion = String(choice.major);
   const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
-  log.info(`Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`);
+  log.info(
+    `Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`,
+  );
   if (liveMajor > choice.major) {
-    throw new ActionError("pg-dump-client", `The live server is PostgreSQL ${liveMajor} but the API reported ${serverVersion}; pg_dump ${choice.major} cannot dump it. Set \`pg-dump-version: ${liveMajor}\`.`);
+    throw new ActionError(
+      "pg-dump-client",
+      `The live server is PostgreSQL ${liveMajor} but the API reported ${serverVersion}; pg_dump ${choice.major} cannot dump it. Set \`pg-dump-version: ${liveMajor}\`.`,
+    );
   }
 
   const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule });
@@ -91,7 +103,8 @@ export async function backup(config: Config, session: Session, report: Report, d
 async function readDatabase(client: ScalingoClient, config: Config, deps: BackupDeps): Promise<{ connection: Connection; serverVersion: string }> {
   await client.connect();
   const [db, uri] = await Promise.all([client.database(), client.connectionUri()]);
-  if (db.status === "stopped") throw new ActionError("scalingo", `Database ${config.database} is stopped: start it in the Scalingo dashboard before backing it up.`);
+  if (db.status === "stopped")
+    throw new ActionError("scalingo", `Database ${config.database} is stopped: start it in the Scalingo dashboard before backing it up.`);
   if (db.status !== "running") deps.log.warning(`Database ${config.database} is ${db.status}; trying anyway.`);
   const connection = parseConnectionUri(uri);
   deps.setSecret(connection.password);
@@ -105,7 +118,13 @@ async function detectIp(config: Config): Promise<string> {
 }
 
 /** Runs pg_dump and removes the rule this step created as soon as it ends, whatever the outcome. */
-async function dumpAndClose(config: Config, session: Session, report: Report, deps: BackupDeps, o: { pgDump: string; connection: Connection; rule: OpenRule }): Promise<string> {
+async function dumpAndClose(
+  config: Config,
+  session: Session,
+  report: Report,
+  deps: BackupDeps,
+  o: { pgDump: string; connection: Connection; rule: OpenRule },
+): Promise<string> {
   if (await exists(config.dumpPath)) {
     throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
   }
@@ -164,12 +183,16 @@ async function upload(config: Config, report: Report, file: string): Promise<voi
     await link(file, named);
     const uploaded = await uploadDump(named, config.retentionDays);
     if (uploaded.digest !== report.sha256) {
-      throw new ActionError("upload", `The artifact service recorded sha256 ${uploaded.digest} but the file has ${report.sha256}: the upload is corrupt. Run again.`);
+      throw new ActionError(
+        "upload",
+        `The artifact service recorded sha256 ${uploaded.digest} but the file has ${report.sha256}: the upload is corrupt. Run again.`,
+      );
     }
     Object.assign(report, { artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
   } finally {
     await removeQuietly(dir);
   }
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
-  if (GITHUB_REPOSITORY && GITHUB_RUN_ID) report.artifactUrl = `${GITHUB_SERVER_URL ?? "https://github.com"}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}/artifacts/${report.artifactId}`;
+  if (GITHUB_REPOSITORY && GITHUB_RUN_ID)
+    report.artifactUrl = `${GITHUB_SERVER_URL ?? "https://github.com"}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}/artifacts/${report.artifactId}`;
 }

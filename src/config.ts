@@ -51,9 +51,12 @@ const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
 // (where the file goes, which format, where the connection comes from).
 const RESERVED_PG_DUMP_OPTIONS = /^(-[fFjdhpUWwZ]|--(file|format|jobs|dbname|host|port|username|password|no-password|compress)(=|$))/;
 
-/** Input names as `action.yml` spells them. */
+/** `20261125T030405Z`: sortable, and safe in file and artifact names. */
 export function utcStamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: number): Config {
@@ -62,6 +65,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   const text = (name: string) => read(name).trim();
 
   const apiToken = read("api-token").trim();
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression shown to the user, not a template
   if (!apiToken) fail("api-token", "is required: pass the Scalingo API token from a secret, e.g. `${{ secrets.SCALINGO_API_TOKEN }}`.");
   else if (/\s/.test(apiToken)) fail("api-token", "contains white space: check the secret holds only the token.");
 
@@ -91,17 +95,23 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   if (!FORMATS.includes(format)) fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
 
   const compress = text("compress") || undefined;
-  if (compress && !COMPRESS.test(compress)) fail("compress", `"${compress}" is not a pg_dump compression: a level 0-9, or gzip[:N], lz4[:N], zstd[:N] or none.`);
+  if (compress && !COMPRESS.test(compress))
+    fail("compress", `"${compress}" is not a pg_dump compression: a level 0-9, or gzip[:N], lz4[:N], zstd[:N] or none.`);
 
   const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", "parallel workers (0 = one per CPU)", fail);
-  if (jobsInput > 1 && format !== "directory") fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
+  if (jobsInput > 1 && format !== "directory")
+    fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
   const jobs = format === "directory" ? jobsInput || Math.max(1, cpuCount) : undefined;
 
   let pgDumpArgs: string[] = [];
   try {
     pgDumpArgs = parseWords(read("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
     const reserved = pgDumpArgs.filter((a) => RESERVED_PG_DUMP_OPTIONS.test(a));
-    if (reserved.length) fail("pg-dump-args", `${reserved.join(" ")} is set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`);
+    if (reserved.length)
+      fail(
+        "pg-dump-args",
+        `${reserved.join(" ")} is set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`,
+      );
   } catch (error) {
     fail("pg-dump-args", (error as Error).message);
   }
@@ -124,7 +134,8 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   const upload = boolean(text("upload"), true, "upload", fail);
 
   const artifactName = text("artifact-name") || baseName;
-  if (ARTIFACT_NAME_FORBIDDEN.test(artifactName)) fail("artifact-name", `"${artifactName}" contains a character artifact names reject: " : < > | * ? \\ / or a line break.`);
+  if (text("artifact-name") && ARTIFACT_NAME_FORBIDDEN.test(artifactName))
+    fail("artifact-name", `"${artifactName}" contains a character artifact names reject: " : < > | * ? \\ / or a line break.`);
 
   const retentionText = text("retention-days");
   const retentionDays = retentionText ? integer(retentionText, 0, 1, 90, "retention-days", "days", fail) : undefined;

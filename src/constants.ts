@@ -13,14 +13,8 @@ export const State = {
 /** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
 export const LABEL_PREFIX = "scalingo-pg-dump";
 
-export const DEFAULT_IP_LOOKUP_URLS = [
-  "https://api.ipify.org",
-  "https://checkip.amazonaws.com",
-  "https://ipv4.icanhazip.com",
-  "https://ipinfo.io/ip",
-] as const;
+export const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"] as const;
 
-export const DEFAULT_PG_DUMP_ARGS =
-  "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
+export const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
 
 export const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/scalingo-pg-dump)";

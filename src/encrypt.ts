@@ -16,4 +16,3 @@ export async function encryptFile(source: string, target: string, recipients: st
   const encrypted = await encrypter.encrypt(plain);
   await pipeline(Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>), createWriteStream(target, { mode: 0o600 }));
 }
-

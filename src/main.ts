@@ -4,8 +4,8 @@ import * as core from "@actions/core";
 import { backup, type Session } from "./backup.js";
 import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage } from "./errors.js";
-import { closeRule } from "./firewall.js";
 import { removeQuietly } from "./files.js";
+import { closeRule } from "./firewall.js";
 import { newReport, outputsOf, type Report } from "./report.js";
 import { actionState } from "./state.js";
 import { summaryMarkdown } from "./summary.js";
@@ -83,7 +83,9 @@ function onCancel(session: Session, report: Report): () => void {
     core.warning(`Received ${signal}: stopping pg_dump and removing the firewall rule.`);
     session.dump?.kill("SIGTERM");
     if (session.client && session.rule) {
-      await closeRule(session.client, session.rule, actionState, log).catch((error) => core.warning(`Could not remove the rule (${errorMessage(error)}); the post step will.`));
+      await closeRule(session.client, session.rule, actionState, log).catch((error) =>
+        core.warning(`Could not remove the rule (${errorMessage(error)}); the post step will.`),
+      );
     }
     for (const file of session.partial) await removeQuietly(file);
     report.failedPhase ??= "dump";

@@ -33,19 +33,33 @@ export function parsePgDumpVersion(output: string): number | undefined {
 export function choosePgDump(o: { serverMajor: number; requested: "auto" | number; installed: Installed; platform: Platform }): Choice {
   const wanted = o.requested === "auto" ? o.serverMajor : o.requested;
   if (wanted < o.serverMajor) {
-    return { kind: "fail", message: `\`pg-dump-version\` ${wanted} cannot dump a PostgreSQL ${o.serverMajor} server (pg_dump refuses newer servers). Use \`auto\` or ${o.serverMajor} or later.` };
+    return {
+      kind: "fail",
+      message: `\`pg-dump-version\` ${wanted} cannot dump a PostgreSQL ${o.serverMajor} server (pg_dump refuses newer servers). Use \`auto\` or ${o.serverMajor} or later.`,
+    };
   }
   const exact = o.installed.get(wanted);
   if (exact) return { kind: "use", major: wanted, path: exact };
   if (o.platform.canInstall) return { kind: "install", major: wanted };
   const newer = [...o.installed.keys()].filter((m) => m > wanted).sort((a, b) => b - a)[0];
   if (newer !== undefined && o.requested === "auto") {
-    return { kind: "use", major: newer, path: o.installed.get(newer) as string, note: `pg_dump ${o.serverMajor} is not installed; using pg_dump ${newer}, so restore with pg_restore ${newer} or later.` };
+    return {
+      kind: "use",
+      major: newer,
+      path: o.installed.get(newer) as string,
+      note: `pg_dump ${o.serverMajor} is not installed; using pg_dump ${newer}, so restore with pg_restore ${newer} or later.`,
+    };
   }
   const have = o.installed.size ? `installed: ${[...o.installed.keys()].join(", ")}` : "none installed";
   return {
     kind: "fail",
-    message: `No pg_dump ${wanted} on this runner (${have}) and it cannot be installed here. Install it before this step, e.g. on Debian/Ubuntu: ${installCommands(wanted, "<codename>", true).map((c) => c.join(" ")).join(" && ")}`,
+    message: `No pg_dump ${wanted} on this runner (${have}) and it cannot be installed here. Install it before this step, e.g. on Debian/Ubuntu: ${installCommands(
+      wanted,
+      "<codename>",
+      true,
+    )
+      .map((c) => c.join(" "))
+      .join(" && ")}`,
   };
 }
 
@@ -103,7 +117,10 @@ export async function installPgDump(major: number, platform: Platform, run: Comm
   for (const [file, ...args] of installCommands(major, platform.codename ?? "", !platform.root)) {
     const result = await run(file, args);
     if (result.code !== 0) {
-      throw new ActionError("pg-dump-client", `Installing pg_dump ${major} failed at \`${[file, ...args].join(" ")}\` (exit ${result.code}): ${result.stderr.trim().slice(-500)}. Install postgresql-client-${major} before this step, or set \`pg-dump-version\`.`);
+      throw new ActionError(
+        "pg-dump-client",
+        `Installing pg_dump ${major} failed at \`${[file, ...args].join(" ")}\` (exit ${result.code}): ${result.stderr.trim().slice(-500)}. Install postgresql-client-${major} before this step, or set \`pg-dump-version\`.`,
+      );
     }
   }
   return path.join(debianBinDir(major), "pg_dump");

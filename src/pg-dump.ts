@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { statfs } from "node:fs/promises";
 import * as path from "node:path";
-import { childEnv, type CommandRunner } from "./commands.js";
+import { type CommandRunner, childEnv } from "./commands.js";
 import type { Config, DumpFormat } from "./config.js";
 import { ActionError } from "./errors.js";
 import { readTail } from "./files.js";
@@ -11,7 +11,8 @@ const FORMAT_FLAG: Record<DumpFormat, string> = { custom: "c", directory: "d", t
 /** zstd, lz4 and the method:detail syntax arrived in pg_dump 16; older ones take a level only. */
 export function compressProblem(compress: string | undefined, major: number, format: DumpFormat): string | undefined {
   if (!compress) return undefined;
-  if (format === "tar" && compress !== "none" && compress !== "0") return "`compress`: the tar format cannot be compressed by pg_dump; use the custom or directory format.";
+  if (format === "tar" && compress !== "none" && compress !== "0")
+    return "`compress`: the tar format cannot be compressed by pg_dump; use the custom or directory format.";
   if (major < 16 && !/^\d$/.test(compress)) return `\`compress\`: "${compress}" needs pg_dump 16 or later (this one is ${major}); use a level 0-9 (gzip).`;
   return undefined;
 }

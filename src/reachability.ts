@@ -68,7 +68,10 @@ export async function waitUntilReachable(
       if (verdict === "plain-retry") verdict = negotiable && !allowPlain ? "plain-retry" : "fatal";
       lastError = describeError(error);
       if (verdict === "fatal") {
-        throw new ActionError("reachability", `The database refused the connection: ${lastError}. Check SCALINGO_POSTGRESQL_URL of the database (its user, password and database name).`);
+        throw new ActionError(
+          "reachability",
+          `The database refused the connection: ${lastError}. Check SCALINGO_POSTGRESQL_URL of the database (its user, password and database name).`,
+        );
       }
       if (verdict === "plain-retry") allowPlain = true;
       if (attempt === 1 || attempt % 5 === 0) o.log(`Database not reachable yet (${lastError}); waiting for the firewall rule to apply...`);

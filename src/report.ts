@@ -58,5 +58,9 @@ export function outputsOf(r: Report): Record<string, string> {
     "server-version": r.serverVersion,
     "pg-dump-version": r.pgDumpVersion,
   };
-  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  return Object.fromEntries(
+    Object.entries(all)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, String(v)]),
+  );
 }

@@ -130,7 +130,10 @@ export class ScalingoClient {
       return `Bearer ${body.token}`;
     } catch (error) {
       if (error instanceof ScalingoApiError && error.status === 401) {
-        throw new ScalingoApiError(`Scalingo refused the API token (${error.message}). Check the secret passed as \`api-token\`: it must be a valid, unexpired token of a user with access to the database.`, 401);
+        throw new ScalingoApiError(
+          `Scalingo refused the API token (${error.message}). Check the secret passed as \`api-token\`: it must be a valid, unexpired token of a user with access to the database.`,
+          401,
+        );
       }
       throw error;
     }
@@ -155,15 +158,24 @@ export class ScalingoClient {
     const path = `/v1/apps/${this.o.database}/addons`;
     let addons: { id: string }[];
     try {
-      addons = (await this.call<{ addons: { id: string }[] }>({ method: "GET", url: `${this.region().api}${path}`, authorization: await this.bearer(), expect: [200] })).body.addons;
+      addons = (
+        await this.call<{ addons: { id: string }[] }>({ method: "GET", url: `${this.region().api}${path}`, authorization: await this.bearer(), expect: [200] })
+      ).body.addons;
     } catch (error) {
       if (error instanceof ScalingoApiError && (error.status === 404 || error.status === 403)) {
-        throw new ScalingoApiError(`Database "${this.o.database}" not found in region ${this.o.region} (${error.message}). Check \`database\` (the ID shown by \`scalingo databases\`), \`region\`, and that the token's user can access it.`, error.status);
+        throw new ScalingoApiError(
+          `Database "${this.o.database}" not found in region ${this.o.region} (${error.message}). Check \`database\` (the ID shown by \`scalingo databases\`), \`region\`, and that the token's user can access it.`,
+          error.status,
+        );
       }
       throw error;
     }
-    if (addons.length === 0) throw new ScalingoApiError(`No addon found for database "${this.o.database}": check \`database\` is a Dedicated Resources database ID.`);
-    if (addons.length > 1) throw new ScalingoApiError(`Multiple addons found for "${this.o.database}": it may be an application, not a Dedicated Resources database. Check \`database\`.`);
+    if (addons.length === 0)
+      throw new ScalingoApiError(`No addon found for database "${this.o.database}": check \`database\` is a Dedicated Resources database ID.`);
+    if (addons.length > 1)
+      throw new ScalingoApiError(
+        `Multiple addons found for "${this.o.database}": it may be an application, not a Dedicated Resources database. Check \`database\`.`,
+      );
     return addons[0].id;
   }
 

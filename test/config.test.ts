@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../src/config.js";
+import { InputError } from "../src/errors.js";
+
+const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+const now = new Date("2026-11-25T03:04:05.678Z");
+const env = {
+  RUNNER_TEMP: "/runner/tmp",
+  GITHUB_WORKSPACE: "/work/ws",
+  GITHUB_REPOSITORY: "acme/shop",
+  GITHUB_RUN_ID: "77",
+  GITHUB_RUN_ATTEMPT: "2",
+  GITHUB_JOB: "backup",
+};
+const valid = { "api-token": "tk-us-secret", database: "my-db" };
+
+function parse(inputs: Record<string, string>, cpus = 2) {
+  return parseConfig((name) => inputs[name] ?? "", env, now, cpus);
+}
+
+function problems(inputs: Record<string, string>): string[] {
+  try {
+    parse(inputs);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).problems;
+  }
+  return [];
+}
+
+describe("parseConfig", () => {
+  it("applies the contract's defaults", () => {
+    const c = parse(valid);
+    expect(c).toMatchObject({
+      region: "osc-fr1",
+      authUrl: "https://auth.scalingo.com",
+      reachableTimeoutMs: 300_000,
+      staleRuleAgeMs: 720 * 60_000,
+      format: "custom",
+      jobs: undefined,
+      pgDumpVersion: "auto",
+      verify: true,
+      upload: true,
+      ruleLabel: "scalingo-pg-dump acme/shop run 77/2 job backup",
+      dumpPath: "/runner/tmp/scalingo-pg-dump/my-db-20261125T030405Z.dump",
+      artifactName: "my-db-20261125T030405Z",
+      ipLookupUrlsCustom: false,
+    });
+    expect(c.pgDumpArgs).toEqual([
+      "--clean",
+      "--if-exists",
+      "--no-owner",
+      "--no-privileges",
+      "--no-comments",
+      "--exclude-schema=information_schema",
+      "--exclude-schema=^pg_*",
+    ]);
+  });
+
+  it("resolves jobs 0 to one per CPU for the directory format, and paths against the workspace", () => {
+    const c = parse({ ...valid, format: "directory", path: "out/db" }, 4);
+    expect(c.jobs).toBe(4);
+    expect(c.dumpPath).toBe("/work/ws/out/db");
+  });
+
+  it("keeps quoted pg-dump-args words and patterns", () => {
+    expect(parse({ ...valid, "pg-dump-args": `--exclude-table 'audit log'\n--exclude-schema=^pg_*  # comment` }).pgDumpArgs).toEqual([
+      "--exclude-table",
+      "audit log",
+      "--exclude-schema=^pg_*",
+    ]);
+  });
+
+  it("accepts custom lookup URLs on loopback and age recipients", () => {
+    const c = parse({ ...valid, "ip-lookup-urls": "http://127.0.0.1:9/\nhttps://ip.example.com", "encryption-recipients": `${RECIPIENT}\n` });
+    expect(c.ipLookupUrls).toEqual(["http://127.0.0.1:9/", "https://ip.example.com"]);
+    expect(c.ipLookupUrlsCustom).toBe(true);
+    expect(c.encryptionRecipients).toEqual([RECIPIENT]);
+  });
+
+  // Each bad value fails before any API call, names its input and says what it accepts.
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["empty token", { "api-token": "" }, /`api-token`: is required/],
+    ["token with a space", { "api-token": "tk us" }, /`api-token`: contains white space/],
+    ["missing database", { database: "" }, /`database`: is required/],
+    ["malformed database ID", { database: "../etc" }, /`database`: "..\/etc" is not a database ID/],
+    ["region with capitals", { region: "OSC FR1" }, /`region`: .* osc-fr1/],
+    ["auth-url over http", { "auth-url": "http://auth.example.com" }, /`auth-url`: .*https/],
+    ["auth-url not a URL", { "auth-url": "auth" }, /`auth-url`: "auth" is not a URL/],
+    ["runner-ip not IPv4", { "runner-ip": "2001:db8::1" }, /`runner-ip`: .*IPv4/],
+    ["runner-ip garbage", { "runner-ip": "1.2.3" }, /`runner-ip`/],
+    ["lookup URL over http", { "ip-lookup-urls": "http://ip.example.com" }, /`ip-lookup-urls`/],
+    ["multi-line rule-label", { "rule-label": "a\nb" }, /`rule-label`/],
+    ["negative timeout", { "reachable-timeout": "-5" }, /`reachable-timeout`: "-5" is not a whole number from 1 to 3600/],
+    ["zero timeout", { "reachable-timeout": "0" }, /`reachable-timeout`/],
+    ["fractional stale age", { "stale-rule-age": "1.5" }, /`stale-rule-age`/],
+    ["unknown format", { format: "zip" }, /`format`: "zip" is not one of custom, directory, tar, plain/],
+    ["unknown compression", { compress: "brotli" }, /`compress`: "brotli"/],
+    ["jobs with custom format", { jobs: "4" }, /`jobs`: parallel workers need `format: directory`/],
+    ["jobs not a number", { jobs: "many", format: "directory" }, /`jobs`/],
+    ["pg-dump-args with a pipe", { "pg-dump-args": "--clean | cat" }, /`pg-dump-args`: contains the shell operator "\|"/],
+    ["pg-dump-args setting the file", { "pg-dump-args": "--file=/tmp/x" }, /`pg-dump-args`: --file=\/tmp\/x is set by the action itself/],
+    ["pg-dump-args setting the host", { "pg-dump-args": "-h evil" }, /`pg-dump-args`: -h/],
+    ["pg-dump-version word", { "pg-dump-version": "latest" }, /`pg-dump-version`: "latest"/],
+    ["verify not boolean", { verify: "yes please" }, /`verify`: "yes please" is not true or false/],
+    ["upload not boolean", { upload: "1" }, /`upload`/],
+    ["artifact-name with slash", { "artifact-name": "a/b" }, /`artifact-name`/],
+    ["retention 0", { "retention-days": "0" }, /`retention-days`: "0" is not a whole number from 1 to 90/],
+    ["retention 91", { "retention-days": "91" }, /`retention-days`/],
+    ["bad recipient", { "encryption-recipients": "ssh-rsa AAAA" }, /`encryption-recipients`: "ssh-rsa AAAA..." is not an age recipient/],
+  ];
+  it.each(cases)("rejects %s", (_name, inputs, expected) => {
+    const found = problems({ ...valid, ...inputs });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(expected);
+  });
+
+  it("reports every bad input at once", () => {
+    expect(problems({ "api-token": "", database: "", format: "zip", "retention-days": "400" })).toHaveLength(4);
+  });
+
+  it("never echoes the token in an error", () => {
+    const found = problems({ "api-token": "tk-us-has space", format: "zip" });
+    expect(found.join("\n")).not.toContain("has space");
+  });
+});
