@@ -1,0 +1,143 @@
+import { readdir, readFile } from "node:fs/promises";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allWrittenText, runStep, startStep } from "../support/runner.js";
+import { describeStep, leakedSecrets, startWorld, type World } from "./world.js";
+
+const RECENT = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+const LONG_AGO = new Date(Date.now() - 48 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** pg_dump processes running now, with their argv and environment as /proc shows them. */
+async function pgDumpProcesses(): Promise<{ cmdline: string; environ: string }[]> {
+  const found = [];
+  for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.split("\0")[0].endsWith("/pg_dump"))
+      found.push({ cmdline: cmdline.replaceAll("\0", " "), environ: await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "") });
+  }
+  return found;
+}
+
+// The one thing the action must never do: leave the database allowlisted for the runner's IP.
+describe("the temporary rule never outlives the job", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
+  afterAll(() => w?.close());
+
+  it("reuses an existing rule for the runner's /32 (another job's) and leaves it in place", async () => {
+    const s = await w.scenario();
+    const other = await s.scalingo.seedRule({ type: "custom_range", cidr: "127.0.0.1/32", label: `scalingo-pg-dump acme/shop run 5/1 job other at ${RECENT}` });
+    const main = await runStep(s.ctx, "main", s.inputs);
+    const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(post.code).toBe(0);
+    expect(main.outputs["firewall-rule-id"]).toBe(other.id);
+    expect(s.scalingo.rules.map((r) => r.id)).toEqual([other.id]);
+    expect(s.scalingo.requests.filter((r) => r.method !== "GET" && r.path.includes("firewall"))).toEqual([]);
+    expect(main.summary).toContain("an existing rule was reused and left in place");
+  });
+
+  it("removes the rule as soon as pg_dump fails, fails with pg_dump's message, keeps no partial dump, and never shows secrets to ps", async () => {
+    const s = await w.scenario();
+    // An exclusive lock held elsewhere makes pg_dump give up after it started.
+    const locker = new pg.Client({ host: w.pg.socketDir, port: w.pg.port, user: "postgres", database: w.dbName });
+    await locker.connect();
+    await locker.query("BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE");
+    try {
+      const args = "--no-owner --no-privileges --lock-wait-timeout=4000";
+      const step = startStep(s.ctx, "main", { ...s.inputs, "pg-dump-args": args });
+      await step.waitFor(/Running pg_dump/, 30_000);
+      let seen: { cmdline: string; environ: string }[] = [];
+      for (let i = 0; i < 40 && seen.length === 0; i++) {
+        seen = await pgDumpProcesses();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const main = await step.done;
+      expect(seen.length).toBeGreaterThan(0);
+      for (const p of seen) {
+        expect(leakedSecrets(p.cmdline, s.secrets())).toEqual([]);
+        expect(p.cmdline).not.toContain("postgres://");
+        expect(p.environ).not.toContain(w.apiToken); // INPUT_API-TOKEN is not passed on
+        expect(p.environ).toContain(`PGPASSWORD=${w.dbPassword}`); // the connection travels here
+      }
+      expect(main.code).toBe(1);
+      expect(main.errors.join("\n")).toMatch(/pg_dump exited with code 1:[\s\S]*LOCK TABLE public\.orders/);
+      expect(s.scalingo.rules).toEqual([]);
+      expect(main.stdout).toMatch(/Removed the temporary firewall rule/);
+      expect(await s.leftovers()).toEqual([]);
+      expect([...w.artifacts.artifacts.keys()].filter((n) => n.includes(main.state["rule-label"] ?? "none"))).toEqual([]);
+      expect(main.outputs["artifact-id"]).toBeUndefined();
+      expect(main.summary).toMatch(/Failed during: Dump/);
+      expect(leakedSecrets(await allWrittenText(s.ctx, [main]), s.secrets())).toEqual([]);
+    } finally {
+      await locker.end();
+    }
+  });
+
+  it("post removes the rule when main was killed after adding it", async () => {
+    const s = await w.scenario({ ruleDelayMs: 60_000 });
+    const step = startStep(s.ctx, "main", s.inputs);
+    await step.waitFor(/Added firewall rule/, 30_000);
+    step.child.kill("SIGKILL");
+    const main = await step.done;
+    expect(main.signal).toBe("SIGKILL");
+    expect(s.scalingo.rules).toHaveLength(1);
+    expect(main.state["rule-id"]).toBe(s.scalingo.rules[0].id);
+    const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    expect(post.code, describeStep(post)).toBe(0);
+    expect(post.stdout).toContain("Removed the temporary firewall rule main left behind.");
+    expect(s.scalingo.rules).toEqual([]);
+  });
+
+  it("post finds the rule by this job's label when main died before the API answered", async () => {
+    const s = await w.scenario();
+    // The rule is created, but the answer arrives only after main is gone.
+    s.scalingo.addFault({ service: "dbapi", method: "POST", path: /firewall_rules$/, passThrough: true, delayMs: 30_000 });
+    const step = startStep(s.ctx, "main", s.inputs);
+    for (let i = 0; i < 300 && s.scalingo.rules.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    step.child.kill("SIGKILL");
+    const main = await step.done;
+    expect(main.state["rule-id"]).toBeUndefined();
+    expect(main.state["rule-label"]).toBe(s.scalingo.rules[0]?.label);
+    const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    expect(post.code, describeStep(post)).toBe(0);
+    expect(s.scalingo.rules).toEqual([]);
+  });
+
+  it("a cancelled main (SIGINT) removes its rule before it exits, and post has nothing left to do", async () => {
+    const s = await w.scenario({ ruleDelayMs: 60_000 });
+    const step = startStep(s.ctx, "main", s.inputs);
+    await step.waitFor(/Added firewall rule/, 30_000);
+    step.child.kill("SIGINT");
+    const main = await step.done;
+    expect(main.code).toBe(1);
+    expect(main.stdout).toContain("Removed the temporary firewall rule");
+    expect(main.errors.join("\n")).toMatch(/cancelled \(SIGINT\)/);
+    expect(s.scalingo.rules).toEqual([]);
+    const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    expect(post.stdout).toContain("No temporary firewall rule left to remove.");
+    expect(s.scalingo.requests.filter((r) => r.method === "DELETE")).toHaveLength(1);
+  });
+
+  it("removes this action's stale rules at the start, and never a user's rule or a recent one", async () => {
+    const s = await w.scenario();
+    const stale = await s.scalingo.seedRule({
+      type: "custom_range",
+      cidr: "198.51.100.7/32",
+      label: `scalingo-pg-dump acme/shop run 9/1 job backup at ${LONG_AGO}`,
+    });
+    const recent = await s.scalingo.seedRule({
+      type: "custom_range",
+      cidr: "198.51.100.8/32",
+      label: `scalingo-pg-dump acme/shop run 10/1 job backup at ${RECENT}`,
+    });
+    const user = await s.scalingo.seedRule({ type: "custom_range", cidr: "192.0.2.0/24", label: `office VPN, set up ${LONG_AGO}` });
+    const main = await runStep(s.ctx, "main", s.inputs);
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(main.stdout).toContain("Removed stale rule 198.51.100.7/32");
+    expect(s.scalingo.rules.map((r) => r.id).sort()).toEqual([recent.id, user.id].sort());
+    expect(s.scalingo.rules.find((r) => r.id === stale.id)).toBeUndefined();
+  });
+});

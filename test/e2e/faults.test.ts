@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startIpEmulator } from "../emulators/public-ip.js";
+import { allWrittenText, runStep, type StepResult } from "../support/runner.js";
+import { describeStep, leakedSecrets, type Scenario, startWorld, type World } from "./world.js";
+
+// A nightly backup runs unattended for years: each service it touches fails now and then.
+describe("faults of the services", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
+  afterAll(() => w?.close());
+
+  /** Every scenario, whatever its outcome, must leave no rule, no stray file and no secret. */
+  async function expectClean(s: Scenario, ...steps: StepResult[]) {
+    expect(s.scalingo.rules.filter((r) => r.label?.startsWith("scalingo-pg-dump acme/shop run"))).toEqual([]);
+    expect(leakedSecrets(await allWrittenText(s.ctx, steps), s.secrets())).toEqual([]);
+  }
+
+  async function expectFailure(s: Scenario, inputs: Record<string, string>, message: RegExp): Promise<StepResult> {
+    const main = await runStep(s.ctx, "main", inputs);
+    expect(main.code, describeStep(main)).toBe(1);
+    expect(main.errors.join("\n")).toMatch(message);
+    const post = await runStep(s.ctx, "post", inputs, { state: main.state });
+    expect(post.code, describeStep(post)).toBe(0);
+    expect(await s.leftovers()).toEqual([]);
+    await expectClean(s, main, post);
+    return main;
+  }
+
+  it("retries 5xx, 429 with Retry-After, resets, slow answers and a lost DELETE answer, and succeeds", async () => {
+    const s = await w.scenario();
+    const f = s.scalingo.addFault;
+    f({ service: "auth", method: "POST", path: /^\/v1\/tokens\/exchange$/, status: 503, times: 2 });
+    f({
+      service: "auth",
+      method: "GET",
+      path: /^\/v1\/regions$/,
+      status: 429,
+      body: "Retry later",
+      headers: { "Retry-After": "1", "Content-Type": "text/plain" },
+    });
+    f({ service: "api", method: "GET", path: /\/addons$/, reset: true });
+    f({ service: "api", method: "GET", path: /\/variables$/, delayMs: 1500 });
+    f({ service: "dbapi", method: "GET", path: /\/firewall_rules$/, status: 502 });
+    f({ service: "dbapi", method: "DELETE", path: /\/firewall_rules\//, status: 500, passThrough: true });
+    const started = Date.now();
+    const main = await runStep(s.ctx, "main", s.inputs);
+    expect(main.code, describeStep(main)).toBe(0);
+    const seen = s.scalingo.requests.map((r) => `${r.method} ${r.path.replace(/ad-[\w-]+|[0-9a-f-]{36}/g, "ID")} ${r.status}`);
+    expect(seen.filter((r) => r.startsWith("POST /v1/tokens/exchange")).slice(0, 3)).toEqual([
+      "POST /v1/tokens/exchange 503",
+      "POST /v1/tokens/exchange 503",
+      "POST /v1/tokens/exchange 200",
+    ]);
+    expect(seen).toContain("GET /v1/regions 429");
+    expect(seen).toContain("GET /v1/apps/shop-db-123/addons 0");
+    expect(seen).toContain("GET /api/databases/ID/firewall_rules 502");
+    // The first DELETE worked but its answer was lost: the retry finds it gone (404), which is success.
+    expect(seen.filter((r) => r.startsWith("DELETE"))).toEqual([
+      "DELETE /api/databases/ID/firewall_rules/ID 500",
+      "DELETE /api/databases/ID/firewall_rules/ID 404",
+    ]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // Retry-After was honoured
+    await expectClean(s, main);
+  });
+
+  it("adopts the rule whose creation answer was lost instead of adding a second one", async () => {
+    const s = await w.scenario();
+    s.scalingo.addFault({ service: "dbapi", method: "POST", path: /\/firewall_rules$/, passThrough: true, reset: true });
+    const main = await runStep(s.ctx, "main", s.inputs);
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(main.stdout).toMatch(/created although its answer was lost .*adopting it/);
+    expect(s.scalingo.requests.filter((r) => r.method === "POST" && r.path.endsWith("/firewall_rules"))).toHaveLength(1);
+    expect(s.scalingo.requests.filter((r) => r.method === "DELETE").map((r) => r.status)).toEqual([204]);
+    await expectClean(s, main);
+  });
+
+  it("does not retry a 4xx: an unknown database fails at once, naming the input", async () => {
+    const s = await w.scenario();
+    await expectFailure(s, { ...s.inputs, database: "no-such-db" }, /Database "no-such-db" not found in region osc-fr1.*Check `database`/);
+    expect(s.scalingo.requests.filter((r) => r.path.endsWith("/addons"))).toHaveLength(1);
+    expect(s.scalingo.requests.some((r) => r.path.includes("firewall"))).toBe(false);
+  });
+
+  it("a wrong token: a clear error and nothing created", async () => {
+    const s = await w.scenario();
+    await expectFailure(s, { ...s.inputs, "api-token": "tk-us-wrong" }, /Scalingo refused the API token.*Check the secret passed as `api-token`/);
+    expect(s.scalingo.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(["POST /v1/tokens/exchange 401"]);
+  });
+
+  it("an unknown region lists the known ones", async () => {
+    const s = await w.scenario();
+    await expectFailure(s, { ...s.inputs, region: "osc-nowhere" }, /Region "osc-nowhere" not found. Set `region` to one of: osc-fr1, osc-secnum-fr1/);
+  });
+
+  it("an application instead of a dedicated database is refused", async () => {
+    const s = await w.scenario({ addonCount: 2 });
+    await expectFailure(s, s.inputs, /Multiple addons found for "shop-db-123": it may be an application/);
+  });
+
+  it("a stopped database is reported before any rule is added", async () => {
+    const s = await w.scenario({ status: "stopped" });
+    await expectFailure(s, s.inputs, /is stopped: start it/);
+    expect(s.scalingo.requests.some((r) => r.method === "POST" && r.path.includes("firewall"))).toBe(false);
+  });
+
+  it("a full firewall (422) is reported with what to do", async () => {
+    const s = await w.scenario({ maxRules: 1 });
+    await s.scalingo.seedRule({ type: "custom_range", cidr: "192.0.2.0/24", label: "office" });
+    await expectFailure(s, s.inputs, /refused the firewall rule for 127\.0\.0\.1\/32: .*422.*at most 30 rules: remove unused ones/);
+    expect(s.scalingo.rules.map((r) => r.label)).toEqual(["office"]);
+  });
+
+  it("renews expired tokens, so removing the rule after a long dump still works", async () => {
+    // Both tokens expire during the wait: the DELETE gets a 401 and must recover.
+    const s = await w.scenario({ jwtLifetimeSeconds: 2, addonTokenLifetimeSeconds: 2, ruleDelayMs: 3000 });
+    const main = await runStep(s.ctx, "main", s.inputs);
+    expect(main.code, describeStep(main)).toBe(0);
+    const seen = s.scalingo.requests.map((r) => `${r.service} ${r.method} ${r.status}`);
+    expect(seen.filter((r) => r === "auth POST 200").length).toBeGreaterThanOrEqual(2);
+    expect(seen.slice(-1)).toEqual(["dbapi DELETE 204"]);
+    await expectClean(s, main);
+  });
+
+  it("a wrong database password fails at once instead of waiting, and removes the rule", async () => {
+    const s = await w.scenario();
+    await w.pg.psql("ALTER ROLE shop_user PASSWORD 'changed-elsewhere'");
+    try {
+      const main = await expectFailure(s, s.inputs, /The database refused the connection: .*password authentication failed/);
+      expect(main.stdout).not.toMatch(/not reachable yet/);
+    } finally {
+      await w.pg.psql(`ALTER ROLE shop_user PASSWORD '${w.dbPassword}'`);
+    }
+  });
+
+  it("gives up after reachable-timeout with what was tried, and removes the rule", async () => {
+    const s = await w.scenario({ ruleDelayMs: 120_000 });
+    await expectFailure(
+      s,
+      { ...s.inputs, "reachable-timeout": "3" },
+      /still unreachable after \d+ s and \d+ attempts .*no pg_hba\.conf entry.*`reachable-timeout`.*`runner-ip`/,
+    );
+  });
+
+  it("races IP providers: a slow one does not delay, a broken one does not matter", async () => {
+    const s = await w.scenario();
+    const slow = await startIpEmulator({ delayMs: 30_000 });
+    const broken = await startIpEmulator({ status: 500 });
+    try {
+      const started = Date.now();
+      const main = await runStep(s.ctx, "main", { ...s.inputs, "ip-lookup-urls": `${slow.url}\n${broken.url}\n${w.ip.url}` });
+      expect(main.code, describeStep(main)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(main.outputs["runner-ip"]).toBe("127.0.0.1");
+      await expectClean(s, main);
+    } finally {
+      await Promise.all([slow.close(), broken.close()]);
+    }
+  });
+
+  it("names each provider's failure when none answers", async () => {
+    const s = await w.scenario();
+    const garbage = await startIpEmulator({ answer: "<html>blocked</html>" });
+    const broken = await startIpEmulator({ status: 503 });
+    try {
+      await expectFailure(
+        s,
+        { ...s.inputs, "ip-lookup-urls": `${garbage.url}\n${broken.url}` },
+        /Could not detect the runner's public IPv4 address:.*answered "<html>blocked<\/html>", not an IPv4 address.*answered 503.*Set `runner-ip`/s,
+      );
+      expect(s.scalingo.requests.some((r) => r.path.includes("firewall_rules"))).toBe(false);
+    } finally {
+      await Promise.all([garbage.close(), broken.close()]);
+    }
+  });
+
+  it("runner-ip skips the lookup", async () => {
+    const s = await w.scenario();
+    const before = w.ip.hits;
+    const main = await runStep(s.ctx, "main", { ...s.inputs, "runner-ip": "127.0.0.1", "ip-lookup-urls": "" });
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(w.ip.hits).toBe(before);
+    await expectClean(s, main);
+  });
+
+  // A table of bad inputs through the bundled action: each fails before any API call.
+  const badInputs: [Record<string, string>, RegExp][] = [
+    [{ "api-token": "" }, /`api-token`: is required/],
+    [{ region: "Mars 1" }, /`region`/],
+    [{ database: "a/b" }, /`database`/],
+    [{ "runner-ip": "::1" }, /`runner-ip`: .*IPv4/],
+    [{ "reachable-timeout": "-1" }, /`reachable-timeout`/],
+    [{ "retention-days": "365" }, /`retention-days`: .*1 to 90/],
+    [{ format: "zip" }, /`format`: "zip" is not one of custom, directory, tar, plain/],
+    [{ jobs: "4", format: "custom" }, /`jobs`: parallel workers need `format: directory`/],
+  ];
+  it.each(badInputs)("rejects %o before any API call", async (bad, message) => {
+    const s = await w.scenario();
+    await expectFailure(s, { ...s.inputs, ...bad }, message);
+    expect(s.scalingo.requests).toEqual([]);
+  });
+});

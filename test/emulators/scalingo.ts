@@ -1,0 +1,225 @@
+// An emulator of the Scalingo services the action talks to (auth, regional API, database API),
+// answering as /work/shared/scalingo-api.md describes, in front of a real PostgreSQL server whose
+// pg_hba.conf plays the database's firewall.
+import { randomBytes, randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { type PgServer, quoteIdent, quoteLiteral } from "../support/postgres.js";
+import { basicCredentials, bearerToken, TokenIssuer } from "./scalingo-auth.js";
+import { Firewall, type FirewallRule, MANAGED_RANGES } from "./scalingo-firewall.js";
+import {
+  type Fault,
+  FaultList,
+  fail,
+  parseJsonObject,
+  RateLimiter,
+  type Reply,
+  type RequestRecord,
+  type Route,
+  readBody,
+  type Service,
+  serve,
+} from "./scalingo-http.js";
+
+export type { FirewallRule } from "./scalingo-firewall.js";
+export type { Fault } from "./scalingo-http.js";
+
+export interface ScalingoEmulatorOptions {
+  apiToken: string;
+  /** the Dedicated Resources database ID, i.e. the app holding the database addon */
+  databaseId: string;
+  pg: PgServer;
+  /** created on start when absent (the password is (re)set either way) */
+  dbName: string;
+  dbUser: string;
+  dbPassword: string;
+  /** in SCALINGO_POSTGRESQL_URL; default "require", "" for none */
+  sslmode?: string;
+  /** default "osc-fr1"; the regions list always also has osc-fr1 and osc-secnum-fr1, all pointing here */
+  region?: string;
+  /** delay before an added rule opens pg_hba (and a removed one closes it); default 0 */
+  ruleDelayMs?: number;
+  jwtLifetimeSeconds?: number;
+  addonTokenLifetimeSeconds?: number;
+  /** database status; default "running" */
+  status?: string;
+  /** default 1; 0 and 2 model the CLI's "no addon" and "multiple addons" errors */
+  addonCount?: number;
+  /** default 30 */
+  maxRules?: number;
+  /** default off; beyond it: 429, Retry-After: 1, plain-text body */
+  rateLimitPerMinute?: number;
+}
+
+export interface ScalingoEmulator {
+  authUrl: string;
+  apiUrl: string;
+  dbApiUrl: string;
+  addonId: string;
+  /** live list */
+  rules: FirewallRule[];
+  /** every request answered; status 0: the connection was reset by a fault */
+  requests: RequestRecord[];
+  addFault(f: Fault): void;
+  /** also gates pg at once when custom_range */
+  seedRule(r: Omit<FirewallRule, "id" | "database_id">): Promise<FirewallRule>;
+  /** Resolves when every delayed pg_hba change has been applied */
+  settle(): Promise<void>;
+  /** closes the servers, removes the pg_hba lines it added */
+  close(): Promise<void>;
+}
+
+const ok = (body: unknown, status = 200): Reply => ({ status, body });
+const route = (service: Service, method: string, pattern: RegExp, handle: Route["handle"]): Route => ({ service, method, pattern, handle });
+
+async function ensureRoleAndDatabase(o: ScalingoEmulatorOptions): Promise<void> {
+  const exists = (sql: string) => o.pg.psql(sql).then((out) => out === "1");
+  if (await exists(`SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(o.dbUser)}`)) {
+    await o.pg.psql(`ALTER ROLE ${quoteIdent(o.dbUser)} LOGIN PASSWORD ${quoteLiteral(o.dbPassword)}`);
+  } else {
+    await o.pg.createRole(o.dbUser, o.dbPassword);
+  }
+  if (!(await exists(`SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(o.dbName)}`))) {
+    await o.pg.createDatabase(o.dbName, o.dbUser);
+  }
+}
+
+export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise<ScalingoEmulator> {
+  await ensureRoleAndDatabase(o);
+  const region = o.region ?? "osc-fr1";
+  const addonId = `ad-${randomUUID()}`;
+  const appId = randomBytes(12).toString("hex");
+  const firewall = new Firewall(o.pg, addonId, o.ruleDelayMs ?? 0, o.maxRules ?? 30);
+  const jwts = new TokenIssuer(o.jwtLifetimeSeconds ?? 3600);
+  const addonTokens = new TokenIssuer(o.addonTokenLifetimeSeconds ?? 3600);
+  const limiter = o.rateLimitPerMinute === undefined ? undefined : new RateLimiter(o.rateLimitPerMinute);
+  const faults = new FaultList();
+  const requests: RequestRecord[] = [];
+  const createdAt = new Date().toISOString();
+
+  const plan = { id: "5d3f1a2b3c4d5e6f7a8b9c0d", name: "postgresql-dr-starter-4096", display_name: "Dedicated Resources Starter 4G" };
+  const addons = Array.from({ length: o.addonCount ?? 1 }, (_, i) => ({
+    id: i === 0 ? addonId : `ad-${randomUUID()}`,
+    app_id: appId,
+    resource_id: `${o.databaseId.replaceAll("-", "_")}_${i}`,
+    status: "running",
+    plan,
+    addon_provider: { id: "postgresql", name: "PostgreSQL", logo_url: "https://cdn.scalingo.com/postgresql.png" },
+    provisioned_at: createdAt,
+    deprovisioned_at: null,
+  }));
+  const enc = encodeURIComponent;
+  const query = (o.sslmode ?? "require") === "" ? "" : `?sslmode=${enc(o.sslmode ?? "require")}`;
+  const uri = `postgres://${enc(o.dbUser)}:${enc(o.dbPassword)}@${o.pg.host}:${o.pg.port}/${enc(o.dbName)}${query}`;
+
+  // Credentials first (401), then existence (404), as the real services answer.
+  const withJwt = (req: IncomingMessage) => jwts.verify(bearerToken(req));
+  const withApp = (req: IncomingMessage, id: string) => {
+    withJwt(req);
+    if (id !== o.databaseId) fail(404, { resource: "app", error: "not found" });
+  };
+  const withDatabase = (req: IncomingMessage, id: string) => {
+    const tokenAddon = addonTokens.verify(bearerToken(req));
+    if (id !== addonId) fail(404, { resource: "database", error: "not found" });
+    if (tokenAddon !== id) fail(403, { error: "token is not valid for this database" });
+  };
+
+  // Regions are built per call: the service URLs exist only once the servers listen, below.
+  const regions = () =>
+    [...new Set(["osc-fr1", "osc-secnum-fr1", region])].map((name) => ({
+      name,
+      display_name: name === "osc-secnum-fr1" ? "Paris - SecNumCloud - Outscale" : `Emulated ${name}`,
+      api: urls.api,
+      database_api: urls.dbapi,
+      ssh: `ssh.${name}.scalingo.com:22`,
+      dashboard: "https://dashboard.scalingo.com",
+      default: name === "osc-fr1",
+    }));
+  const databaseJson = () => {
+    const [major, minor] = o.pg.version.split(".");
+    return {
+      id: addonId,
+      app_name: o.databaseId,
+      created_at: createdAt,
+      resource_id: addons[0]?.resource_id ?? "",
+      status: o.status ?? "running",
+      type_name: "postgresql",
+      plan: plan.name,
+      readable_version: `${major}.${minor ?? 0}.0`,
+      hostname: o.pg.host,
+      cluster: false,
+      encryption_at_rest: true,
+      periodic_backups_enabled: true,
+      periodic_backups_scheduled_at: [1],
+      features: [],
+      instances: [],
+    };
+  };
+
+  const routes: Route[] = [
+    route("auth", "POST", /^\/v1\/tokens\/exchange$/, (_, req) => {
+      const credentials = basicCredentials(req);
+      if (credentials?.user !== "" || credentials.password !== o.apiToken) fail(401, { error: "invalid token" });
+      return ok({ token: jwts.issue(`us-${appId}`) });
+    }),
+    route("auth", "GET", /^\/v1\/regions$/, (_, req) => {
+      withJwt(req);
+      return ok({ regions: regions() });
+    }),
+    route("api", "GET", /^\/v1\/apps\/([^/]+)\/addons$/, ([id], req) => {
+      withApp(req, id);
+      return ok({ addons });
+    }),
+    route("api", "POST", /^\/v1\/apps\/([^/]+)\/addons\/([^/]+)\/token$/, ([id, addon], req) => {
+      withApp(req, id);
+      if (!addons.some((a) => a.id === addon)) fail(404, { resource: "addon", error: "not found" });
+      return ok({ addon: { token: addonTokens.issue(addon) } });
+    }),
+    route("api", "GET", /^\/v1\/apps\/([^/]+)\/variables$/, ([id], req) => {
+      withApp(req, id);
+      // Another variable first: the action must pick SCALINGO_POSTGRESQL_URL by name.
+      const variables = [
+        { id: randomUUID(), name: "SCALINGO_POSTGRESQL_HOST", value: o.pg.host },
+        { id: randomUUID(), name: "SCALINGO_POSTGRESQL_URL", value: uri },
+      ];
+      return ok({ variables });
+    }),
+    route("dbapi", "GET", /^\/api\/databases\/([^/]+)$/, ([id], req) => {
+      withDatabase(req, id);
+      return ok({ database: databaseJson() });
+    }),
+    route("dbapi", "GET", /^\/api\/databases\/([^/]+)\/firewall_rules$/, ([id], req) => {
+      withDatabase(req, id);
+      return ok({ rules: firewall.rules });
+    }),
+    route("dbapi", "POST", /^\/api\/databases\/([^/]+)\/firewall_rules$/, async ([id], req) => {
+      withDatabase(req, id);
+      return ok({ rule: firewall.add(parseJsonObject(await readBody(req))) }, 201);
+    }),
+    route("dbapi", "DELETE", /^\/api\/databases\/([^/]+)\/firewall_rules\/([^/]+)$/, ([id, rule], req) => {
+      withDatabase(req, id);
+      return firewall.remove(rule) ? { status: 204 } : fail(404, { error: "not found" });
+    }),
+    route("dbapi", "GET", /^\/api\/firewall\/managed_ranges$/, (_, req) => {
+      addonTokens.verify(bearerToken(req));
+      return ok({ ranges: MANAGED_RANGES });
+    }),
+  ];
+  const { urls, close } = await serve(routes, { faults, limiter, requests });
+  let closing: Promise<void> | undefined;
+
+  return {
+    authUrl: urls.auth,
+    apiUrl: urls.api,
+    dbApiUrl: urls.dbapi,
+    addonId,
+    rules: firewall.rules,
+    requests,
+    addFault: (f) => faults.add(f),
+    seedRule: (r) => firewall.seed(r),
+    settle: () => firewall.settle(),
+    close() {
+      closing ??= close().then(() => firewall.shutdown());
+      return closing;
+    },
+  };
+}
