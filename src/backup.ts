@@ -91,13 +91,15 @@ export async function backup(config: Config, session: Session, report: Report, d
   }
 
   const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule });
-  const final = await phase(report, "encrypt", () => finishFile(config, session, dumped));
+  const final = await finishFile(config, session, report, dumped);
   report.dumpPath = final;
   report.dumpSize = await sizeOf(final);
-  report.sha256 = await sha256File(final);
   session.partial.delete(final);
 
-  if (config.upload) await phase(report, "upload", () => upload(config, report, final));
+  // Hash while uploading: both read the same file from the page cache, on separate cores.
+  const hashing = sha256File(final);
+  if (config.upload) await phase(report, "upload", () => upload(config, report, final, hashing));
+  else report.sha256 = await hashing;
 }
 
 async function readDatabase(client: ScalingoClient, config: Config, deps: BackupDeps): Promise<{ connection: Connection; serverVersion: string }> {
@@ -151,19 +153,19 @@ async function dumpAndClose(
 }
 
 /** Directory dumps become one tar; with recipients the dump is encrypted and the plaintext removed. */
-async function finishFile(config: Config, session: Session, dumped: string): Promise<string> {
+async function finishFile(config: Config, session: Session, report: Report, dumped: string): Promise<string> {
   let file = dumped;
   if (config.format === "directory") {
     const tarPath = `${dumped}.tar`;
     session.partial.add(tarPath);
-    await packDirectory(dumped, tarPath);
+    await phase(report, "pack", () => packDirectory(dumped, tarPath));
     await removeQuietly(dumped);
     file = tarPath;
   }
   if (config.encryptionRecipients.length) {
     const agePath = `${file}.age`;
     session.partial.add(agePath);
-    await encryptFile(file, agePath, config.encryptionRecipients);
+    await phase(report, "encrypt", () => encryptFile(file, agePath, config.encryptionRecipients));
     await removeQuietly(file);
     file = agePath;
   }
@@ -175,14 +177,15 @@ async function finishFile(config: Config, session: Session, dumped: string): Pro
  * With skipArchive the artifact takes the file's name: upload a hard link named after the
  * artifact (same disk, no copy) and leave the dump itself where `dump-path` says.
  */
-async function upload(config: Config, report: Report, file: string): Promise<void> {
+async function upload(config: Config, report: Report, file: string, hashing: Promise<string>): Promise<void> {
   const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
   const dir = await mkdtemp(path.join(path.dirname(file), ".artifact-"));
   try {
     const named = path.join(dir, `${config.artifactName}${extension}`);
     await link(file, named);
-    const uploaded = await uploadDump(named, config.retentionDays);
-    if (uploaded.digest !== report.sha256) {
+    const [sha256, uploaded] = await Promise.all([hashing, uploadDump(named, config.retentionDays)]);
+    report.sha256 = sha256;
+    if (uploaded.digest !== sha256) {
       throw new ActionError(
         "upload",
         `The artifact service recorded sha256 ${uploaded.digest} but the file has ${report.sha256}: the upload is corrupt. Run again.`,

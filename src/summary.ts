@@ -9,6 +9,7 @@ const PHASE_LABELS: [Phase, string][] = [
   ["reachability", "Wait for database"],
   ["dump", "Dump"],
   ["verify", "Verify"],
+  ["pack", "Pack (tar)"],
   ["encrypt", "Encrypt"],
   ["upload", "Upload"],
 ];
@@ -23,6 +24,7 @@ const ADVICE: Record<Phase, string> = {
   reachability: "Check the rule's IP is the runner's egress address and raise `reachable-timeout`.",
   dump: "Read pg_dump's message above; check free disk space and the database's status.",
   verify: "The dump could not be read back: it was not uploaded. Run again.",
+  pack: "Check free disk space: the tar needs as much again as the dump directory.",
   encrypt: "Check `encryption-recipients` and free disk space.",
   upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",
 };

@@ -177,6 +177,7 @@ describe("README examples", () => {
 
   it("use the action as org/scalingo-pg-dump@v1 with the API token from a secret", () => {
     expect(readme).toContain("uses: org/scalingo-pg-dump@v1");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a template
     expect(readme).toContain("api-token: ${{ secrets.SCALINGO_API_TOKEN }}");
   });
 });

@@ -51606,12 +51606,7 @@ const constants_State = {
 };
 /** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
 const LABEL_PREFIX = "scalingo-pg-dump";
-const DEFAULT_IP_LOOKUP_URLS = [
-    "https://api.ipify.org",
-    "https://checkip.amazonaws.com",
-    "https://ipv4.icanhazip.com",
-    "https://ipinfo.io/ip",
-];
+const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"];
 const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
 const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/scalingo-pg-dump)";
 
@@ -51688,15 +51683,19 @@ const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
 // Options the action sets itself: letting pg-dump-args override them would break the contract
 // (where the file goes, which format, where the connection comes from).
 const RESERVED_PG_DUMP_OPTIONS = /^(-[fFjdhpUWwZ]|--(file|format|jobs|dbname|host|port|username|password|no-password|compress)(=|$))/;
-/** Input names as `action.yml` spells them. */
+/** `20261125T030405Z`: sortable, and safe in file and artifact names. */
 function utcStamp(now) {
-    return now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    return now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d{3}/, "");
 }
 function parseConfig(read, env, now, cpuCount) {
     const problems = [];
     const fail = (input, message) => problems.push(`\`${input}\`: ${message}`);
     const text = (name) => read(name).trim();
     const apiToken = read("api-token").trim();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression shown to the user, not a template
     if (!apiToken)
         fail("api-token", "is required: pass the Scalingo API token from a secret, e.g. `${{ secrets.SCALINGO_API_TOKEN }}`.");
     else if (/\s/.test(apiToken))
@@ -51757,7 +51756,7 @@ function parseConfig(read, env, now, cpuCount) {
     const verify = config_boolean(text("verify"), true, "verify", fail);
     const upload = config_boolean(text("upload"), true, "upload", fail);
     const artifactName = text("artifact-name") || baseName;
-    if (ARTIFACT_NAME_FORBIDDEN.test(artifactName))
+    if (text("artifact-name") && ARTIFACT_NAME_FORBIDDEN.test(artifactName))
         fail("artifact-name", `"${artifactName}" contains a character artifact names reject: " : < > | * ? \\ / or a line break.`);
     const retentionText = text("retention-days");
     const retentionDays = retentionText ? integer(retentionText, 0, 1, 90, "retention-days", "days", fail) : undefined;
