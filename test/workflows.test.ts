@@ -190,6 +190,14 @@ function checkStepRefs(bodies: string[], known: Map<string, YamlMap>, where: str
   }
 }
 
+/** `needs.<job>` must name a job listed in this job's `needs`. */
+function checkNeedsRefs(bodies: string[], needs: string[], where: string, problems: string[]): void {
+  for (const body of bodies) {
+    for (const m of body.matchAll(/\bneeds\.([A-Za-z_][\w-]*)/g))
+      if (!needs.includes(m[1] as string)) problems.push(`${where}: "needs.${m[1]}" is not in needs`);
+  }
+}
+
 function checkJob(id: string, job: unknown, jobIds: string[], problems: string[]): void {
   const where = `jobs.${id}`;
   if (!ID.test(id)) problems.push(`${where}: "${id}" is not a valid job id`);
@@ -199,10 +207,7 @@ function checkJob(id: string, job: unknown, jobIds: string[], problems: string[]
   checkPermissions(job.permissions, `${where}.permissions`, problems);
   const { steps, ...rest } = job;
   const jobBodies = expressionsUnder(rest, where, problems);
-  for (const body of jobBodies) {
-    for (const m of body.matchAll(/\bneeds\.([A-Za-z_][\w-]*)/g))
-      if (!needs.includes(m[1] as string)) problems.push(`${where}: "needs.${m[1]}" is not in needs`);
-  }
+  checkNeedsRefs(jobBodies, needs, where, problems);
   if (job.uses !== undefined) return void problems.push(...unknownKeys(job, CALLER_JOB_KEYS, where));
   problems.push(...unknownKeys(job, JOB_KEYS, where));
   if (job["runs-on"] === undefined || job["runs-on"] === "" || (Array.isArray(job["runs-on"]) && job["runs-on"].length === 0))
@@ -212,7 +217,9 @@ function checkJob(id: string, job: unknown, jobIds: string[], problems: string[]
   steps.forEach((step, i) => {
     const stepWhere = `${where}.steps[${i}]`;
     checkStep(step, stepWhere, problems);
-    checkStepRefs(expressionsUnder(step, stepWhere, problems), earlier, stepWhere, problems);
+    const bodies = expressionsUnder(step, stepWhere, problems);
+    checkStepRefs(bodies, earlier, stepWhere, problems);
+    checkNeedsRefs(bodies, needs, stepWhere, problems);
     if (isMap(step) && step.id !== undefined) {
       if (earlier.has(String(step.id))) problems.push(`${stepWhere}.id: "${String(step.id)}" is used twice`);
       earlier.set(String(step.id), step);
@@ -352,6 +359,11 @@ describe("the workflow checker", () => {
       /used twice/,
     ],
     ["needs on a missing job", "on: push\njobs:\n  a:\n    needs: build\n    runs-on: x\n    steps:\n      - run: echo\n", /"build" is not another job/],
+    [
+      "a needs context not in needs",
+      `on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \${{ needs.b.result }}\n`,
+      /"needs.b" is not in needs/,
+    ],
   ])("fails %s", (_name, text, expected) => {
     const problems = checkWorkflow(text);
     expect(
