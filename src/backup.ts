@@ -58,7 +58,6 @@ export async function backup(config: Config, session: Session, report: Report, d
     if (chosen.kind === "fail") throw new ActionError("pg-dump-client", chosen.message);
     const problem = compressProblem(config.compress, chosen.major, config.format);
     if (problem) throw new ActionError("inputs", problem);
-    if (chosen.kind === "use" && chosen.note) log.warning(chosen.note);
     return chosen;
   });
 
@@ -188,7 +187,7 @@ async function upload(config: Config, report: Report, file: string, hashing: Pro
     if (uploaded.digest !== sha256) {
       throw new ActionError(
         "upload",
-        `The artifact service recorded sha256 ${uploaded.digest} but the file has ${report.sha256}: the upload is corrupt. Run again.`,
+        `The upload sent bytes with sha256 ${uploaded.digest} but the file has ${sha256}: the file changed while it was uploaded. Run again.`,
       );
     }
     Object.assign(report, { artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });

@@ -43,12 +43,25 @@ export async function run(): Promise<void> {
   } catch (error) {
     report.error = errorMessage(error);
     report.failedPhase ??= error instanceof ActionError ? error.phase : "dump";
+    // A failure before the dump (timeout, client install) must not leave the rule open until post.
+    await closeSessionRule(session, report);
     for (const file of session.partial) await removeQuietly(file);
     for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
     core.setFailed(report.error);
   } finally {
     stopOnSignal();
     await writeSummary(report);
+  }
+}
+
+/** Removes the rule this run created, if it is still there; on failure post tries again. */
+async function closeSessionRule(session: Session, report: Report): Promise<void> {
+  if (!session.client || !session.rule) return;
+  try {
+    await closeRule(session.client, session.rule, actionState, log);
+    if (session.rule.created) report.ruleRemovedAt ??= new Date();
+  } catch (error) {
+    core.warning(`Could not remove the firewall rule (${errorMessage(error)}); the post step will try again.`);
   }
 }
 
@@ -82,11 +95,7 @@ function onCancel(session: Session, report: Report): () => void {
     stopping = true;
     core.warning(`Received ${signal}: stopping pg_dump and removing the firewall rule.`);
     session.dump?.kill("SIGTERM");
-    if (session.client && session.rule) {
-      await closeRule(session.client, session.rule, actionState, log).catch((error) =>
-        core.warning(`Could not remove the rule (${errorMessage(error)}); the post step will.`),
-      );
-    }
+    await closeSessionRule(session, report);
     for (const file of session.partial) await removeQuietly(file);
     report.failedPhase ??= "dump";
     report.error = `Cancelled by ${signal}.`;

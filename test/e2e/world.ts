@@ -50,6 +50,9 @@ export async function startWorld(): Promise<World> {
   const opened: { close(): Promise<unknown> }[] = [];
 
   const scenario = async (o: Partial<ScalingoEmulatorOptions> = {}, runner: { repositoryPrivate?: boolean | null } = {}): Promise<Scenario> => {
+    // Scenarios run one after another: the previous one's emulator goes first, so none of its
+    // delayed firewall changes can land on the shared server in the middle of this one.
+    await Promise.allSettled(opened.splice(0).map((x) => x.close()));
     const scalingo = await startScalingoEmulator({ ...base, ...o });
     const ctx = await createRunnerContext({ artifact: artifacts, repositoryPrivate: runner.repositoryPrivate ?? true });
     opened.push(scalingo, { close: () => ctx.cleanup() });
