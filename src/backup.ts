@@ -13,7 +13,7 @@ import { lookupPublicIp } from "./public-ip.js";
 import { waitUntilReachable } from "./reachability.js";
 import { phase, type Report } from "./report.js";
 import { ScalingoClient } from "./scalingo.js";
-import { packDirectory, uploadDump } from "./upload.js";
+import { packDirectory, type Uploaded, uploadDump } from "./upload.js";
 
 /** What the cancellation handler needs to undo: kept current as the run goes. */
 export interface Session {
@@ -97,7 +97,8 @@ export async function backup(config: Config, session: Session, report: Report, d
 
   // Hash while uploading: both read the same file from the page cache, on separate cores.
   const hashing = sha256File(final);
-  if (config.upload) await phase(report, "upload", () => upload(config, report, final, hashing));
+  hashing.catch(() => undefined); // awaited later; until then a failure must not crash the process
+  if (config.upload) await phase(report, "upload", () => upload(config, report, final, hashing, log));
   else report.sha256 = await hashing;
 }
 
@@ -174,20 +175,31 @@ async function finishFile(config: Config, session: Session, report: Report, dump
 
 /**
  * With skipArchive the artifact takes the file's name: upload a hard link named after the
- * artifact (same disk, no copy) and leave the dump itself where `dump-path` says.
+ * artifact (same disk, no copy) and leave the dump itself where `dump-path` says. The service
+ * takes a name when the upload starts, so a failed attempt burns it: the retry uses another.
  */
-async function upload(config: Config, report: Report, file: string, hashing: Promise<string>): Promise<void> {
+async function upload(config: Config, report: Report, file: string, hashing: Promise<string>, log: Log): Promise<void> {
   const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
   const dir = await mkdtemp(path.join(path.dirname(file), ".artifact-"));
   try {
-    const named = path.join(dir, `${config.artifactName}${extension}`);
-    await link(file, named);
-    const [sha256, uploaded] = await Promise.all([hashing, uploadDump(named, config.retentionDays)]);
+    let uploaded: Uploaded | undefined;
+    for (const suffix of ["", "-retry"]) {
+      const named = path.join(dir, `${config.artifactName}${suffix}${extension}`);
+      await link(file, named);
+      try {
+        uploaded = await uploadDump(named, config.retentionDays);
+        break;
+      } catch (error) {
+        if (suffix) throw error;
+        log.warning(`${errorMessage(error)}\nRetrying once under another artifact name.`);
+      }
+    }
+    const sha256 = await hashing;
     report.sha256 = sha256;
-    if (uploaded.digest !== sha256) {
+    if (uploaded?.digest !== sha256) {
       throw new ActionError(
         "upload",
-        `The upload sent bytes with sha256 ${uploaded.digest} but the file has ${sha256}: the file changed while it was uploaded. Run again.`,
+        `The upload sent bytes with sha256 ${uploaded?.digest} but the file has ${sha256}: the file changed while it was uploaded. Run again.`,
       );
     }
     Object.assign(report, { artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
@@ -195,6 +207,7 @@ async function upload(config: Config, report: Report, file: string, hashing: Pro
     await removeQuietly(dir);
   }
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
-  if (GITHUB_REPOSITORY && GITHUB_RUN_ID)
+  if (GITHUB_REPOSITORY && GITHUB_RUN_ID) {
     report.artifactUrl = `${GITHUB_SERVER_URL ?? "https://github.com"}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}/artifacts/${report.artifactId}`;
+  }
 }

@@ -11,12 +11,14 @@ describe("a nightly backup, end to end", () => {
   let s: Scenario;
   let main: StepResult;
   let post: StepResult;
+  let requestsByMain: number;
 
   beforeAll(async () => {
     // The rule takes effect after a delay, as on Scalingo: the action must wait for it.
     w = await startWorld();
     s = await w.scenario({ ruleDelayMs: 1500 });
     main = await runStep(s.ctx, "main", s.inputs);
+    requestsByMain = s.scalingo.requests.length;
     post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
   });
   afterAll(() => w?.close());
@@ -25,6 +27,7 @@ describe("a nightly backup, end to end", () => {
     expect(main.code, describeStep(main)).toBe(0);
     expect(post.code, describeStep(post)).toBe(0);
     expect(post.stdout).toContain("No temporary firewall rule left to remove.");
+    expect(s.scalingo.requests.length).toBe(requestsByMain); // post is a no-op: not even a call
   });
 
   it("sets every output", () => {

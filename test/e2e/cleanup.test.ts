@@ -1,9 +1,14 @@
-import { readdir, readFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allWrittenText, runStep, startStep } from "../support/runner.js";
-import { describeStep, leakedSecrets, startWorld, type World } from "./world.js";
+import { allWrittenText, runStep, type StepResult, startStep } from "../support/runner.js";
+import { describeStep, leakedSecrets, type Scenario, startWorld, type World } from "./world.js";
 
+const run = promisify(execFile);
 const RECENT = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 const LONG_AGO = new Date(Date.now() - 48 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
@@ -21,6 +26,11 @@ async function pgDumpProcesses(): Promise<{ cmdline: string; environ: string }[]
 // The one thing the action must never do: leave the database allowlisted for the runner's IP.
 describe("the temporary rule never outlives the job", () => {
   let w: World;
+  // Each scenario's output and files, read before the next scenario removes its runner folder.
+  const scanned: { text: string; secrets: string[] }[] = [];
+  const record = async (s: Scenario, ...steps: StepResult[]) => {
+    scanned.push({ text: await allWrittenText(s.ctx, steps), secrets: s.secrets() });
+  };
   beforeAll(async () => {
     w = await startWorld();
   });
@@ -30,7 +40,9 @@ describe("the temporary rule never outlives the job", () => {
     const s = await w.scenario();
     const other = await s.scalingo.seedRule({ type: "custom_range", cidr: "127.0.0.1/32", label: `scalingo-pg-dump acme/shop run 5/1 job other at ${RECENT}` });
     const main = await runStep(s.ctx, "main", s.inputs);
+    await record(s, main);
     const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    await record(s, post);
     expect(main.code, describeStep(main)).toBe(0);
     expect(post.code).toBe(0);
     expect(main.outputs["firewall-rule-id"]).toBe(other.id);
@@ -55,6 +67,7 @@ describe("the temporary rule never outlives the job", () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       const main = await step.done;
+      await record(s, main);
       expect(seen.length).toBeGreaterThan(0);
       for (const p of seen) {
         expect(leakedSecrets(p.cmdline, s.secrets())).toEqual([]);
@@ -76,16 +89,35 @@ describe("the temporary rule never outlives the job", () => {
     }
   });
 
+  it("a full disk fails the step with the free space, removes the rule and the partial file", async () => {
+    const s = await w.scenario();
+    // A real ENOSPC: a 64 KiB tmpfs is smaller than the dump.
+    const small = await mkdtemp(path.join(tmpdir(), "full-disk-"));
+    await run("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small]);
+    try {
+      const main = await runStep(s.ctx, "main", { ...s.inputs, path: path.join(small, "backup.dump") });
+      await record(s, main);
+      expect(main.code, describeStep(main)).toBe(1);
+      expect(main.errors.join("\n")).toMatch(/pg_dump exited with code 1:[\s\S]*No space left on device[\s\S]*Free space left in .*: 0 MB/);
+      expect(await readdir(small)).toEqual([]);
+      expect(s.scalingo.rules).toEqual([]);
+    } finally {
+      await run("umount", [small]);
+    }
+  });
+
   it("post removes the rule when main was killed after adding it", async () => {
     const s = await w.scenario({ ruleDelayMs: 60_000 });
     const step = startStep(s.ctx, "main", s.inputs);
     await step.waitFor(/Added firewall rule/, 30_000);
     step.child.kill("SIGKILL");
     const main = await step.done;
+    await record(s, main);
     expect(main.signal).toBe("SIGKILL");
     expect(s.scalingo.rules).toHaveLength(1);
     expect(main.state["rule-id"]).toBe(s.scalingo.rules[0].id);
     const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    await record(s, post);
     expect(post.code, describeStep(post)).toBe(0);
     expect(post.stdout).toContain("Removed the temporary firewall rule main left behind.");
     expect(s.scalingo.rules).toEqual([]);
@@ -99,9 +131,11 @@ describe("the temporary rule never outlives the job", () => {
     for (let i = 0; i < 300 && s.scalingo.rules.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     step.child.kill("SIGKILL");
     const main = await step.done;
+    await record(s, main);
     expect(main.state["rule-id"]).toBeUndefined();
     expect(main.state["rule-label"]).toBe(s.scalingo.rules[0]?.label);
     const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    await record(s, post);
     expect(post.code, describeStep(post)).toBe(0);
     expect(s.scalingo.rules).toEqual([]);
   });
@@ -112,11 +146,13 @@ describe("the temporary rule never outlives the job", () => {
     await step.waitFor(/Added firewall rule/, 30_000);
     step.child.kill("SIGINT");
     const main = await step.done;
+    await record(s, main);
     expect(main.code).toBe(1);
     expect(main.stdout).toContain("Removed the temporary firewall rule");
     expect(main.errors.join("\n")).toMatch(/cancelled \(SIGINT\)/);
     expect(s.scalingo.rules).toEqual([]);
     const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    await record(s, post);
     expect(post.stdout).toContain("No temporary firewall rule left to remove.");
     expect(s.scalingo.requests.filter((r) => r.method === "DELETE")).toHaveLength(1);
   });
@@ -135,9 +171,15 @@ describe("the temporary rule never outlives the job", () => {
     });
     const user = await s.scalingo.seedRule({ type: "custom_range", cidr: "192.0.2.0/24", label: `office VPN, set up ${LONG_AGO}` });
     const main = await runStep(s.ctx, "main", s.inputs);
+    await record(s, main);
     expect(main.code, describeStep(main)).toBe(0);
     expect(main.stdout).toContain("Removed stale rule 198.51.100.7/32");
     expect(s.scalingo.rules.map((r) => r.id).sort()).toEqual([recent.id, user.id].sort());
     expect(s.scalingo.rules.find((r) => r.id === stale.id)).toBeUndefined();
+  });
+
+  it("printed and wrote no secret in any of these scenarios", async () => {
+    expect(scanned.length).toBeGreaterThanOrEqual(10);
+    for (const { text, secrets } of scanned) expect(leakedSecrets(text, secrets)).toEqual([]);
   });
 });

@@ -177,6 +177,17 @@ describe("faults of the services", () => {
     }
   });
 
+  it("retries a failed upload once under another name (the first one is burnt)", async () => {
+    const s = await w.scenario();
+    w.artifacts.failNext(/FinalizeArtifact$/, 403);
+    const main = await runStep(s.ctx, "main", { ...s.inputs, "artifact-name": "nightly" });
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(main.warnings.join("\n")).toMatch(/Uploading the artifact failed: .*Retrying once under another artifact name/s);
+    expect(main.outputs["artifact-name"]).toBe("nightly-retry.dump");
+    expect(w.artifacts.artifacts.get("nightly-retry.dump")?.sha256).toBe(main.outputs["dump-sha256"]);
+    await expectClean(s, main);
+  });
+
   it("runner-ip skips the lookup", async () => {
     const s = await w.scenario();
     const before = w.ip.hits;
