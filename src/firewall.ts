@@ -113,17 +113,16 @@ export async function closeRule(client: Rules, rule: OpenRule, state: StateStore
   log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
 }
 
-/**
- * Post step: the rule main created and did not remove, from the saved id, or, when main died
- * before the API answered, by this job's label. Nothing else is ever touched.
- */
+/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
 export function hasLeftoverRule(state: StateStore): boolean {
   return state.get(State.ruleRemoved) !== "true" && Boolean(state.get(State.ruleId) || state.get(State.ruleLabel));
 }
 
 /**
- * Main saves the label before its POST and the id right after the answer, so a main that died in
- * between left a label to search by; a main that saved neither never asked for a rule.
+ * Post step: the rule main created and did not remove, from the saved id, or, when main died
+ * before the API answered, by this job's label. Nothing else is ever touched. Main saves the
+ * label before its POST and the id right after the answer, so a main that died in between left a
+ * label to search by; a main that saved neither never asked for a rule.
  */
 export async function removeLeftoverRule(client: Rules, state: StateStore, log: Log): Promise<"none" | "removed" | "gone"> {
   if (!hasLeftoverRule(state)) return "none";

@@ -73,43 +73,51 @@ function describe(req: ApiRequest): string {
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
+/** One attempt: the parsed answer, or the failure with whether another attempt may help. */
+async function attemptOnce<T>(
+  req: ApiRequest,
+  policy: RetryPolicy,
+  clock: Clock,
+): Promise<ApiResponse<T> | { failure: ScalingoApiError; retryAfterMs?: number }> {
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(req.url, {
+      method: req.method,
+      headers: { Accept: "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT, Authorization: req.authorization },
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal: AbortSignal.timeout(policy.requestTimeoutMs),
+    });
+    text = await res.text();
+  } catch (error) {
+    // No (complete) answer arrived: reset, refused, DNS, timeout. The request may have been applied.
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    return { failure: new ScalingoApiError(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false) };
+  }
+  const requestId = res.headers.get("x-request-id") ?? undefined;
+  const where = requestId ? ` (request id ${requestId})` : "";
+  if (!req.expect.includes(res.status)) {
+    const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
+    const failure = new ScalingoApiError(`${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${where}`, res.status, retryable);
+    return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
+  }
+  try {
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, requestId };
+  } catch {
+    // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
+    return { failure: new ScalingoApiError(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
+  }
+}
+
 /** A JSON call with a timeout per attempt and capped, jittered retries within a deadline. */
 export async function requestJson<T>(req: ApiRequest, clock: Clock = realClock, policy: RetryPolicy = DEFAULT_RETRY): Promise<ApiResponse<T>> {
   const started = clock.now();
   for (let attempt = 0; ; attempt++) {
-    let failure: ScalingoApiError;
-    let waitMs = backoffMs(attempt, policy);
-    try {
-      const res = await fetch(req.url, {
-        method: req.method,
-        headers: {
-          Accept: "application/json",
-          "Content-Type": "application/json",
-          "User-Agent": USER_AGENT,
-          Authorization: req.authorization,
-        },
-        body: req.body === undefined ? undefined : JSON.stringify(req.body),
-        signal: AbortSignal.timeout(policy.requestTimeoutMs),
-      });
-      const text = await res.text();
-      const requestId = res.headers.get("x-request-id") ?? undefined;
-      if (req.expect.includes(res.status)) {
-        return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, requestId };
-      }
-      const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
-      failure = new ScalingoApiError(
-        `${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${requestId ? ` (request id ${requestId})` : ""}`,
-        res.status,
-        retryable,
-      );
-      waitMs = Math.max(waitMs, retryAfterMs(res.headers.get("retry-after"), clock.now()) ?? 0);
-    } catch (error) {
-      // fetch rejects only when no answer arrived: reset, refused, DNS, timeout.
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      failure = new ScalingoApiError(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false);
-    }
+    const result = await attemptOnce<T>(req, policy, clock);
+    if (!("failure" in result)) return result;
+    const waitMs = Math.max(backoffMs(attempt, policy), result.retryAfterMs ?? 0);
     const outOfTime = clock.now() - started + waitMs > policy.deadlineMs;
-    if (!failure.retryable || attempt + 1 >= policy.attempts || outOfTime) throw failure;
+    if (!result.failure.retryable || attempt + 1 >= policy.attempts || outOfTime) throw result.failure;
     await clock.sleep(waitMs);
   }
 }

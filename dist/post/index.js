@@ -51888,41 +51888,50 @@ function describe(req) {
     return `${req.method} ${new URL(req.url).pathname}`;
 }
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/** One attempt: the parsed answer, or the failure with whether another attempt may help. */
+async function attemptOnce(req, policy, clock) {
+    let res;
+    let text;
+    try {
+        res = await fetch(req.url, {
+            method: req.method,
+            headers: { Accept: "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT, Authorization: req.authorization },
+            body: req.body === undefined ? undefined : JSON.stringify(req.body),
+            signal: AbortSignal.timeout(policy.requestTimeoutMs),
+        });
+        text = await res.text();
+    }
+    catch (error) {
+        // No (complete) answer arrived: reset, refused, DNS, timeout. The request may have been applied.
+        const cause = error.cause?.code ?? error.name;
+        return { failure: new errors_ScalingoApiError(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false) };
+    }
+    const requestId = res.headers.get("x-request-id") ?? undefined;
+    const where = requestId ? ` (request id ${requestId})` : "";
+    if (!req.expect.includes(res.status)) {
+        const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
+        const failure = new errors_ScalingoApiError(`${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${where}`, res.status, retryable);
+        return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
+    }
+    try {
+        return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId };
+    }
+    catch {
+        // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
+        return { failure: new errors_ScalingoApiError(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
+    }
+}
 /** A JSON call with a timeout per attempt and capped, jittered retries within a deadline. */
 async function requestJson(req, clock = http_realClock, policy = http_DEFAULT_RETRY) {
     const started = clock.now();
     for (let attempt = 0;; attempt++) {
-        let failure;
-        let waitMs = http_backoffMs(attempt, policy);
-        try {
-            const res = await fetch(req.url, {
-                method: req.method,
-                headers: {
-                    Accept: "application/json",
-                    "Content-Type": "application/json",
-                    "User-Agent": USER_AGENT,
-                    Authorization: req.authorization,
-                },
-                body: req.body === undefined ? undefined : JSON.stringify(req.body),
-                signal: AbortSignal.timeout(policy.requestTimeoutMs),
-            });
-            const text = await res.text();
-            const requestId = res.headers.get("x-request-id") ?? undefined;
-            if (req.expect.includes(res.status)) {
-                return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId };
-            }
-            const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
-            failure = new errors_ScalingoApiError(`${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${requestId ? ` (request id ${requestId})` : ""}`, res.status, retryable);
-            waitMs = Math.max(waitMs, retryAfterMs(res.headers.get("retry-after"), clock.now()) ?? 0);
-        }
-        catch (error) {
-            // fetch rejects only when no answer arrived: reset, refused, DNS, timeout.
-            const cause = error.cause?.code ?? error.name;
-            failure = new errors_ScalingoApiError(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false);
-        }
+        const result = await attemptOnce(req, policy, clock);
+        if (!("failure" in result))
+            return result;
+        const waitMs = Math.max(http_backoffMs(attempt, policy), result.retryAfterMs ?? 0);
         const outOfTime = clock.now() - started + waitMs > policy.deadlineMs;
-        if (!failure.retryable || attempt + 1 >= policy.attempts || outOfTime)
-            throw failure;
+        if (!result.failure.retryable || attempt + 1 >= policy.attempts || outOfTime)
+            throw result.failure;
         await clock.sleep(waitMs);
     }
 }
@@ -52015,16 +52024,15 @@ async function closeRule(client, rule, state, log) {
     state.save(State.ruleRemoved, "true");
     log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
 }
-/**
- * Post step: the rule main created and did not remove, from the saved id, or, when main died
- * before the API answered, by this job's label. Nothing else is ever touched.
- */
+/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
 function hasLeftoverRule(state) {
     return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
 }
 /**
- * Main saves the label before its POST and the id right after the answer, so a main that died in
- * between left a label to search by; a main that saved neither never asked for a rule.
+ * Post step: the rule main created and did not remove, from the saved id, or, when main died
+ * before the API answered, by this job's label. Nothing else is ever touched. Main saves the
+ * label before its POST and the id right after the answer, so a main that died in between left a
+ * label to search by; a main that saved neither never asked for a rule.
  */
 async function removeLeftoverRule(client, state, log) {
     if (!hasLeftoverRule(state))

@@ -91,6 +91,13 @@ describe("faults of the services", () => {
     expect(s.scalingo.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(["POST /v1/tokens/exchange 401"]);
   });
 
+  it("a proxy page instead of JSON is reported, not retried", async () => {
+    const s = await w.scenario();
+    s.scalingo.addFault({ service: "auth", method: "GET", path: /^\/v1\/regions$/, status: 200, body: "<html>captive portal</html>", headers: { "Content-Type": "text/html" } });
+    await expectFailure(s, s.inputs, /GET \/v1\/regions answered 200 with a body that is not JSON \(request id [\w-]+\)/);
+    expect(s.scalingo.requests.filter((r) => r.path === "/v1/regions")).toHaveLength(1);
+  });
+
   it("an unknown region lists the known ones", async () => {
     const s = await w.scenario();
     await expectFailure(s, { ...s.inputs, region: "osc-nowhere" }, /Region "osc-nowhere" not found. Set `region` to one of: osc-fr1, osc-secnum-fr1/);
