@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { newReport, outputsOf } from "../src/report.js";
+import { formatBytes, summaryMarkdown } from "../src/summary.js";
+
+describe("job summary", () => {
+  it("on success: versions, size, hash, artifact link, phases and how long the rule was open", () => {
+    const r = newReport("my-db", "osc-fr1", "custom", false);
+    Object.assign(r, {
+      serverVersion: "17.2",
+      pgDumpVersion: "17",
+      dumpSize: 5 * 1024 * 1024,
+      sha256: "ab".repeat(32),
+      artifactName: "my-db-1.dump",
+      artifactId: 9,
+      artifactUrl: "https://github.com/a/b/actions/runs/1/artifacts/9",
+      ruleId: "r1",
+      ruleCreated: true,
+      ruleAddedAt: new Date("2026-11-25T03:00:00Z"),
+      ruleRemovedAt: new Date("2026-11-25T03:02:30Z"),
+      durationsMs: { reachability: 120_000, dump: 30_500 },
+    });
+    const md = summaryMarkdown(r);
+    expect(md).toContain("✅ Scalingo PostgreSQL backup succeeded");
+    expect(md).toContain("| Size | 5.0 MiB |");
+    expect(md).toContain("[my-db-1.dump](https://github.com/a/b/actions/runs/1/artifacts/9)");
+    expect(md).toContain("open 150.0 s");
+    expect(md).toContain("| Wait for database | 120.0 s |");
+    expect(md).not.toContain("WARNING");
+  });
+
+  it("on failure: the phase and what to check", () => {
+    const r = newReport("my-db", "osc-fr1", "custom", false);
+    Object.assign(r, { failedPhase: "reachability", error: "still unreachable", ruleId: "r1", ruleCreated: true, ruleAddedAt: new Date() });
+    const md = summaryMarkdown(r);
+    expect(md).toContain("❌ Scalingo PostgreSQL backup failed");
+    expect(md).toMatch(/Failed during: Wait for database.*raise `reachable-timeout`/);
+    expect(md).toContain("**not removed by this step** (the post step removes it)");
+  });
+
+  it("warns about an unencrypted dump of a public repository", () => {
+    const r = newReport("my-db", "osc-fr1", "custom", false);
+    r.publicRepository = true;
+    expect(summaryMarkdown(r)).toMatch(/\[!WARNING\]\n> This repository is public/);
+    expect(summaryMarkdown({ ...r, encrypted: true })).not.toContain("WARNING");
+  });
+
+  it("formats sizes and outputs only what is known", () => {
+    expect(formatBytes(512)).toBe("512 B");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+    expect(formatBytes(3 * 1024 ** 3)).toBe("3.0 GiB");
+    const r = newReport("my-db", "osc-fr1", "custom", false);
+    r.runnerIp = "203.0.113.9";
+    expect(outputsOf(r)).toEqual({ "runner-ip": "203.0.113.9" });
+  });
+});
