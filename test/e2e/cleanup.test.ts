@@ -106,13 +106,19 @@ describe("the temporary rule never outlives the job", () => {
     }
   });
 
-  it("post removes the rule when main was killed after adding it", async () => {
+  /** Main with a rule that never takes effect, signalled while it waits for the database. */
+  async function signalWhileWaiting(signal: NodeJS.Signals): Promise<{ s: Scenario; main: StepResult }> {
     const s = await w.scenario({ ruleDelayMs: 60_000 });
     const step = startStep(s.ctx, "main", s.inputs);
     await step.waitFor(/Added firewall rule/, 30_000);
-    step.child.kill("SIGKILL");
+    step.child.kill(signal);
     const main = await step.done;
     await record(s, main);
+    return { s, main };
+  }
+
+  it("post removes the rule when main was killed after adding it", async () => {
+    const { s, main } = await signalWhileWaiting("SIGKILL");
     expect(main.signal).toBe("SIGKILL");
     expect(s.scalingo.rules).toHaveLength(1);
     expect(main.state["rule-id"]).toBe(s.scalingo.rules[0].id);
@@ -141,12 +147,7 @@ describe("the temporary rule never outlives the job", () => {
   });
 
   it("a cancelled main (SIGINT) removes its rule before it exits, and post has nothing left to do", async () => {
-    const s = await w.scenario({ ruleDelayMs: 60_000 });
-    const step = startStep(s.ctx, "main", s.inputs);
-    await step.waitFor(/Added firewall rule/, 30_000);
-    step.child.kill("SIGINT");
-    const main = await step.done;
-    await record(s, main);
+    const { s, main } = await signalWhileWaiting("SIGINT");
     expect(main.code).toBe(1);
     expect(main.stdout).toContain("Removed the temporary firewall rule");
     expect(main.errors.join("\n")).toMatch(/cancelled \(SIGINT\)/);
