@@ -85,6 +85,7 @@ export async function waitUntilReachable(
         `The database was still unreachable after ${Math.round(elapsed / 1000)} s and ${attempt} attempts (last error: ${lastError}). Check that the firewall rule was applied (Scalingo usually takes about two minutes; raise \`reachable-timeout\`), that the detected IP is really the runner's egress address (set \`runner-ip\` for self-hosted runners behind NAT), and that \`region\` is the database's.`,
       );
     }
-    await clock.sleep(Math.min(10_000, 500 * 1.6 ** attempt, o.timeoutMs - elapsed));
+    // Start quick (a reused rule is usually in effect already), then settle at one try every 10 s.
+    await clock.sleep(Math.min(10_000, 100 * 2 ** attempt, o.timeoutMs - elapsed));
   }
 }

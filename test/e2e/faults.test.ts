@@ -93,7 +93,14 @@ describe("faults of the services", () => {
 
   it("a proxy page instead of JSON is reported, not retried", async () => {
     const s = await w.scenario();
-    s.scalingo.addFault({ service: "auth", method: "GET", path: /^\/v1\/regions$/, status: 200, body: "<html>captive portal</html>", headers: { "Content-Type": "text/html" } });
+    s.scalingo.addFault({
+      service: "auth",
+      method: "GET",
+      path: /^\/v1\/regions$/,
+      status: 200,
+      body: "<html>captive portal</html>",
+      headers: { "Content-Type": "text/html" },
+    });
     await expectFailure(s, s.inputs, /GET \/v1\/regions answered 200 with a body that is not JSON \(request id [\w-]+\)/);
     expect(s.scalingo.requests.filter((r) => r.path === "/v1/regions")).toHaveLength(1);
   });

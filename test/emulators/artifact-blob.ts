@@ -1,14 +1,19 @@
 // The Azure Blob half of the artifact emulator: what @azure/storage-blob's
 // BlockBlobClient.uploadStream talks to once CreateArtifact has handed out a signed URL.
 // uploadStream never sends a whole blob: it stages 8 MiB blocks (PUT ?comp=block&blockid=<b64>,
-// up to 5 at once) and commits them (PUT ?comp=blocklist, XML). Blocks go to files and the commit
-// concatenates them into one file, so a 1 GB dump never sits in memory.
+// up to 5 at once) and commits them (PUT ?comp=blocklist, XML). Each block is written straight
+// into one staging file, at an offset reserved from its Content-Length when its request arrives.
+// A commit that lists the blocks in the order they were sent (uploadStream's does) is then a
+// rename plus one read for the sha256, instead of a copy of every block into a new file, which
+// cost the action ~3.7 s per GB of upload time here; any other list is copied range by range.
+// Nothing ever sits in memory, so a 1 GB dump does not either.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 export interface CommittedBlob {
@@ -21,7 +26,10 @@ export interface CommittedBlob {
 interface Blob {
   serial: number;
   sig: string;
-  staged: Map<string, string>; // block id (base64, as sent) -> file holding the block
+  staging: string; // the file blocks are written into, each at its own range
+  created?: Promise<void>; // the staging file exists (blocks open it r+ to write in place)
+  reserved: number; // bytes reserved so far: the next block's offset
+  staged: Map<string, { offset: number; length: number }>; // block id (base64, as sent) -> its latest complete staging
   blockIdLength?: number; // Azure wants every block id of a blob to decode to the same length
   onCommit(c: CommittedBlob): void;
 }
@@ -45,6 +53,13 @@ const MAX_BLOCKLIST_BYTES = 8 * 1024 * 1024;
 export class BlobStore {
   private readonly blobs = new Map<string, Blob>();
   private serial = 0;
+  private stagings = 0;
+
+  /** An empty staging file name for the blob: at registration, and after each commit. */
+  private restage(blob: Blob): void {
+    const staging = join(this.dir, `blob${blob.serial}-staging${++this.stagings}`);
+    Object.assign(blob, { staging, created: undefined, reserved: 0, staged: new Map(), blockIdLength: undefined });
+  }
 
   constructor(
     private readonly dir: string,
@@ -55,7 +70,9 @@ export class BlobStore {
   register(blobName: string, onCommit: (c: CommittedBlob) => void): string {
     const pathname = `/productionresultssa0/actions-results/${blobName}`;
     const sig = randomBytes(24).toString("base64");
-    this.blobs.set(pathname, { serial: ++this.serial, sig, staged: new Map(), onCommit });
+    const blob = { serial: ++this.serial, sig, onCommit } as Blob;
+    this.restage(blob);
+    this.blobs.set(pathname, blob);
     const expiry = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, "Z");
     const query = new URLSearchParams({ sv: "2023-11-03", se: expiry, sr: "b", sp: "cw", sig });
     return `${this.origin}${pathname}?${query}`;
@@ -106,9 +123,14 @@ export class BlobStore {
       throw new AzureError(400, "InvalidBlobOrBlock", "all block ids of a blob must have the same length");
     }
     blob.blockIdLength = decoded.length;
-    const file = join(this.dir, `blob${blob.serial}-block-${decoded.toString("hex")}`);
-    const md5 = await this.receiveBody(req, file);
-    blob.staged.set(blockId, file); // staging the same id again replaces the block (same file name)
+    // Reserved before the body arrives, in request order: uploadStream sends blocks in list order.
+    const range = { offset: blob.reserved, length: declaredLength(req) };
+    blob.reserved += range.length;
+    blob.created ??= writeFile(blob.staging, "");
+    await blob.created;
+    // On failure the range stays unused, so a commit can no longer be a rename: it copies instead.
+    const md5 = await this.receiveBody(req, createWriteStream(blob.staging, { flags: "r+", start: range.offset }));
+    blob.staged.set(blockId, range); // staging the same id again replaces the block
     return { "content-md5": md5, "x-ms-request-server-encrypted": "true" };
   }
 
@@ -122,27 +144,29 @@ export class BlobStore {
     const missing = ids.filter((id) => !blob.staged.has(id));
     if (missing.length > 0) throw new AzureError(400, "InvalidBlockList", `blocks not staged: ${missing.join(", ")}`);
     const target = join(this.dir, `blob${blob.serial}.data`);
+    const ranges = ids.map((id) => blob.staged.get(id) as { offset: number; length: number });
+    blob.created ??= writeFile(blob.staging, ""); // an empty list: an empty blob
+    await blob.created;
     const partial = `${target}.${randomUUID()}.part`;
-    const out = createWriteStream(partial);
+    const out = tilesInOrder(ranges, blob.reserved) ? undefined : createWriteStream(partial);
     const hash = createHash("sha256");
     let size = 0;
-    for (const [i, id] of ids.entries()) {
-      const file = blob.staged.get(id) as string;
-      for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (const r of ranges.filter((r) => r.length > 0)) {
+      for await (const chunk of createReadStream(blob.staging, { start: r.offset, end: r.offset + r.length - 1 }) as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
-        if (!out.write(chunk)) await once(out, "drain");
+        if (out && !out.write(chunk)) await once(out, "drain");
       }
-      // Drop each block as soon as it is copied, so a commit needs ~1x the blob on disk, not 2x.
-      if (!ids.includes(id, i + 1)) await rm(file, { force: true });
     }
-    out.end();
-    await once(out, "close");
-    await rename(partial, target);
-    // Azure discards the uncommitted blocks that the list did not name.
-    await Promise.all([...blob.staged.values()].map((f) => rm(f, { force: true })));
-    blob.staged.clear();
-    blob.blockIdLength = undefined;
+    if (out) {
+      out.end();
+      await once(out, "close");
+      await rename(partial, target);
+      await rm(blob.staging, { force: true }); // Azure discards the uncommitted blocks
+    } else {
+      await rename(blob.staging, target);
+    }
+    this.restage(blob); // blocks staged after a commit go to a new staging file
     const contentType = header(req, "x-ms-blob-content-type");
     blob.onCommit({ path: target, size, sha256: hash.digest("hex"), ...(contentType ? { contentType } : {}) });
     return committedHeaders();
@@ -153,23 +177,27 @@ export class BlobStore {
     if (header(req, "x-ms-blob-type") !== "BlockBlob") {
       throw new AzureError(400, "MissingRequiredHeader", "x-ms-blob-type: BlockBlob is required");
     }
+    declaredLength(req); // 411 before any file is created
     const target = join(this.dir, `blob${blob.serial}.data`);
+    const partial = `${target}.${randomUUID()}.part`; // a cut upload never replaces good data
     const hash = createHash("sha256");
     let size = 0;
-    const md5 = await this.receiveBody(req, target, (c) => {
+    const md5 = await this.receiveBody(req, createWriteStream(partial), (c) => {
       hash.update(c);
       size += c.length;
+    }).catch(async (e: unknown) => {
+      await rm(partial, { force: true });
+      throw e;
     });
+    await rename(partial, target);
     const contentType = header(req, "x-ms-blob-content-type");
     blob.onCommit({ path: target, size, sha256: hash.digest("hex"), ...(contentType ? { contentType } : {}) });
     return { ...committedHeaders(), "content-md5": md5 };
   }
 
-  /** Streams a request body to `file` (via a temp name, so a cut upload never replaces good data). */
-  private async receiveBody(req: IncomingMessage, file: string, onChunk?: (c: Buffer) => void): Promise<string> {
-    const declared = header(req, "content-length");
-    if (declared === undefined) throw new AzureError(411, "MissingContentLengthHeader", "Content-Length is required");
-    const partial = `${file}.${randomUUID()}.part`;
+  /** Streams a request body into `sink`, checking it against Content-Length and Content-MD5; returns its MD5. */
+  private async receiveBody(req: IncomingMessage, sink: Writable, onChunk?: (c: Buffer) => void): Promise<string> {
+    const declared = declaredLength(req);
     const md5 = createHash("md5");
     let received = 0;
     // Attached in the same tick as the pipeline below, so both see every chunk.
@@ -178,21 +206,30 @@ export class BlobStore {
       received += c.length;
       onChunk?.(c);
     });
-    try {
-      await pipeline(req, createWriteStream(partial));
-    } catch (e) {
-      await rm(partial, { force: true });
-      throw e;
-    }
+    await pipeline(req, sink);
     const digest = md5.digest("base64");
     const expectedMd5 = header(req, "content-md5") ?? header(req, "x-ms-content-md5");
-    if (received !== Number(declared) || (expectedMd5 && expectedMd5 !== digest)) {
-      await rm(partial, { force: true });
+    if (received !== declared || (expectedMd5 && expectedMd5 !== digest)) {
       throw new AzureError(400, "Md5Mismatch", `body of ${received} bytes does not match its headers`);
     }
-    await rename(partial, file);
     return digest;
   }
+}
+
+/** The ranges cover [0, reserved) in order, nothing else: the staging file is the committed blob as it is. */
+function tilesInOrder(ranges: { offset: number; length: number }[], reserved: number): boolean {
+  let end = 0;
+  for (const r of ranges) {
+    if (r.offset !== end) return false;
+    end += r.length;
+  }
+  return end === reserved;
+}
+
+function declaredLength(req: IncomingMessage): number {
+  const declared = Number(header(req, "content-length") ?? Number.NaN);
+  if (!Number.isSafeInteger(declared) || declared < 0) throw new AzureError(411, "MissingContentLengthHeader", "Content-Length is required");
+  return declared;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

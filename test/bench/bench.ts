@@ -1,0 +1,138 @@
+// `npm run bench [-- --size 200MB --runs 1]`: what the action costs over a bare pg_dump, and what
+// its format and compression options buy, on a generated database of a chosen size. One
+// database per run, variants measured round-robin (so drift in the machine spreads over all of
+// them), medians and ratios to the floor printed at the end, exit 1 when a target is missed.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm, statfs } from "node:fs/promises";
+import { availableParallelism, release, tmpdir, totalmem } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { startWorld, type World } from "../e2e/world.js";
+import { NODE24, REPO_ROOT } from "../support/runner.js";
+import { buildDataset, mib, parseSize } from "./dataset.js";
+import { current, ensureGnuTime, killTree, processCpu } from "./measure.js";
+import { runLine, summarize } from "./report.js";
+import { installedPgDumps, runAction, runFloor, type Sample, variants } from "./variants.js";
+
+const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3]
+  --size  database size to generate (default 1GB, or BENCH_SIZE), e.g. 200MB for a quick run
+  --runs  repetitions of every variant, round-robin (default 3, or BENCH_RUNS)`;
+
+function options(): { size: number; runs: number } {
+  const { values } = parseArgs({ options: { size: { type: "string" }, runs: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const size = parseSize(values.size ?? process.env.BENCH_SIZE ?? "1GB");
+  const runs = Number(values.runs ?? process.env.BENCH_RUNS ?? "3");
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer\n${USAGE}`);
+  return { size, runs };
+}
+
+/** The bundle is what the runner executes: refuse to measure a missing or stale one. */
+function checkBundle(): void {
+  const bundle = path.join(REPO_ROOT, "dist/main/index.js");
+  if (!existsSync(bundle)) throw new Error("dist/main/index.js is missing: run `npm run build` first");
+  const built = statSync(bundle).mtimeMs;
+  const src = path.join(REPO_ROOT, "src");
+  const newer = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts") && statSync(path.join(src, f)).mtimeMs > built);
+  if (newer.length) console.log(`WARNING: src/ changed after dist/ was built (${newer.slice(0, 3).join(", ")}): run \`npm run build\` to measure it`);
+}
+
+async function printMachine(w: World): Promise<number> {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
+  const pgDump = execFileSync(path.join(w.pg.binDir, "pg_dump"), ["--version"], { encoding: "utf8" }).trim();
+  const node = execFileSync(NODE24, ["--version"], { encoding: "utf8" }).trim();
+  // Which bundle was measured: the repository moves while benchmarks run.
+  const bundle = createHash("sha256")
+    .update(readFileSync(path.join(REPO_ROOT, "dist/main/index.js")))
+    .digest("hex")
+    .slice(0, 12);
+  const commit = execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  const disk = await statfs(tmpdir());
+  console.log(`machine:    ${cpu}, ${availableParallelism()} cores, ${mib(totalmem())} memory, Linux ${release()}`);
+  console.log(`PostgreSQL: server ${w.pg.version} (${w.pg.binDir}), ${pgDump}, TLS on (sslmode=require)`);
+  console.log(`action:     dist/main/index.js (sha256 ${bundle}..., commit ${commit}) on Node ${node}; ${mib(disk.bavail * disk.bsize)} free in ${tmpdir()}`);
+  return Number(/\(PostgreSQL\) (\d+)/.exec(pgDump)?.[1] ?? w.pg.major);
+}
+
+let world: World | undefined;
+let scratch: string | undefined;
+let actionPid: number | undefined;
+let cleaning: Promise<void> | undefined;
+
+/** Safe to call twice and from a signal handler: stops every process and removes every directory. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    if (actionPid) killTree(actionPid, "SIGKILL");
+    for (const pid of current) killTree(pid, "SIGKILL");
+    await world?.close(); // emulators, runner dirs, the PostgreSQL server and its data
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping, cleaning up...`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<number> {
+  const { size, runs } = options();
+  checkBundle();
+  ensureGnuTime(console.log);
+  world = await startWorld();
+  const w = world;
+  scratch = await mkdtemp(path.join(tmpdir(), "bench-"));
+  const major = await printMachine(w);
+
+  const dataset = await buildDataset(w.pg, w.dbName, "shop_user", size, (m) => console.log(`dataset:    ${m}`));
+  console.log(
+    `dataset:    ${mib(dataset.bytes)} built in ${dataset.seconds.toFixed(0)} s; ${dataset.tables.map((t) => `${t.name} ${mib(t.bytes)}`).join(", ")}`,
+  );
+  // The emulated firewall edits pg_hba.conf and reloads through psql, children of this process:
+  // their CPU lands in the action's tree. Measured once so the table can be read net of it.
+  const before = processCpu("self").children;
+  await w.pg.allowCidr("127.0.0.2/32");
+  await w.pg.denyCidr("127.0.0.2/32");
+  console.log(
+    `firewall:   adding and removing a rule costs ${((processCpu("self").children - before) / 1000).toFixed(2)} s of psql CPU, counted in each action run`,
+  );
+  const { list, skipped } = variants(major, installedPgDumps());
+  for (const line of skipped) console.log(line);
+  console.log(`runs:       ${runs} x ${list.length} variants, round-robin\n`);
+
+  const samples: Sample[] = [];
+  for (let run = 1; run <= runs; run++) {
+    // Each round starts one variant later, so no variant always follows the same one.
+    const order = list.map((_, i) => list[(i + run - 1) % list.length] as (typeof list)[number]);
+    for (const v of order) {
+      const sample = v.inputs ? await runAction(w, v, run, (pid) => (actionPid = pid)) : await runFloor(w, scratch, run);
+      samples.push(sample);
+      console.log(runLine(v, sample, runs));
+    }
+  }
+  const failed = summarize(list, samples, size, console.log);
+  if (failed.length) console.log(`\n${failed.length} target(s) missed: ${failed.join("; ")}`);
+  return failed.length ? 1 : 0;
+}
+
+main()
+  .then(
+    async (code) => {
+      await cleanup();
+      process.exit(code);
+    },
+    async (error) => {
+      if (cleaning) return; // a signal is already ending the run
+      console.error(error instanceof Error ? error.message : error);
+      await cleanup();
+      process.exit(2);
+    },
+  )
+  .catch(() => process.exit(2));

