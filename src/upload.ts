@@ -23,9 +23,6 @@ export interface Uploaded {
  * artifact downloads as the dump itself. With skipArchive the artifact takes the file's name.
  */
 export async function uploadDump(file: string, retentionDays?: number): Promise<Uploaded> {
-  // Each concurrent block holds an 8 MiB buffer in the library: 2 keep the step's memory in
-  // bounds (the library's default is 5); a workflow can still set its own.
-  process.env.ACTIONS_ARTIFACT_UPLOAD_CONCURRENCY ??= "2";
   try {
     const result = await new DefaultArtifactClient().uploadArtifact(path.basename(file), [file], path.dirname(file), { retentionDays, skipArchive: true });
     if (result.id === undefined || !result.digest) throw new Error("the artifact service returned no id or digest");
