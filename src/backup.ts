@@ -35,6 +35,10 @@ export interface BackupDeps {
 export async function backup(config: Config, session: Session, report: Report, deps: BackupDeps): Promise<void> {
   const { log } = deps;
   const run = deps.run ?? runCommand;
+  // An input problem only the file system can tell: still before anything is contacted.
+  if (await exists(config.dumpPath)) {
+    throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
+  }
   const client = new ScalingoClient({ ...config, onSecret: deps.setSecret });
   session.client = client;
 
@@ -48,13 +52,9 @@ export async function backup(config: Config, session: Session, report: Report, d
   log.info(`Database ${config.database}: PostgreSQL ${serverVersion}; runner IP ${ip}.`);
 
   // Choosing the client is quick and can fail on inputs (compress): do it before opening anything.
+  const platform = await detectPlatform(run);
   const choice = await phase(report, "pg-dump-client", async () => {
-    const chosen = choosePgDump({
-      serverMajor: majorOf(serverVersion),
-      requested: config.pgDumpVersion,
-      installed: await findInstalled(run),
-      platform: await detectPlatform(run),
-    });
+    const chosen = choosePgDump({ serverMajor: majorOf(serverVersion), requested: config.pgDumpVersion, installed: await findInstalled(run), platform });
     if (chosen.kind === "fail") throw new ActionError("pg-dump-client", chosen.message);
     const problem = compressProblem(config.compress, chosen.major, config.format);
     if (problem) throw new ActionError("inputs", problem);
@@ -72,9 +72,7 @@ export async function backup(config: Config, session: Session, report: Report, d
 
   // While the rule propagates: get the right pg_dump and wait for the database, both at once.
   const [pgDump, reachable] = await Promise.all([
-    phase(report, "pg-dump-client", async () =>
-      choice.kind === "use" ? choice.path : installPgDump(choice.major, await detectPlatform(run), run, (m) => log.info(m)),
-    ),
+    phase(report, "pg-dump-client", async () => (choice.kind === "use" ? choice.path : installPgDump(choice.major, platform, run, (m) => log.info(m)))),
     phase(report, "reachability", () => waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m) })),
   ]);
   report.pgDumpVersion = String(choice.major);
@@ -126,9 +124,6 @@ async function dumpAndClose(
   deps: BackupDeps,
   o: { pgDump: string; connection: Connection; rule: OpenRule },
 ): Promise<string> {
-  if (await exists(config.dumpPath)) {
-    throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
-  }
   await prepareDumpDir(config.dumpPath);
   session.partial.add(config.dumpPath);
   const run = deps.run ?? runCommand;

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startIpEmulator } from "../emulators/public-ip.js";
 import { allWrittenText, runStep, type StepResult } from "../support/runner.js";
@@ -209,6 +210,14 @@ describe("faults of the services", () => {
     expect(main.code, describeStep(main)).toBe(0);
     expect(w.ip.hits).toBe(before);
     await expectClean(s, main);
+  });
+
+  it("refuses to overwrite an existing file at `path`, before any API call", async () => {
+    const s = await w.scenario();
+    const existing = s.ctx.env.GITHUB_EVENT_PATH;
+    await expectFailure(s, { ...s.inputs, path: existing }, /`path`: .* already exists; the action never overwrites a file/);
+    expect(s.scalingo.requests).toEqual([]);
+    expect(JSON.parse(await readFile(existing, "utf8")).repository).toBeTruthy(); // untouched
   });
 
   // A table of bad inputs through the bundled action: each fails before any API call.
