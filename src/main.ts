@@ -16,15 +16,15 @@ const log = { info: core.info, warning: core.warning };
 export async function run(): Promise<void> {
   // Everything this process and pg_dump create is private to the runner's user: dumps hold data.
   process.umask(0o077);
+  // Masked before anything else runs, whatever the other inputs hold.
+  const token = core.getInput("api-token").trim();
+  if (token) core.setSecret(token);
   let config: Config;
   try {
     config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
   } catch (error) {
     core.setFailed(errorMessage(error));
     return;
-  } finally {
-    const token = core.getInput("api-token").trim();
-    if (token) core.setSecret(token);
   }
 
   const report = newReport(config.database, config.region, config.format, config.encryptionRecipients.length > 0);
@@ -38,7 +38,6 @@ export async function run(): Promise<void> {
   const stopOnSignal = onCancel(session, report);
   try {
     await backup(config, session, report, { state: actionState, log, setSecret: core.setSecret });
-    for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
     core.info(`Backup done: ${report.dumpPath} (${report.dumpSize} bytes, sha256 ${report.sha256}).`);
   } catch (error) {
     report.error = errorMessage(error);
@@ -46,10 +45,11 @@ export async function run(): Promise<void> {
     // A failure before the dump (timeout, client install) must not leave the rule open until post.
     await closeSessionRule(session, report);
     for (const file of session.partial) await removeQuietly(file);
-    for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
     core.setFailed(report.error);
   } finally {
     stopOnSignal();
+    // What is known is reported either way: a failed run still says which IP and rule it used.
+    for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
     await writeSummary(report);
   }
 }
