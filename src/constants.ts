@@ -6,8 +6,6 @@ export const State = {
   ruleId: "rule-id",
   /** "true" once main removed its rule itself: post has nothing to do. */
   ruleRemoved: "rule-removed",
-  /** Set in main so post knows it runs after a main that got as far as reading inputs. */
-  mainStarted: "main-started",
 } as const;
 
 /** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */

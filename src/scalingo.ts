@@ -61,10 +61,6 @@ export class ScalingoClient {
     this.clock = o.clock ?? realClock;
   }
 
-  get addonId(): string | undefined {
-    return this.addon?.id;
-  }
-
   /** Exchange, region and addon: everything the other calls need. */
   async connect(): Promise<void> {
     await this.bearer();

@@ -51601,8 +51601,6 @@ const constants_State = {
     ruleId: "rule-id",
     /** "true" once main removed its rule itself: post has nothing to do. */
     ruleRemoved: "rule-removed",
-    /** Set in main so post knows it runs after a main that got as far as reading inputs. */
-    mainStarted: "main-started",
 };
 /** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
 const LABEL_PREFIX = "scalingo-pg-dump";
@@ -52080,9 +52078,6 @@ class ScalingoClient {
     constructor(o) {
         this.o = o;
         this.clock = o.clock ?? http_realClock;
-    }
-    get addonId() {
-        return this.addon?.id;
     }
     /** Exchange, region and addon: everything the other calls need. */
     async connect() {
