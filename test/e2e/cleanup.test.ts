@@ -9,6 +9,8 @@ import { allWrittenText, runStep, type StepResult, startStep } from "../support/
 import { describeStep, leakedSecrets, type Scenario, startWorld, type World } from "./world.js";
 
 const run = promisify(execFile);
+// Mounting needs root: CI here is root, GitHub's hosted runners have password-less sudo.
+const asRoot = (file: string, args: string[]) => (process.getuid?.() === 0 ? run(file, args) : run("sudo", ["-n", file, ...args]));
 const RECENT = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 const LONG_AGO = new Date(Date.now() - 48 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
@@ -93,7 +95,7 @@ describe("the temporary rule never outlives the job", () => {
     const s = await w.scenario();
     // A real ENOSPC: a 64 KiB tmpfs is smaller than the dump.
     const small = await mkdtemp(path.join(tmpdir(), "full-disk-"));
-    await run("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", small]);
+    await asRoot("mount", ["-t", "tmpfs", "-o", "size=64k,mode=1777", "tmpfs", small]);
     try {
       const main = await runStep(s.ctx, "main", { ...s.inputs, path: path.join(small, "backup.dump") });
       await record(s, main);
@@ -102,7 +104,7 @@ describe("the temporary rule never outlives the job", () => {
       expect(await readdir(small)).toEqual([]);
       expect(s.scalingo.rules).toEqual([]);
     } finally {
-      await run("umount", [small]);
+      await asRoot("umount", [small]);
     }
   });
 
