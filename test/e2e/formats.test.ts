@@ -76,12 +76,18 @@ describe("formats, compression, encryption", () => {
     await expectRestoresTo(artifact);
   });
 
-  it("refuses zstd with a pg_dump older than 16 before opening anything", async () => {
-    const s = await w.scenario();
-    const main = await runStep(s.ctx, "main", { ...s.inputs, compress: "zstd:3" });
-    expect(main.code).toBe(1);
-    expect(main.errors.join("\n")).toMatch(new RegExp(`\`compress\`: "zstd:3" needs pg_dump 16 or later \\(this one is ${w.pg.major}\\)`));
-    expect(s.scalingo.requests.some((r) => r.method === "POST" && r.path.includes("firewall"))).toBe(false);
+  // Debian 12 has PostgreSQL 15 (zstd refused); Ubuntu 24.04, on GitHub's runners, has 16 (zstd works).
+  it("zstd: refused before opening anything with a pg_dump older than 16, a restorable dump from 16 on", async () => {
+    if (w.pg.major < 16) {
+      const s = await w.scenario();
+      const main = await runStep(s.ctx, "main", { ...s.inputs, compress: "zstd:3" });
+      expect(main.code).toBe(1);
+      expect(main.errors.join("\n")).toMatch(new RegExp(`\`compress\`: "zstd:3" needs pg_dump 16 or later \\(this one is ${w.pg.major}\\)`));
+      expect(s.scalingo.requests.some((r) => r.method === "POST" && r.path.includes("firewall"))).toBe(false);
+    } else {
+      const { artifact } = await backup({ compress: "zstd:3" });
+      await expectRestoresTo(artifact);
+    }
   });
 
   it("encrypts for age recipients: the artifact is ciphertext that decrypts and restores", async () => {
