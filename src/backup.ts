@@ -1,11 +1,11 @@
-import { chmod, link, mkdtemp } from "node:fs/promises";
+import { chmod, link, mkdtemp, stat } from "node:fs/promises";
 import * as path from "node:path";
 import { type CommandRunner, runCommand } from "./commands.js";
 import { type Config, extensionOf } from "./config.js";
 import { type Connection, libpqEnv, parseConnectionUri } from "./connection.js";
 import { encryptFile } from "./encrypt.js";
 import { ActionError, errorMessage } from "./errors.js";
-import { exists, prepareDumpDir, removeQuietly, sha256File, sizeOf } from "./files.js";
+import { exists, prepareDumpDir, removeQuietly, sha256File } from "./files.js";
 import { closeRule, type Log, type OpenRule, openRule, removeStaleRules, type StateStore, timedLabel } from "./firewall.js";
 import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf } from "./pg-client.js";
 import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } from "./pg-dump.js";
@@ -90,7 +90,8 @@ export async function backup(config: Config, session: Session, report: Report, d
   const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule });
   const final = await finishFile(config, session, report, dumped);
   report.dumpPath = final;
-  report.dumpSize = await sizeOf(final);
+  // Always one file: the directory format was packed into a tar above.
+  report.dumpSize = (await stat(final)).size;
   session.partial.delete(final);
 
   // The upload hashes the bytes it sends, from the file itself: a second read to hash it again

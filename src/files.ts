@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, open, rm, stat } from "node:fs/promises";
 import * as path from "node:path";
 
 /** sha256 of a file through one reused 1 MiB buffer: constant memory, no garbage per chunk. */
@@ -29,17 +29,6 @@ export async function readTail(file: string, bytes: number): Promise<string> {
   } finally {
     await handle.close();
   }
-}
-
-/** Bytes of a file, or of every file below a directory (the directory format). */
-export async function sizeOf(target: string): Promise<number> {
-  const info = await stat(target);
-  if (!info.isDirectory()) return info.size;
-  let total = 0;
-  for (const entry of await readdir(target, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name))).size;
-  }
-  return total;
 }
 
 /** The dump's folder, private to the runner's user: a dump holds every row of production. */

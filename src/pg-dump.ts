@@ -30,7 +30,6 @@ export function pgDumpArgs(config: Pick<Config, "format" | "jobs" | "compress" |
 }
 
 export interface DumpRun {
-  pid?: number;
   done: Promise<void>;
   kill(signal: NodeJS.Signals): void;
 }
@@ -62,7 +61,7 @@ export function startPgDump(pgDump: string, args: string[], connectionEnv: Recor
       reject(new ActionError("dump", `pg_dump ${reason}:\n${tail.join("\n")}${space}`));
     });
   });
-  return { pid: child.pid, done, kill: (signal) => child.kill(signal) };
+  return { done, kill: (signal) => child.kill(signal) };
 }
 
 async function freeSpaceNote(args: string[]): Promise<string> {
