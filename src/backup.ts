@@ -1,5 +1,4 @@
-import { chmod, link, mkdtemp, stat } from "node:fs/promises";
-import * as path from "node:path";
+import { chmod, stat } from "node:fs/promises";
 import { type CommandRunner, runCommand } from "./commands.js";
 import { type Config, extensionOf } from "./config.js";
 import { type Connection, libpqEnv, parseConnectionUri } from "./connection.js";
@@ -12,8 +11,9 @@ import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } fr
 import { lookupPublicIp } from "./public-ip.js";
 import { waitUntilReachable } from "./reachability.js";
 import { phase, type Report } from "./report.js";
+import { expiryFor, type ResultsService, resultsService } from "./results-service.js";
 import { ScalingoClient } from "./scalingo.js";
-import { packDirectory, type Uploaded, uploadDump } from "./upload.js";
+import { ArtifactUpload, packDirectory, type Uploaded, uploadError } from "./upload.js";
 
 /** What the cancellation handler needs to undo: kept current as the run goes. */
 export interface Session {
@@ -39,6 +39,8 @@ export async function backup(config: Config, session: Session, report: Report, d
   if (await exists(config.dumpPath)) {
     throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
   }
+  // Without artifact access the backup could not be kept: say so before the firewall opens.
+  const artifacts = config.upload ? artifactTarget(config, deps) : undefined;
   const client = new ScalingoClient({ ...config, onSecret: deps.setSecret });
   session.client = client;
 
@@ -87,16 +89,16 @@ export async function backup(config: Config, session: Session, report: Report, d
     );
   }
 
-  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule });
+  const { path: dumped, early } = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule, artifacts });
   const final = await finishFile(config, session, report, dumped);
   report.dumpPath = final;
   // Always one file: the directory format was packed into a tar above.
   report.dumpSize = (await stat(final)).size;
   session.partial.delete(final);
 
-  // The upload hashes the bytes it sends, from the file itself: a second read to hash it again
+  // The upload hashes the file as it reads it for the last time: a second read to hash it again
   // would cost a core for nothing (measured: 1.5 s of CPU per 500 MiB on a 2-core runner).
-  if (config.upload) await phase(report, "upload", () => upload(config, report, final, log));
+  if (artifacts) await phase(report, "upload", () => upload(config, report, final, deps, artifacts, early));
   else report.sha256 = await sha256File(final);
 }
 
@@ -123,15 +125,20 @@ async function dumpAndClose(
   session: Session,
   report: Report,
   deps: BackupDeps,
-  o: { pgDump: string; connection: Connection; rule: OpenRule },
-): Promise<string> {
+  o: { pgDump: string; connection: Connection; rule: OpenRule; artifacts?: Artifacts },
+): Promise<{ path: string; early?: Promise<ArtifactUpload | undefined> }> {
   await prepareDumpDir(config.dumpPath);
   session.partial.add(config.dumpPath);
   const run = deps.run ?? runCommand;
+  let early: Promise<ArtifactUpload | undefined> | undefined;
   try {
     await phase(report, "dump", async () => {
       deps.log.info(`Running pg_dump ${report.pgDumpVersion} (${config.format} format) to ${config.dumpPath}...`);
       session.dump = startPgDump(o.pgDump, pgDumpArgs(config, config.dumpPath), libpqEnv(o.connection), (line) => deps.log.info(`pg_dump: ${line}`));
+      // When pg_dump writes the artifact's very bytes, upload them while it runs.
+      if (o.artifacts && config.format !== "directory" && !config.encryptionRecipients.length) {
+        early = followDump(config, o.artifacts, session.dump.done, deps);
+      }
       await session.dump.done;
     });
   } finally {
@@ -144,7 +151,7 @@ async function dumpAndClose(
     );
   }
   if (config.verify) report.verified = await phase(report, "verify", () => verifyDump(config.format, config.dumpPath, o.pgDump, run));
-  return config.dumpPath;
+  return { path: config.dumpPath, ...(early ? { early } : {}) };
 }
 
 /** Directory dumps become one tar; with recipients the dump is encrypted and the plaintext removed. */
@@ -168,32 +175,71 @@ async function finishFile(config: Config, session: Session, report: Report, dump
   return file;
 }
 
-/**
- * With skipArchive the artifact takes the file's name: upload a hard link named after the
- * artifact (same disk, no copy) and leave the dump itself where `dump-path` says. The service
- * takes a name when the upload starts, so a failed attempt burns it: the retry uses another.
- */
-async function upload(config: Config, report: Report, file: string, log: Log): Promise<void> {
+interface Artifacts {
+  service: ResultsService;
+  expiresAt?: Date;
+  /** What follows the name: the format's extension, `.age` when encrypted. */
+  extension: string;
+}
+
+function artifactTarget(config: Config, deps: BackupDeps): Artifacts {
+  const service = resultsService(process.env);
+  const max = Number(process.env.GITHUB_RETENTION_DAYS) || undefined;
+  const { expiresAt, cappedTo } = expiryFor(config.retentionDays, max, new Date());
+  if (cappedTo) deps.log.warning(`\`retention-days\` is above this repository's maximum; the artifact is kept ${cappedTo} days.`);
   const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
-  const dir = await mkdtemp(path.join(path.dirname(file), ".artifact-"));
+  return { service, extension, ...(expiresAt ? { expiresAt } : {}) };
+}
+
+function startUpload(artifacts: Artifacts, name: string, file: string, deps: BackupDeps): Promise<ArtifactUpload> {
+  return ArtifactUpload.start({
+    service: artifacts.service,
+    name: name + artifacts.extension,
+    file,
+    expiresAt: artifacts.expiresAt,
+    setSecret: deps.setSecret,
+  });
+}
+
+/** The upload during the dump only saves time: if it cannot start, the upload after the dump does it all. */
+async function followDump(config: Config, artifacts: Artifacts, dumpDone: Promise<unknown>, deps: BackupDeps): Promise<ArtifactUpload | undefined> {
   try {
-    let uploaded: Uploaded | undefined;
-    for (const suffix of ["", "-retry"]) {
-      const named = path.join(dir, `${config.artifactName}${suffix}${extension}`);
-      await link(file, named);
-      try {
-        uploaded = await uploadDump(named, config.retentionDays);
-        break;
-      } catch (error) {
-        if (suffix) throw error;
-        log.warning(`${errorMessage(error)}\nRetrying once under another artifact name.`);
-      }
-    }
-    if (!uploaded) throw new ActionError("upload", "The upload returned no result.");
-    Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
-  } finally {
-    await removeQuietly(dir);
+    const upload = await startUpload(artifacts, config.artifactName, config.dumpPath, deps);
+    upload.follow(dumpDone);
+    return upload;
+  } catch (error) {
+    deps.log.warning(`Could not start uploading during the dump (${errorMessage(error)}); the upload starts when the dump is done.`);
+    return undefined;
   }
+}
+
+/**
+ * The artifact is the file itself, named `<artifact-name><extension>`. The service takes a name
+ * when the upload starts, so a failed attempt burns it: the one retry uses another.
+ */
+async function upload(
+  config: Config,
+  report: Report,
+  file: string,
+  deps: BackupDeps,
+  artifacts: Artifacts,
+  early?: Promise<ArtifactUpload | undefined>,
+): Promise<void> {
+  let uploaded: Uploaded;
+  try {
+    const first = (await early) ?? (await startUpload(artifacts, config.artifactName, file, deps));
+    uploaded = await first.complete();
+  } catch (error) {
+    deps.log.warning(`${uploadError(error, file).message}\nRetrying once under another artifact name.`);
+    try {
+      uploaded = await (await startUpload(artifacts, `${config.artifactName}-retry`, file, deps)).complete();
+    } catch (again) {
+      throw uploadError(again, file);
+    }
+  }
+  const during = uploaded.blocks - uploaded.stagedAtFinish;
+  if (during > 0) deps.log.info(`${during} of ${uploaded.blocks} blocks were uploaded while pg_dump ran.`);
+  Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
   if (GITHUB_REPOSITORY && GITHUB_RUN_ID) {
     report.artifactUrl = `${GITHUB_SERVER_URL ?? "https://github.com"}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}/artifacts/${report.artifactId}`;
