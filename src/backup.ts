@@ -225,6 +225,7 @@ async function upload(
   artifacts: Artifacts,
   early?: Promise<ArtifactUpload | undefined>,
 ): Promise<void> {
+  deps.log.info(`Uploading artifact ${config.artifactName}${artifacts.extension}...`);
   let uploaded: Uploaded;
   try {
     const first = (await early) ?? (await startUpload(artifacts, config.artifactName, file, deps));

@@ -91,8 +91,9 @@ export function summarize(list: Variant[], samples: Sample[], sizeBytes: number,
   const actions = all.filter((a) => a.v.inputs);
   out("");
   out("Where the action's wall time goes (medians, s): start = node start, inputs, API calls, adding the rule; wait db = until the");
-  out("rule lets it in; dump = pg_dump + removing the rule; to upload = size, CreateArtifact (+ sha256 unless hashed while uploading);");
-  out("upload = blocks, commit, FinalizeArtifact; exit = outputs, summary, process exit.");
+  out("rule lets it in; dump = pg_dump + removing the rule; to upload = encryption, size (the custom, tar and plain formats upload while pg_dump runs);");
+  out("upload = CreateArtifact unless done during the dump, blocks left (and blocks changed since), sha256, commit, FinalizeArtifact;");
+  out("exit = outputs, summary, process exit.");
   out(
     table(
       ["variant", ...PHASES, "node cpu s"],

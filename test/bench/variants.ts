@@ -163,7 +163,7 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
   const markers: Record<string, RegExp> = {
     dumpStart: /Running pg_dump/,
     dumpEnd: /Removed the temporary firewall rule|Could not remove the firewall rule/,
-    uploadStart: /Uploading artifact:/,
+    uploadStart: /Uploading artifact /,
     done: /Backup done:/,
   };
   const seen: Record<string, number> = {};
@@ -192,8 +192,8 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
       "wait db": wait, // retrying until the new rule lets it in (the emulated rule applies ~0.1 s after the POST)
       dump: at("dumpEnd") - at("dumpStart"), // pg_dump, then the DELETE of the rule
       "verify+tar": verify, // pg_restore --list, and the tar of the directory format
-      "to upload": at("uploadStart") - at("dumpEnd") - verify, // size, CreateArtifact (and sha256 if not hashed during the upload)
-      upload: at("done") - at("uploadStart"), // blocks, commit, FinalizeArtifact
+      "to upload": at("uploadStart") - at("dumpEnd") - verify, // encryption, size
+      upload: at("done") - at("uploadStart"), // blocks not staged during the dump, sha256, commit, FinalizeArtifact
       exit: ended - at("done"), // outputs, summary, process exit
     };
     return {

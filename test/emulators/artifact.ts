@@ -29,6 +29,8 @@ export interface ArtifactEmulator {
   artifacts: Map<string, StoredArtifact>;
   /** Every request answered; `path` is the URL path plus `?comp=<op>` for blob calls (never the SAS). */
   requests: { method: string; path: string; status: number }[];
+  /** Every request's headers (signature and token included: for contract tests) and, for Twirp, its JSON body. */
+  trace: { method: string; path: string; headers: Record<string, string>; body?: Json }[];
   /** The next `times` requests whose `path` (as logged in `requests`) matches answer `status`, unprocessed. */
   failNext(path: RegExp, status: number, times?: number): void;
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
   })}.`;
   const artifacts = new Map<string, StoredArtifact>();
   const requests: ArtifactEmulator["requests"] = [];
+  const trace: ArtifactEmulator["trace"] = [];
   const faults: { path: RegExp; status: number; left: number }[] = [];
   let nextId = FIRST_ARTIFACT_ID;
   let blobs: BlobStore | undefined;
@@ -169,6 +172,8 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
         throw new TwirpError(400, "request body is not JSON", "malformed");
       }
       if (typeof body !== "object" || body === null) throw new TwirpError(400, "request body is not an object", "malformed");
+      const entry = trace.findLast((t) => t.headers === req.headers);
+      if (entry) entry.body = body as Json;
       return sendJson(res, 200, handler(body as Json));
     } catch (e) {
       const err = e instanceof TwirpError ? e : new TwirpError(500, String(e));
@@ -195,6 +200,7 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
     const url = new URL(req.url ?? "/", "http://emulator");
     const comp = url.searchParams.get("comp");
     const path = url.pathname + (comp ? `?comp=${comp}` : "");
+    trace.push({ method: req.method ?? "", path, headers: req.headers as Record<string, string> });
     const answer = async (): Promise<number> => {
       const faulted = await injectedFault(req, res, path);
       if (faulted !== undefined) return faulted;
@@ -219,6 +225,7 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
     runtimeToken,
     artifacts,
     requests,
+    trace,
     failNext(path, status, times = 1) {
       faults.push({ path, status, left: times });
     },
