@@ -6,7 +6,7 @@ import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { BlockUpload, type BlockStore, blockId } from "../src/block-upload.js";
+import { type BlockStore, BlockUpload, blockId } from "../src/block-upload.js";
 import { resultsService } from "../src/results-service.js";
 import { azureBlockStore } from "../src/upload.js";
 import { type ArtifactEmulator, startArtifactEmulator } from "./emulators/artifact.js";
