@@ -165,7 +165,11 @@ export class BlobStore {
     const hash = createHash("sha256");
     let size = 0;
     for (const r of (plan ? [{ offset: 0, length: plan.size }] : ranges).filter((r) => r.length > 0)) {
-      for await (const chunk of createReadStream(blob.staging, { start: r.offset, end: r.offset + r.length - 1 }) as AsyncIterable<Buffer>) {
+      for await (const chunk of createReadStream(blob.staging, {
+        start: r.offset,
+        end: r.offset + r.length - 1,
+        highWaterMark: 4 << 20,
+      }) as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
         if (out && !out.write(chunk)) await once(out, "drain");
