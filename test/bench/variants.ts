@@ -57,6 +57,8 @@ export function variants(serverMajor: number, pgDumps: number[]): { list: Varian
     { id: "dir-j2", label: "action, directory -j2", inputs: { format: "directory", jobs: "2" } },
     { id: "gzip1", label: "action, compress 1", inputs: { compress: "1" } },
     { id: "gzip0", label: "action, compress 0", inputs: { compress: "0" } },
+    // A public key whose identity was thrown away: the bench measures encryption, it never decrypts.
+    { id: "age", label: "action, encrypted (age)", inputs: { "encryption-recipients": "age1dmnzvlk4ldltjdzxsndd963qq3682haut3eeezt0su66nk4ynddq5zqlg0" } },
   ];
   const skipped: string[] = [];
   // zstd needs pg_dump 16+: the server's own major when it is that new, else a newer client
