@@ -1,19 +1,20 @@
 import { chmod, stat } from "node:fs/promises";
+import { type ArtifactPlan, artifactUrl, followDump, planArtifact, uploadArtifact, uploadsDuringDump } from "./artifact.js";
 import { type CommandRunner, runCommand } from "./commands.js";
-import { type Config, extensionOf } from "./config.js";
+import type { Config } from "./config.js";
 import { type Connection, libpqEnv, parseConnectionUri } from "./connection.js";
 import { encryptFile } from "./encrypt.js";
 import { ActionError, errorMessage } from "./errors.js";
 import { exists, prepareDumpDir, removeQuietly, sha256File } from "./files.js";
 import { closeRule, type Log, type OpenRule, openRule, removeStaleRules, type StateStore, timedLabel } from "./firewall.js";
+import { packDirectory } from "./pack.js";
 import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf } from "./pg-client.js";
 import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } from "./pg-dump.js";
 import { lookupPublicIp } from "./public-ip.js";
 import { waitUntilReachable } from "./reachability.js";
 import { phase, type Report } from "./report.js";
-import { expiryFor, type ResultsService, resultsService } from "./results-service.js";
 import { ScalingoClient } from "./scalingo.js";
-import { ArtifactUpload, packDirectory, type Uploaded, uploadError } from "./upload.js";
+import type { ArtifactUpload } from "./upload.js";
 
 /** What the cancellation handler needs to undo: kept current as the run goes. */
 export interface Session {
@@ -40,7 +41,7 @@ export async function backup(config: Config, session: Session, report: Report, d
     throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
   }
   // Without artifact access the backup could not be kept: say so before the firewall opens.
-  const artifacts = config.upload ? artifactTarget(config, deps) : undefined;
+  const artifacts = config.upload ? planArtifact(config, process.env, deps) : undefined;
   const client = new ScalingoClient({ ...config, onSecret: deps.setSecret });
   session.client = client;
 
@@ -98,8 +99,11 @@ export async function backup(config: Config, session: Session, report: Report, d
 
   // The upload hashes the file as it reads it for the last time: a second read to hash it again
   // would cost a core for nothing (measured: 1.5 s of CPU per 500 MiB on a 2-core runner).
-  if (artifacts) await phase(report, "upload", () => upload(config, report, final, deps, artifacts, early));
-  else report.sha256 = await sha256File(final);
+  if (artifacts) {
+    const uploaded = await phase(report, "upload", () => uploadArtifact(artifacts, final, early));
+    Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
+    report.artifactUrl = artifactUrl(uploaded.id, process.env);
+  } else report.sha256 = await sha256File(final);
 }
 
 async function readDatabase(client: ScalingoClient, config: Config, deps: BackupDeps): Promise<{ connection: Connection; serverVersion: string }> {
@@ -125,7 +129,7 @@ async function dumpAndClose(
   session: Session,
   report: Report,
   deps: BackupDeps,
-  o: { pgDump: string; connection: Connection; rule: OpenRule; artifacts?: Artifacts },
+  o: { pgDump: string; connection: Connection; rule: OpenRule; artifacts?: ArtifactPlan },
 ): Promise<{ path: string; early?: Promise<ArtifactUpload | undefined> }> {
   await prepareDumpDir(config.dumpPath);
   session.partial.add(config.dumpPath);
@@ -136,9 +140,7 @@ async function dumpAndClose(
       deps.log.info(`Running pg_dump ${report.pgDumpVersion} (${config.format} format) to ${config.dumpPath}...`);
       session.dump = startPgDump(o.pgDump, pgDumpArgs(config, config.dumpPath), libpqEnv(o.connection), (line) => deps.log.info(`pg_dump: ${line}`));
       // When pg_dump writes the artifact's very bytes, upload them while it runs.
-      if (o.artifacts && config.format !== "directory" && !config.encryptionRecipients.length) {
-        early = followDump(config, o.artifacts, session.dump.done, deps);
-      }
+      if (o.artifacts && uploadsDuringDump(config)) early = followDump(o.artifacts, config.dumpPath, session.dump.done);
       await session.dump.done;
     });
   } finally {
@@ -173,76 +175,4 @@ async function finishFile(config: Config, session: Session, report: Report, dump
   }
   await chmod(file, 0o600);
   return file;
-}
-
-interface Artifacts {
-  service: ResultsService;
-  expiresAt?: Date;
-  /** What follows the name: the format's extension, `.age` when encrypted. */
-  extension: string;
-}
-
-function artifactTarget(config: Config, deps: BackupDeps): Artifacts {
-  const service = resultsService(process.env);
-  const max = Number(process.env.GITHUB_RETENTION_DAYS) || undefined;
-  const { expiresAt, cappedTo } = expiryFor(config.retentionDays, max, new Date());
-  if (cappedTo) deps.log.warning(`\`retention-days\` is above this repository's maximum; the artifact is kept ${cappedTo} days.`);
-  const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
-  return { service, extension, ...(expiresAt ? { expiresAt } : {}) };
-}
-
-function startUpload(artifacts: Artifacts, name: string, file: string, deps: BackupDeps): Promise<ArtifactUpload> {
-  return ArtifactUpload.start({
-    service: artifacts.service,
-    name: name + artifacts.extension,
-    file,
-    expiresAt: artifacts.expiresAt,
-    setSecret: deps.setSecret,
-  });
-}
-
-/** The upload during the dump only saves time: if it cannot start, the upload after the dump does it all. */
-async function followDump(config: Config, artifacts: Artifacts, dumpDone: Promise<unknown>, deps: BackupDeps): Promise<ArtifactUpload | undefined> {
-  try {
-    const upload = await startUpload(artifacts, config.artifactName, config.dumpPath, deps);
-    upload.follow(dumpDone);
-    return upload;
-  } catch (error) {
-    deps.log.warning(`Could not start uploading during the dump (${errorMessage(error)}); the upload starts when the dump is done.`);
-    return undefined;
-  }
-}
-
-/**
- * The artifact is the file itself, named `<artifact-name><extension>`. The service takes a name
- * when the upload starts, so a failed attempt burns it: the one retry uses another.
- */
-async function upload(
-  config: Config,
-  report: Report,
-  file: string,
-  deps: BackupDeps,
-  artifacts: Artifacts,
-  early?: Promise<ArtifactUpload | undefined>,
-): Promise<void> {
-  deps.log.info(`Uploading artifact ${config.artifactName}${artifacts.extension}...`);
-  let uploaded: Uploaded;
-  try {
-    const first = (await early) ?? (await startUpload(artifacts, config.artifactName, file, deps));
-    uploaded = await first.complete();
-  } catch (error) {
-    deps.log.warning(`${uploadError(error, file).message}\nRetrying once under another artifact name.`);
-    try {
-      uploaded = await (await startUpload(artifacts, `${config.artifactName}-retry`, file, deps)).complete();
-    } catch (again) {
-      throw uploadError(again, file);
-    }
-  }
-  const during = uploaded.blocks - uploaded.stagedAtFinish;
-  if (during > 0) deps.log.info(`${during} of ${uploaded.blocks} blocks were uploaded while pg_dump ran.`);
-  Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
-  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
-  if (GITHUB_REPOSITORY && GITHUB_RUN_ID) {
-    report.artifactUrl = `${GITHUB_SERVER_URL ?? "https://github.com"}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}/artifacts/${report.artifactId}`;
-  }
 }

@@ -1,0 +1,15 @@
+import * as path from "node:path";
+import { type CommandRunner, childEnv, runCommand } from "./commands.js";
+import { ActionError } from "./errors.js";
+
+/**
+ * The directory format is a folder of already-compressed files: pack it into one uncompressed
+ * tar, so it uploads as a single file and nothing is compressed twice. The runner's own tar
+ * (GNU tar on Linux, bsdtar on macOS) does it in its own process in about 3 MiB: node-tar,
+ * in-process, added 40 to 120 MiB to the action's peak (measured on 160 MB, whatever its
+ * read size), against a budget of 150 MiB.
+ */
+export async function packDirectory(dir: string, tarPath: string, run: CommandRunner = runCommand): Promise<void> {
+  const result = await run("tar", ["-cf", tarPath, "-C", path.dirname(dir), path.basename(dir)], childEnv({}));
+  if (result.code !== 0) throw new ActionError("pack", `Packing the directory dump with tar failed (exit ${result.code}): ${result.stderr.trim()}`);
+}
