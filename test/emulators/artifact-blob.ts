@@ -234,8 +234,10 @@ export class BlobStore {
 }
 
 /**
- * Whether the staging file can become the committed blob without a copy: every block not yet at
- * its place in the blob lies beyond the blob's end, so moving it there overwrites nothing needed.
+ * Whether the staging file can become the committed blob without a copy: blocks not at their
+ * place yet (sent again later, like the start of a custom dump) move there in list order, which is
+ * safe when no move writes over bytes a later move still has to read. Few moves only: a list in
+ * some other order is copied.
  */
 function inPlace(ranges: { offset: number; length: number }[]): { moves: { from: number; to: number; length: number }[]; size: number } | undefined {
   const moves: { from: number; to: number; length: number }[] = [];
@@ -244,7 +246,14 @@ function inPlace(ranges: { offset: number; length: number }[]): { moves: { from:
     if (r.offset !== end && r.length > 0) moves.push({ from: r.offset, to: end, length: r.length });
     end += r.length;
   }
-  return moves.every((m) => m.from >= end) ? { moves, size: end } : undefined;
+  if (moves.length > 64) return undefined;
+  const overlap = (a: number, b: number, length: number, lengthB: number) => a < b + lengthB && b < a + length;
+  const safe = moves.every(
+    (m, i) =>
+      // a forward copy onto itself is safe when it moves down
+      (m.to <= m.from || !overlap(m.to, m.from, m.length, m.length)) && moves.slice(i + 1).every((later) => !overlap(m.to, later.from, m.length, later.length)),
+  );
+  return safe ? { moves, size: end } : undefined;
 }
 
 function declaredLength(req: IncomingMessage): number {
