@@ -220,6 +220,20 @@ describe("faults of the services", () => {
     expect(JSON.parse(await readFile(existing, "utf8")).repository).toBeTruthy(); // untouched
   });
 
+  it("without artifact access (no runtime token, or GitHub Enterprise Server), fails before any API call", async () => {
+    for (const [env, message] of [
+      [{ ACTIONS_RUNTIME_TOKEN: "" }, /artifacts can only be uploaded inside a GitHub Actions job/],
+      [{ GITHUB_SERVER_URL: "https://github.acme.internal" }, /GitHub Enterprise Server .* set `upload: false`/],
+    ] as const) {
+      const s = await w.scenario();
+      const main = await runStep(s.ctx, "main", s.inputs, { env });
+      expect(main.code, describeStep(main)).toBe(1);
+      expect(main.errors.join("\n")).toMatch(message);
+      expect(s.scalingo.requests).toEqual([]);
+      expect(await s.leftovers()).toEqual([]);
+    }
+  });
+
   // A table of bad inputs through the bundled action: each fails before any API call.
   const badInputs: [Record<string, string>, RegExp][] = [
     [{ "api-token": "" }, /`api-token`: is required/],
