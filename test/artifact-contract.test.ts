@@ -2,42 +2,21 @@
 // tests hold it to the official client: both upload the same file to the same emulator, and the
 // requests must match in everything but the names, block ids and timing.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DefaultArtifactClient } from "@actions/artifact";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { expiryFor, resultsService } from "../src/results-service.js";
 import { ArtifactUpload } from "../src/upload.js";
-import { type ArtifactEmulator, startArtifactEmulator } from "./emulators/artifact.js";
+import type { ArtifactEmulator } from "./emulators/artifact.js";
+import { artifactEmulatorPerTest } from "./emulators/artifact-per-test.js";
 
 let emu: ArtifactEmulator;
 let dir: string;
-const savedEnv = { ...process.env };
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "artifact-contract-"));
-});
-
-beforeEach(async () => {
-  await emu?.close();
-  emu = await startArtifactEmulator();
-  Object.assign(process.env, {
-    ACTIONS_RUNTIME_TOKEN: emu.runtimeToken,
-    ACTIONS_RESULTS_URL: emu.resultsUrl,
-    GITHUB_SERVER_URL: "https://github.com",
-    GITHUB_WORKSPACE: dir,
-    NO_PROXY: "127.0.0.1,localhost",
-    no_proxy: "127.0.0.1,localhost",
-  });
-  delete process.env.GITHUB_RETENTION_DAYS;
-});
-
-afterAll(async () => {
-  await emu?.close();
-  await rm(dir, { recursive: true, force: true });
-  process.env = savedEnv;
+artifactEmulatorPerTest("artifact-contract-", (e, d) => {
+  emu = e;
+  dir = d;
 });
 
 /** The parts of a request both clients must agree on. */

@@ -2,14 +2,14 @@
 // while it is being written, including the rewrite of bytes already uploaded that pg_dump's
 // custom format does when it ends, must be committed as the final file.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type BlockStore, BlockUpload, blockId } from "../src/block-upload.js";
 import { resultsService } from "../src/results-service.js";
 import { azureBlockStore } from "../src/upload.js";
-import { type ArtifactEmulator, startArtifactEmulator } from "./emulators/artifact.js";
+import type { ArtifactEmulator } from "./emulators/artifact.js";
+import { artifactEmulatorPerTest } from "./emulators/artifact-per-test.js";
 
 const B = 64 * 1024; // small blocks, so a few hundred KiB exercise everything
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -17,17 +17,9 @@ const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 let emu: ArtifactEmulator;
 let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "block-upload-"));
-});
-beforeEach(async () => {
-  await emu?.close();
-  emu = await startArtifactEmulator();
-});
-afterAll(async () => {
-  await emu?.close();
-  await rm(dir, { recursive: true, force: true });
+artifactEmulatorPerTest("block-upload-", (e, d) => {
+  emu = e;
+  dir = d;
 });
 
 function service() {

@@ -1,42 +1,19 @@
 // Proves the artifact emulator answers what the REAL @actions/artifact client expects: every upload
 // here goes through DefaultArtifactClient, Twirp client and Azure SDK included, as in the action.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DefaultArtifactClient } from "@actions/artifact";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ArtifactEmulator, startArtifactEmulator } from "./artifact.js";
+import { describe, expect, it } from "vitest";
+import type { ArtifactEmulator } from "./artifact.js";
+import { artifactEmulatorPerTest } from "./artifact-per-test.js";
 
 let emu: ArtifactEmulator;
 let dir: string;
-const savedEnv = { ...process.env };
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "artifact-test-"));
-});
-
-// A fresh emulator per test: names are unique per run, and a run is one emulator.
-beforeEach(async () => {
-  await emu?.close();
-  emu = await startArtifactEmulator();
-  // The package reads these at call time.
-  Object.assign(process.env, {
-    ACTIONS_RUNTIME_TOKEN: emu.runtimeToken,
-    ACTIONS_RESULTS_URL: emu.resultsUrl,
-    GITHUB_SERVER_URL: "https://github.com",
-    GITHUB_WORKSPACE: dir,
-    NO_PROXY: "127.0.0.1,localhost",
-    no_proxy: "127.0.0.1,localhost",
-  });
-  delete process.env.GITHUB_RETENTION_DAYS;
-});
-
-afterAll(async () => {
-  await emu?.close();
-  await rm(dir, { recursive: true, force: true });
-  process.env = savedEnv;
+artifactEmulatorPerTest("artifact-test-", (e, d) => {
+  emu = e;
+  dir = d;
 });
 
 async function randomFile(name: string, size: number): Promise<{ path: string; bytes: Buffer }> {
