@@ -1,20 +1,21 @@
 import { chmod, stat } from "node:fs/promises";
-import { type ArtifactPlan, artifactUrl, followDump, planArtifact, uploadArtifact, uploadsDuringDump } from "./artifact.js";
-import { type CommandRunner, runCommand } from "./commands.js";
+import { type ArtifactPlan, artifactUrl, followDump, planArtifact, uploadArtifact, uploadsDuringDump } from "./artifact/artifact.js";
+import { encryptFile } from "./artifact/encrypt.js";
+import { packDirectory } from "./artifact/pack.js";
+import type { ArtifactUpload } from "./artifact/upload.js";
 import type { Config } from "./config.js";
-import { type Connection, libpqEnv, parseConnectionUri } from "./connection.js";
-import { encryptFile } from "./encrypt.js";
 import { ActionError, errorMessage } from "./errors.js";
-import { exists, prepareDumpDir, removeQuietly, sha256File } from "./files.js";
-import { closeRule, type Log, type OpenRule, openRule, removeStaleRules, type StateStore, timedLabel } from "./firewall.js";
-import { packDirectory } from "./pack.js";
-import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf } from "./pg-client.js";
-import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } from "./pg-dump.js";
-import { lookupPublicIp } from "./public-ip.js";
-import { waitUntilReachable } from "./reachability.js";
-import { phase, type Report } from "./report.js";
-import { ScalingoClient } from "./scalingo.js";
-import type { ArtifactUpload } from "./upload.js";
+import { type Connection, libpqEnv, parseConnectionUri } from "./postgres/connection.js";
+import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf } from "./postgres/pg-client.js";
+import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } from "./postgres/pg-dump.js";
+import { waitUntilReachable } from "./postgres/reachability.js";
+import { phase, type Report } from "./report/report.js";
+import { type CommandRunner, runCommand } from "./runner/commands.js";
+import { exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
+import { lookupPublicIp } from "./runner/public-ip.js";
+import { ScalingoClient } from "./scalingo/client.js";
+import { closeRule, type OpenRule, openRule, removeStaleRules, timedLabel } from "./scalingo/firewall.js";
+import type { Log, StateStore } from "./types.js";
 
 /** What the cancellation handler needs to undo: kept current as the run goes. */
 export interface Session {

@@ -4,11 +4,11 @@ import * as core from "@actions/core";
 import { backup, type Session } from "./backup.js";
 import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage } from "./errors.js";
-import { removeQuietly } from "./files.js";
-import { closeRule } from "./firewall.js";
-import { newReport, outputsOf, type Report } from "./report.js";
-import { actionState } from "./state.js";
-import { summaryMarkdown } from "./summary.js";
+import { newReport, outputsOf, type Report } from "./report/report.js";
+import { summaryMarkdown } from "./report/summary.js";
+import { removeQuietly } from "./runner/files.js";
+import { actionState } from "./runner/state.js";
+import { closeRule } from "./scalingo/firewall.js";
 
 const log = { info: core.info, warning: core.warning };
 

@@ -2,9 +2,9 @@ import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
 import { parseConfig } from "./config.js";
 import { errorMessage } from "./errors.js";
-import { hasLeftoverRule, removeLeftoverRule } from "./firewall.js";
-import { ScalingoClient } from "./scalingo.js";
-import { actionState } from "./state.js";
+import { actionState } from "./runner/state.js";
+import { ScalingoClient } from "./scalingo/client.js";
+import { hasLeftoverRule, removeLeftoverRule } from "./scalingo/firewall.js";
 
 /**
  * The safety net (`post-if: always()`): removes the rule main added and could not remove because

@@ -6,8 +6,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DefaultArtifactClient } from "@actions/artifact";
 import { describe, expect, it } from "vitest";
-import { expiryFor, resultsService } from "../src/results-service.js";
-import { ArtifactUpload } from "../src/upload.js";
+import { expiryFor, resultsService } from "../src/artifact/results-service.js";
+import { ArtifactUpload } from "../src/artifact/upload.js";
 import type { ArtifactEmulator } from "./emulators/artifact.js";
 import { artifactEmulatorPerTest } from "./emulators/artifact-per-test.js";
 

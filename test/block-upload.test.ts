@@ -5,9 +5,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type BlockStore, BlockUpload, blockId } from "../src/block-upload.js";
-import { resultsService } from "../src/results-service.js";
-import { azureBlockStore } from "../src/upload.js";
+import { type BlockStore, BlockUpload, blockId } from "../src/artifact/block-upload.js";
+import { resultsService } from "../src/artifact/results-service.js";
+import { azureBlockStore } from "../src/artifact/upload.js";
 import type { ArtifactEmulator } from "./emulators/artifact.js";
 import { artifactEmulatorPerTest } from "./emulators/artifact-per-test.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { findOwnRule, staleRules, timedLabel } from "../src/firewall.js";
-import type { FirewallRule } from "../src/scalingo.js";
+import type { FirewallRule } from "../src/scalingo/client.js";
+import { findOwnRule, staleRules, timedLabel } from "../src/scalingo/firewall.js";
 
 const base = "scalingo-pg-dump acme/shop run 77/1 job backup";
 const now = Date.parse("2026-11-25T12:00:00Z");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { apiMessage, backoffMs, DEFAULT_RETRY, retryAfterMs } from "../src/http.js";
-import { isPublicIPv4 } from "../src/public-ip.js";
-import { jwtExpiryMs } from "../src/scalingo.js";
+import { isPublicIPv4 } from "../src/runner/public-ip.js";
+import { jwtExpiryMs } from "../src/scalingo/client.js";
+import { apiMessage, backoffMs, DEFAULT_RETRY, retryAfterMs } from "../src/scalingo/http.js";
 
 describe("HTTP helpers", () => {
   it("read every error body shape Scalingo sends, and plain text", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { CommandRunner } from "../src/commands.js";
 import { ActionError } from "../src/errors.js";
-import { type Choice, choosePgDump, type Installed, installCommands, installPgDump, type Platform, parsePgDumpVersion } from "../src/pg-client.js";
-import { compressProblem, pgDumpArgs } from "../src/pg-dump.js";
+import { type Choice, choosePgDump, type Installed, installCommands, installPgDump, type Platform, parsePgDumpVersion } from "../src/postgres/pg-client.js";
+import { compressProblem, pgDumpArgs } from "../src/postgres/pg-dump.js";
+import type { CommandRunner } from "../src/runner/commands.js";
 
 const ubuntu: Platform = { canInstall: true, codename: "noble", root: false };
 const macos: Platform = { canInstall: false, root: false };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backendIds, expiryFor, isGhes, mimeTypeOf } from "../src/results-service.js";
+import { backendIds, expiryFor, isGhes, mimeTypeOf } from "../src/artifact/results-service.js";
 
 const token = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.`;
 

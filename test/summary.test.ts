@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newReport, outputsOf } from "../src/report.js";
-import { formatBytes, summaryMarkdown } from "../src/summary.js";
+import { newReport, outputsOf } from "../src/report/report.js";
+import { formatBytes, summaryMarkdown } from "../src/report/summary.js";
 
 describe("job summary", () => {
   it("on success: versions, size, hash, artifact link, phases and how long the rule was open", () => {

@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3750);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7780);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
@@ -28875,7 +28875,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3750:
+/***/ 7780:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51847,7 +51847,12 @@ function parseServiceUrl(value, input, fail) {
     return value.replace(/\/+$/, "");
 }
 
-;// CONCATENATED MODULE: ./src/http.ts
+;// CONCATENATED MODULE: ./src/runner/state.ts
+
+/** The runner's saved state: written by main with saveState, read back by post as STATE_<key>. */
+const actionState = { save: (key, value) => saveState(key, value), get: (key) => getState(key) };
+
+;// CONCATENATED MODULE: ./src/scalingo/http.ts
 
 
 const http_realClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
@@ -51937,122 +51942,7 @@ async function requestJson(req, clock = http_realClock, policy = http_DEFAULT_RE
     }
 }
 
-;// CONCATENATED MODULE: ./src/firewall.ts
-
-
-
-/**
- * The label carries its creation time so that a later run can recognise, by this exact format
- * only, a rule whose run died without its post step, and tell how old it is.
- */
-function timedLabel(base, at) {
-    return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
-}
-const OWN_LABEL = new RegExp(`^${LABEL_PREFIX} \\S+ run \\d+/\\d+ job \\S+ at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)$`);
-/** Rules this action created in earlier runs and left behind, older than `maxAgeMs`. Users' rules never match. */
-function staleRules(rules, nowMs, maxAgeMs, ownBase) {
-    if (maxAgeMs <= 0)
-        return [];
-    return rules.filter((rule) => {
-        const match = rule.type === "custom_range" && rule.label ? OWN_LABEL.exec(rule.label) : null;
-        if (!match || rule.label?.startsWith(`${ownBase} at `))
-            return false;
-        return nowMs - Date.parse(match[1]) > maxAgeMs;
-    });
-}
-function findOwnRule(rules, label) {
-    return rules.find((r) => r.type === "custom_range" && r.label === label);
-}
-async function removeStaleRules(client, rules, o) {
-    for (const rule of staleRules(rules, o.nowMs, o.maxAgeMs, o.ownBase)) {
-        try {
-            await client.removeRule(rule.id);
-            o.log.info(`Removed stale rule ${rule.cidr} ("${rule.label}") left by a run that did not clean up.`);
-        }
-        catch (error) {
-            o.log.warning(`Could not remove stale rule ${rule.cidr} ("${rule.label}"): ${errorMessage(error)}`);
-        }
-    }
-}
-/**
- * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
- * one and saves its id at once. A POST whose answer was lost may still have created the rule, so
- * before trying again the rules are listed and a rule with this job's label is adopted.
- */
-async function openRule(client, o) {
-    const cidr = `${o.ip}/32`;
-    const clock = o.clock ?? realClock;
-    const reuse = (rules) => rules.find((r) => r.type === "custom_range" && r.cidr === cidr);
-    const existing = reuse(o.rules);
-    if (existing) {
-        o.log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
-        return { id: existing.id, cidr, label: existing.label, created: false };
-    }
-    o.state.save(State.ruleLabel, o.label);
-    for (let attempt = 0;; attempt++) {
-        try {
-            const rule = await client.addRule(cidr, o.label);
-            o.state.save(State.ruleId, rule.id);
-            return { id: rule.id, cidr, label: o.label, created: true };
-        }
-        catch (error) {
-            if (!(error instanceof ScalingoApiError))
-                throw error;
-            const rules = await client.listRules();
-            const adopted = findOwnRule(rules, o.label);
-            if (adopted) {
-                o.state.save(State.ruleId, adopted.id);
-                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
-                return { id: adopted.id, cidr, label: o.label, created: true };
-            }
-            if (error.status === 422) {
-                const other = reuse(rules);
-                if (other)
-                    return { id: other.id, cidr, label: other.label, created: false };
-                throw new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
-            }
-            if (!error.retryable || attempt + 1 >= DEFAULT_RETRY.attempts)
-                throw error;
-            await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
-        }
-    }
-}
-/** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
-async function closeRule(client, rule, state, log) {
-    if (!rule.created || state.get(State.ruleRemoved) === "true")
-        return;
-    const existed = await client.removeRule(rule.id);
-    state.save(State.ruleRemoved, "true");
-    log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
-}
-/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
-function hasLeftoverRule(state) {
-    return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
-}
-/**
- * Post step: the rule main created and did not remove, from the saved id, or, when main died
- * before the API answered, by this job's label. Nothing else is ever touched. Main saves the
- * label before its POST and the id right after the answer, so a main that died in between left a
- * label to search by; a main that saved neither never asked for a rule.
- */
-async function removeLeftoverRule(client, state, log) {
-    if (!hasLeftoverRule(state))
-        return "none";
-    let id = state.get(constants_State.ruleId);
-    if (!id) {
-        const label = state.get(constants_State.ruleLabel);
-        const mine = findOwnRule(await client.listRules(), label);
-        if (!mine)
-            return "none";
-        id = mine.id;
-    }
-    const existed = await client.removeRule(id);
-    state.save(constants_State.ruleRemoved, "true");
-    log.info(existed ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
-    return existed ? "removed" : "gone";
-}
-
-;// CONCATENATED MODULE: ./src/scalingo.ts
+;// CONCATENATED MODULE: ./src/scalingo/client.ts
 
 
 /** The Go client exchanges again when less than this is left on the JWT. */
@@ -52217,10 +52107,120 @@ class ScalingoClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/state.ts
+;// CONCATENATED MODULE: ./src/scalingo/firewall.ts
 
-/** The runner's saved state: written by main with saveState, read back by post as STATE_<key>. */
-const actionState = { save: (key, value) => saveState(key, value), get: (key) => getState(key) };
+
+
+/**
+ * The label carries its creation time so that a later run can recognise, by this exact format
+ * only, a rule whose run died without its post step, and tell how old it is.
+ */
+function timedLabel(base, at) {
+    return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+}
+const OWN_LABEL = new RegExp(`^${LABEL_PREFIX} \\S+ run \\d+/\\d+ job \\S+ at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)$`);
+/** Rules this action created in earlier runs and left behind, older than `maxAgeMs`. Users' rules never match. */
+function staleRules(rules, nowMs, maxAgeMs, ownBase) {
+    if (maxAgeMs <= 0)
+        return [];
+    return rules.filter((rule) => {
+        const match = rule.type === "custom_range" && rule.label ? OWN_LABEL.exec(rule.label) : null;
+        if (!match || rule.label?.startsWith(`${ownBase} at `))
+            return false;
+        return nowMs - Date.parse(match[1]) > maxAgeMs;
+    });
+}
+function findOwnRule(rules, label) {
+    return rules.find((r) => r.type === "custom_range" && r.label === label);
+}
+async function removeStaleRules(client, rules, o) {
+    for (const rule of staleRules(rules, o.nowMs, o.maxAgeMs, o.ownBase)) {
+        try {
+            await client.removeRule(rule.id);
+            o.log.info(`Removed stale rule ${rule.cidr} ("${rule.label}") left by a run that did not clean up.`);
+        }
+        catch (error) {
+            o.log.warning(`Could not remove stale rule ${rule.cidr} ("${rule.label}"): ${errorMessage(error)}`);
+        }
+    }
+}
+/**
+ * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
+ * one and saves its id at once. A POST whose answer was lost may still have created the rule, so
+ * before trying again the rules are listed and a rule with this job's label is adopted.
+ */
+async function openRule(client, o) {
+    const cidr = `${o.ip}/32`;
+    const clock = o.clock ?? realClock;
+    const reuse = (rules) => rules.find((r) => r.type === "custom_range" && r.cidr === cidr);
+    const existing = reuse(o.rules);
+    if (existing) {
+        o.log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
+        return { id: existing.id, cidr, label: existing.label, created: false };
+    }
+    o.state.save(State.ruleLabel, o.label);
+    for (let attempt = 0;; attempt++) {
+        try {
+            const rule = await client.addRule(cidr, o.label);
+            o.state.save(State.ruleId, rule.id);
+            return { id: rule.id, cidr, label: o.label, created: true };
+        }
+        catch (error) {
+            if (!(error instanceof ScalingoApiError))
+                throw error;
+            const rules = await client.listRules();
+            const adopted = findOwnRule(rules, o.label);
+            if (adopted) {
+                o.state.save(State.ruleId, adopted.id);
+                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
+                return { id: adopted.id, cidr, label: o.label, created: true };
+            }
+            if (error.status === 422) {
+                const other = reuse(rules);
+                if (other)
+                    return { id: other.id, cidr, label: other.label, created: false };
+                throw new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
+            }
+            if (!error.retryable || attempt + 1 >= DEFAULT_RETRY.attempts)
+                throw error;
+            await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
+        }
+    }
+}
+/** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
+async function closeRule(client, rule, state, log) {
+    if (!rule.created || state.get(State.ruleRemoved) === "true")
+        return;
+    const existed = await client.removeRule(rule.id);
+    state.save(State.ruleRemoved, "true");
+    log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
+}
+/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
+function hasLeftoverRule(state) {
+    return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
+}
+/**
+ * Post step: the rule main created and did not remove, from the saved id, or, when main died
+ * before the API answered, by this job's label. Nothing else is ever touched. Main saves the
+ * label before its POST and the id right after the answer, so a main that died in between left a
+ * label to search by; a main that saved neither never asked for a rule.
+ */
+async function removeLeftoverRule(client, state, log) {
+    if (!hasLeftoverRule(state))
+        return "none";
+    let id = state.get(constants_State.ruleId);
+    if (!id) {
+        const label = state.get(constants_State.ruleLabel);
+        const mine = findOwnRule(await client.listRules(), label);
+        if (!mine)
+            return "none";
+        id = mine.id;
+    }
+    const existed = await client.removeRule(id);
+    state.save(constants_State.ruleRemoved, "true");
+    log.info(existed ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
+    return existed ? "removed" : "gone";
+}
 
 ;// CONCATENATED MODULE: ./src/post.ts
 

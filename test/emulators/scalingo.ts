@@ -1,5 +1,5 @@
 // An emulator of the Scalingo services the action talks to (auth, regional API, database API),
-// answering as /work/shared/scalingo-api.md describes, in front of a real PostgreSQL server whose
+// answering as docs/scalingo-api.md describes, in front of a real PostgreSQL server whose
 // pg_hba.conf plays the database's firewall.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";

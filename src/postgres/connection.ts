@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { ClientConfig } from "pg";
-import { ActionError } from "./errors.js";
+import { ActionError } from "../errors.js";
 
 /** The parts of SCALINGO_POSTGRESQL_URL, decoded. */
 export interface Connection {

@@ -1,5 +1,5 @@
-import { ActionError, errorMessage } from "./errors.js";
-import { type Clock, DEFAULT_RETRY, type RetryPolicy, realClock, requestJson } from "./http.js";
+import { ActionError, errorMessage } from "../errors.js";
+import { type Clock, DEFAULT_RETRY, type RetryPolicy, realClock, requestJson } from "../scalingo/http.js";
 
 // The two calls of GitHub's results service that an artifact upload needs, sent exactly as
 // @actions/artifact 6.2.1 sends them (test/artifact-contract.test.ts compares the two clients

@@ -1,6 +1,6 @@
 import { AnonymousCredential, BlockBlobClient, newPipeline } from "@azure/storage-blob";
+import { ActionError, errorMessage } from "../errors.js";
 import { type BlockStore, BlockUpload } from "./block-upload.js";
-import { ActionError, errorMessage } from "./errors.js";
 import { mimeTypeOf, type ResultsService } from "./results-service.js";
 
 export interface Uploaded {

@@ -1,4 +1,4 @@
-import type { Phase } from "./errors.js";
+import type { Phase } from "../errors.js";
 import type { Report } from "./report.js";
 
 const PHASE_LABELS: [Phase, string][] = [

@@ -1,6 +1,6 @@
 import * as path from "node:path";
-import { type CommandRunner, childEnv, runCommand } from "./commands.js";
-import { ActionError } from "./errors.js";
+import { ActionError } from "../errors.js";
+import { type CommandRunner, childEnv, runCommand } from "../runner/commands.js";
 
 /**
  * The directory format is a folder of already-compressed files: pack it into one uncompressed

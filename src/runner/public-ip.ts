@@ -1,5 +1,5 @@
 import { BlockList, isIPv4 } from "node:net";
-import { ActionError } from "./errors.js";
+import { ActionError } from "../errors.js";
 
 /**
  * Ranges that can never be the runner's address as the database sees it: allowlisting one would

@@ -1,7 +1,7 @@
 import pg from "pg";
+import { ActionError, errorMessage } from "../errors.js";
+import { type Clock, realClock } from "../scalingo/http.js";
 import { type Connection, pgClientConfig } from "./connection.js";
-import { ActionError, errorMessage } from "./errors.js";
-import { type Clock, realClock } from "./http.js";
 
 export interface Reachable {
   serverVersionNum: number;

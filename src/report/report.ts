@@ -1,4 +1,4 @@
-import type { Phase } from "./errors.js";
+import type { Phase } from "../errors.js";
 
 /** What a run did, filled in as it goes: the source of the outputs and the job summary. */
 export interface Report {

@@ -1,6 +1,6 @@
-import { type Config, extensionOf } from "./config.js";
-import { errorMessage } from "./errors.js";
-import type { Log } from "./firewall.js";
+import { type Config, extensionOf } from "../config.js";
+import { errorMessage } from "../errors.js";
+import type { Log } from "../types.js";
 import { expiryFor, type ResultsEnv, type ResultsService, resultsService } from "./results-service.js";
 import { ArtifactUpload, type Uploaded, uploadError } from "./upload.js";
 

@@ -1,5 +1,5 @@
-import { USER_AGENT } from "./constants.js";
-import { ScalingoApiError } from "./errors.js";
+import { USER_AGENT } from "../constants.js";
+import { ScalingoApiError } from "../errors.js";
 
 /** What a call needs from the outside world; tests pass a fake clock, production the real one. */
 export interface Clock {

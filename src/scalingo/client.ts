@@ -1,4 +1,4 @@
-import { ScalingoApiError } from "./errors.js";
+import { ScalingoApiError } from "../errors.js";
 import { type ApiRequest, type ApiResponse, type Clock, DEFAULT_RETRY, type RetryPolicy, realClock, requestJson } from "./http.js";
 
 export interface FirewallRule {

@@ -1,7 +1,7 @@
 import { access, readdir, readFile, realpath } from "node:fs/promises";
 import * as path from "node:path";
-import { type CommandRunner, runCommand } from "./commands.js";
-import { ActionError } from "./errors.js";
+import { ActionError } from "../errors.js";
+import { type CommandRunner, runCommand } from "../runner/commands.js";
 
 /** Installed pg_dump binaries by major version. */
 export type Installed = Map<number, string>;

@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
 import { statfs } from "node:fs/promises";
 import * as path from "node:path";
-import { type CommandRunner, childEnv } from "./commands.js";
-import type { Config, DumpFormat } from "./config.js";
-import { ActionError } from "./errors.js";
-import { readTail } from "./files.js";
+import type { Config, DumpFormat } from "../config.js";
+import { ActionError } from "../errors.js";
+import { type CommandRunner, childEnv } from "../runner/commands.js";
+import { readTail } from "../runner/files.js";
 
 const FORMAT_FLAG: Record<DumpFormat, string> = { custom: "c", directory: "d", tar: "t", plain: "p" };
 

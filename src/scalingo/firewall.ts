@@ -1,18 +1,8 @@
-import { LABEL_PREFIX, State } from "./constants.js";
-import { ActionError, errorMessage, ScalingoApiError } from "./errors.js";
+import { LABEL_PREFIX, State } from "../constants.js";
+import { ActionError, errorMessage, ScalingoApiError } from "../errors.js";
+import type { Log, StateStore } from "../types.js";
+import type { FirewallRule, ScalingoClient } from "./client.js";
 import { backoffMs, type Clock, DEFAULT_RETRY, realClock } from "./http.js";
-import type { FirewallRule, ScalingoClient } from "./scalingo.js";
-
-/** Where main leaves what post needs: `core.saveState`/`core.getState` in the action. */
-export interface StateStore {
-  save(key: string, value: string): void;
-  get(key: string): string;
-}
-
-export interface Log {
-  info(message: string): void;
-  warning(message: string): void;
-}
 
 /** The rule this job relies on; `created` says whether it is this job's to remove. */
 export interface OpenRule {
