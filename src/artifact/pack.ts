@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { ActionError } from "../errors.js";
-import { type CommandRunner, childEnv, runCommand } from "../runner/commands.js";
+import { type CommandRunner, runCommand } from "../runner/commands.js";
 
 /**
  * The directory format is a folder of already-compressed files: pack it into one uncompressed
@@ -10,6 +10,6 @@ import { type CommandRunner, childEnv, runCommand } from "../runner/commands.js"
  * read size), against a budget of 150 MiB.
  */
 export async function packDirectory(dir: string, tarPath: string, run: CommandRunner = runCommand): Promise<void> {
-  const result = await run("tar", ["-cf", tarPath, "-C", path.dirname(dir), path.basename(dir)], childEnv({}));
+  const result = await run("tar", ["-cf", tarPath, "-C", path.dirname(dir), path.basename(dir)]);
   if (result.code !== 0) throw new ActionError("pack", `Packing the directory dump with tar failed (exit ${result.code}): ${result.stderr.trim()}`);
 }

@@ -87,7 +87,7 @@ export async function findInstalled(run: CommandRunner = runCommand, root = "/us
   for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
     const candidate = path.join(dir, "pg_dump");
     if (!(await isExecutable(candidate)) || (await realpath(candidate)).includes("pg_wrapper")) continue;
-    const major = parsePgDumpVersion((await run(candidate, ["--version"])).stdout);
+    const major = parsePgDumpVersion((await run(candidate, ["--version"], { silent: true })).stdout);
     if (major && !found.has(major)) found.set(major, candidate);
   }
   return found;
@@ -101,7 +101,7 @@ export async function detectPlatform(run: CommandRunner = runCommand): Promise<P
   const debianLike = /\b(debian|ubuntu)\b/.test(`${field("ID")} ${field("ID_LIKE")}`);
   const codename = field("VERSION_CODENAME") || undefined;
   const hasApt = (await isExecutable("/usr/bin/apt-get")) && (await isExecutable("/usr/bin/curl"));
-  const privileged = root || (await run("sudo", ["-n", "true"])).code === 0;
+  const privileged = root || (await run("sudo", ["-n", "true"], { silent: true })).code === 0;
   return { canInstall: debianLike && hasApt && privileged && Boolean(codename), codename, root };
 }
 

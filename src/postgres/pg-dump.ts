@@ -87,7 +87,7 @@ export async function verifyDump(format: DumpFormat, dumpPath: string, pgDump: s
     return "plain SQL dump complete";
   }
   const pgRestore = path.join(path.dirname(pgDump), "pg_restore");
-  const result = await run(pgRestore, ["--list", dumpPath], childEnv({}));
+  const result = await run(pgRestore, ["--list", dumpPath], { silent: true });
   if (result.code !== 0) throw new ActionError("verify", `pg_restore --list could not read the dump: ${result.stderr.trim()}`);
   const entries = result.stdout.split("\n").filter((l) => l.trim() && !l.startsWith(";"));
   const data = entries.filter((l) => / (TABLE DATA|BLOBS|LARGE OBJECTS?) /.test(l)).length;

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { getExecOutput } from "@actions/exec";
 
 export interface CommandResult {
   code: number;
@@ -6,20 +6,33 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs a program without a shell; tests replace it to observe what would run (apt, sudo). */
-export type CommandRunner = (file: string, args: string[], env?: Record<string, string>) => Promise<CommandResult>;
+export interface CommandOptions {
+  /** Added to the reduced environment every child gets (see childEnv). */
+  env?: Record<string, string>;
+  /** Keep the command and its output out of the log (probes whose failure is an answer). */
+  silent?: boolean;
+}
 
-export const runCommand: CommandRunner = (file, args, env) =>
-  new Promise((resolve) => {
-    execFile(file, args, { env: env ?? process.env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 127) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr || (error && !stderr ? error.message : "")) });
-    });
-  });
+/** Runs a program without a shell; tests replace it to observe what would run (apt, sudo). */
+export type CommandRunner = (file: string, args: string[], options?: CommandOptions) => Promise<CommandResult>;
 
 /**
- * The environment for pg_dump and pg_restore: what they need to run plus the connection, and
- * nothing else, so the API token in INPUT_API-TOKEN never reaches a child process.
+ * Through @actions/exec, like every action: the command line is logged and output streamed as it
+ * comes. A program that cannot be started answers 127, as a shell would, instead of throwing.
+ */
+export const runCommand: CommandRunner = async (file, args, options = {}) => {
+  try {
+    const result = await getExecOutput(file, args, { env: childEnv(options.env ?? {}), ignoreReturnCode: true, silent: options.silent ?? false });
+    return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+  } catch (error) {
+    return { code: 127, stdout: "", stderr: error instanceof Error ? error.message : String(error) };
+  }
+};
+
+/**
+ * The environment every child process gets: what programs need to run, plus `extra`, and nothing
+ * else. The runner's environment holds INPUT_API-TOKEN, ACTIONS_RUNTIME_TOKEN and sometimes the
+ * OIDC request token; no child (pg_dump, sudo, apt and its maintainer scripts) needs them.
  */
 export function childEnv(extra: Record<string, string>): Record<string, string> {
   const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PGSSLROOTCERT"];
