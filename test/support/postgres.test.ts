@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedFixture, snapshot } from "./fixture.js";
 import { tryConnect } from "./pg-client.js";
 import { type PgServer, startPostgres } from "./postgres.js";
+import { createTestCa } from "./test-ca.js";
 
 const run = promisify(execFile);
 const OWNER = "fixture_owner";
@@ -51,6 +52,36 @@ describe("startPostgres", () => {
     expect(await tryConnect(uri("postgres", "disable"))).toBe("plain");
     await pg.denyCidr("127.0.0.1/32");
     expect(await tryConnect(uri())).toMatch(/no pg_hba\.conf entry/);
+  });
+
+  it("serves a certificate of its test CA for localhost and 127.0.0.1, which libpq verifies", async () => {
+    expect(pg.ca?.caCertPem).toMatch(/BEGIN CERTIFICATE/);
+    await pg.allowCidr("127.0.0.1/32");
+    const psql = (host: string, rootCert: string) =>
+      run(`${pg.binDir}/psql`, ["-X", "-At", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"], {
+        env: {
+          PATH: process.env.PATH,
+          PGHOST: host,
+          PGPORT: String(pg.port),
+          PGUSER: OWNER,
+          PGPASSWORD: PASSWORD,
+          PGDATABASE: "postgres",
+          PGSSLMODE: "verify-full",
+          PGSSLROOTCERT: rootCert,
+        },
+      }).then(
+        ({ stdout }) => stdout.trim(),
+        (error: Error) => error.message,
+      );
+    const other = await createTestCa();
+    try {
+      expect(await psql("localhost", pg.ca?.caCertPath ?? "")).toBe("t");
+      expect(await psql("127.0.0.1", pg.ca?.caCertPath ?? "")).toBe("t");
+      expect(await psql("127.0.0.1", other.caCertPath)).toMatch(/certificate verify failed/);
+    } finally {
+      await other.remove();
+      await pg.denyCidr("127.0.0.1/32");
+    }
   });
 
   it("checks the password over TCP", async () => {

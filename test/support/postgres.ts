@@ -2,11 +2,12 @@
 // TLS, real pg_dump/pg_restore binaries. Only async child processes: the in-process emulators
 // must keep answering while the server starts or reloads.
 import { rmSync } from "node:fs";
-import { access, chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, run, SERVER_OS_USER, tempBase } from "./postgres-exec.js";
+import { createTestCa, type TestCa } from "./test-ca.js";
 
 export interface PgServer {
   host: "127.0.0.1";
@@ -19,6 +20,14 @@ export interface PgServer {
   dataDir: string;
   socketDir: string;
   hbaPath: string;
+  /**
+   * With TLS: the CA that signed the server's certificate (for `localhost` and `127.0.0.1`), so a
+   * client can verify it (`sslmode=verify-full sslrootcert=<caCertPath>`). Removed by stop() unless
+   * the caller passed its own.
+   */
+  ca?: TestCa;
+  /** Server log (connections and authentication attempts are logged). */
+  logPath: string;
   /** Runs SQL as the superuser over the unix socket (psql -X -At -v ON_ERROR_STOP=1), returns trimmed stdout. */
   psql(sql: string, database?: string): Promise<string>;
   /** LOGIN role with a SCRAM password */
@@ -73,10 +82,13 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
 password_encryption = 'scram-sha-256'
+log_connections = on
 `;
 
-export async function startPostgres(options: { ssl?: boolean } = {}): Promise<PgServer> {
+export async function startPostgres(options: { ssl?: boolean; ca?: TestCa } = {}): Promise<PgServer> {
   const ssl = options.ssl ?? true;
+  let ownCa: TestCa | undefined;
+  let serverCa: TestCa | undefined;
   const asRoot = process.getuid?.() === 0;
   const binDir = await findPgBinDir();
   const root = await mkdtemp(path.join(await tempBase(asRoot), "pgtest-"));
@@ -96,28 +108,32 @@ export async function startPostgres(options: { ssl?: boolean } = {}): Promise<Pg
       for (const deadline = Date.now() + 2_000; postmasterPid > 0 && Date.now() < deadline; ) process.kill(postmasterPid, 0);
     } catch {}
     rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+    if (ownCa) rmSync(ownCa.dir, { recursive: true, force: true });
   };
   cleanups.add(cleanup);
 
   try {
     await mkdir(socketDir, { mode: 0o700 });
     if (asRoot) await run("chown", ["-R", `${SERVER_OS_USER}:`, root]);
-    const certificate = ssl
-      ? run(
-          "openssl",
-          ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.crt"],
-          { cwd: root, asServerUser: asRoot },
-        )
-      : Promise.resolve("");
-    await Promise.all([
+    // A certificate from a test CA, so clients can verify the server as they would a real one.
+    const certificate = async () => {
+      if (!ssl) return undefined;
+      if (!options.ca) ownCa = await createTestCa();
+      const ca = options.ca ?? (ownCa as TestCa);
+      return { ca, leaf: await ca.issue(["localhost", "127.0.0.1"]) };
+    };
+    const [, tls] = await Promise.all([
       tool("initdb", ["-D", dataDir, "-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync"]),
-      certificate,
+      certificate(),
     ]);
     let conf = `${CONF}unix_socket_directories = '${socketDir}'\n`;
-    if (ssl) {
-      // Created by the server's OS user, so ownership is right; postgres refuses a group/world-readable key.
-      for (const file of ["server.key", "server.crt"]) await rename(path.join(root, file), path.join(dataDir, file));
+    if (tls) {
+      serverCa = tls.ca;
+      // postgres refuses a group/world-readable key, and must own it.
+      await copyFile(tls.leaf.certPath, path.join(dataDir, "server.crt"));
+      await copyFile(tls.leaf.keyPath, path.join(dataDir, "server.key"));
       await chmod(path.join(dataDir, "server.key"), 0o600);
+      if (asRoot) await run("chown", [`${SERVER_OS_USER}:`, path.join(dataDir, "server.crt"), path.join(dataDir, "server.key")]);
       conf += "ssl = on\n";
     }
     await writeFile(path.join(dataDir, "postgresql.conf"), conf, { flag: "a" });
@@ -195,6 +211,8 @@ export async function startPostgres(options: { ssl?: boolean } = {}): Promise<Pg
     dataDir,
     socketDir,
     hbaPath,
+    ca: serverCa,
+    logPath,
     psql,
     async createRole(name, password) {
       await psql(`CREATE ROLE ${quoteIdent(name)} LOGIN PASSWORD ${quoteLiteral(password)}`);
@@ -210,6 +228,7 @@ export async function startPostgres(options: { ssl?: boolean } = {}): Promise<Pg
         await hbaQueue;
         await tool("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"]).catch(() => {});
         await rm(root, { recursive: true, force: true });
+        await ownCa?.remove();
       })();
       return stopping;
     },
