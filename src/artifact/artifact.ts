@@ -1,76 +1,94 @@
+import { type ArtifactClient, DefaultArtifactClient } from "@actions/artifact";
 import { type Config, extensionOf } from "../config.js";
-import { errorMessage } from "../errors.js";
 import type { Log } from "../types.js";
-import { expiryFor, type ResultsEnv, type ResultsService, resultsService } from "./results-service.js";
-import { ArtifactUpload, type Uploaded, uploadError } from "./upload.js";
+import { canRetryAs, uploadError } from "./upload-errors.js";
+import { namedCopy } from "./upload-name.js";
 
-// The artifact step of a backup: its name, its retention, the upload during the dump, and the one
-// retry under another name. backup.ts decides when; this module decides how.
+// The artifact step of a backup: its name, its retention, the upload through @actions/artifact and
+// the one retry under another name. backup.ts decides when; this module decides how.
 
 export interface ArtifactPlan {
-  service: ResultsService;
+  client: Pick<ArtifactClient, "uploadArtifact">;
   /** `<artifact-name>`, without extension. */
   baseName: string;
   /** What follows the name: the format's extension, `.age` when encrypted. */
   extension: string;
-  expiresAt?: Date;
-  setSecret(secret: string): void;
+  retentionDays?: number;
   log: Log;
 }
 
-export type ArtifactEnv = ResultsEnv & { GITHUB_RETENTION_DAYS?: string };
-
-/** Checked before anything is opened: without artifact access the backup could not be kept. */
-export function planArtifact(config: Config, env: ArtifactEnv, deps: { setSecret(s: string): void; log: Log }): ArtifactPlan {
-  const service = resultsService(env);
-  const { expiresAt, cappedTo } = expiryFor(config.retentionDays, Number(env.GITHUB_RETENTION_DAYS) || undefined, new Date());
-  if (cappedTo) deps.log.warning(`\`retention-days\` is above this repository's maximum; the artifact is kept ${cappedTo} days.`);
-  const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
-  return { service, baseName: config.artifactName, extension, setSecret: deps.setSecret, log: deps.log, ...(expiresAt ? { expiresAt } : {}) };
+export interface ArtifactEnv {
+  ACTIONS_RUNTIME_TOKEN?: string;
+  ACTIONS_RESULTS_URL?: string;
+  GITHUB_SERVER_URL?: string;
 }
 
-/** Whether pg_dump writes the artifact's very bytes: then they can go up while it writes them. */
-export function uploadsDuringDump(config: Config): boolean {
-  return config.upload && config.format !== "directory" && config.encryptionRecipients.length === 0;
-}
-
-function start(plan: ArtifactPlan, suffix: string, file: string): Promise<ArtifactUpload> {
-  const o = { service: plan.service, name: `${plan.baseName}${suffix}${plan.extension}`, file, setSecret: plan.setSecret };
-  return ArtifactUpload.start(plan.expiresAt ? { ...o, expiresAt: plan.expiresAt } : o);
-}
-
-/** The upload during the dump only saves time: if it cannot start, the upload after the dump does it all. */
-export async function followDump(plan: ArtifactPlan, file: string, dumpDone: Promise<unknown>): Promise<ArtifactUpload | undefined> {
-  try {
-    const upload = await start(plan, "", file);
-    upload.follow(dumpDone);
-    return upload;
-  } catch (error) {
-    plan.log.warning(`Could not start uploading during the dump (${errorMessage(error)}); the upload starts when the dump is done.`);
-    return undefined;
-  }
+export interface Uploaded {
+  id: number;
+  /** The artifact's name: the uploaded file's name, extension included. */
+  name: string;
+  size: number;
+  /** sha256 (hex) of the bytes uploaded, computed by @actions/artifact as it sent them. */
+  digest: string;
 }
 
 /**
- * Completes the upload the dump started, or uploads the finished file. The service takes a name
- * when an upload starts, so a failed attempt burns it: the one retry uses `<name>-retry`.
+ * GitHub Enterprise Server has no artifact service @actions/artifact v2+ can use. The same test as
+ * the package's own (`isGhes` in its internal config module, which it does not export; a test
+ * holds this one to the client's GHESNotSupportedError).
  */
-export async function uploadArtifact(plan: ArtifactPlan, file: string, early?: Promise<ArtifactUpload | undefined>): Promise<Uploaded> {
-  plan.log.info(`Uploading artifact ${plan.baseName}${plan.extension}...`);
-  let uploaded: Uploaded;
+export function isGhes(serverUrl: string | undefined): boolean {
+  const host = new URL(serverUrl || "https://github.com").hostname.trimEnd().toUpperCase();
+  return !(host === "GITHUB.COM" || host.endsWith(".GHE.COM") || host.endsWith(".LOCALHOST"));
+}
+
+/** Checked before anything is opened: without artifact access the backup could not be kept. */
+export function planArtifact(config: Config, env: ArtifactEnv, log: Log, client: ArtifactPlan["client"] = new DefaultArtifactClient()): ArtifactPlan {
+  if (!env.ACTIONS_RUNTIME_TOKEN || !env.ACTIONS_RESULTS_URL) {
+    throw uploadError("ACTIONS_RUNTIME_TOKEN or ACTIONS_RESULTS_URL is missing: artifacts can only be uploaded inside a GitHub Actions job.");
+  }
+  if (isGhes(env.GITHUB_SERVER_URL)) {
+    throw uploadError("GitHub Enterprise Server does not support this artifact service: set `upload: false` and store `dump-path` yourself.");
+  }
+  const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
+  return { client, baseName: config.artifactName, extension, log, ...(config.retentionDays ? { retentionDays: config.retentionDays } : {}) };
+}
+
+/**
+ * Uploads the finished file as one artifact holding it as is (`skipArchive`: no zip around an
+ * already-compressed dump). The service takes the name when an upload starts, so an attempt that
+ * fails after that burns it: the one retry uses `<name>-retry`. `scratch` holds, while they exist,
+ * the folders to delete if the run is cancelled.
+ */
+export async function uploadArtifact(plan: ArtifactPlan, file: string, scratch: Set<string>): Promise<Uploaded> {
+  const name = `${plan.baseName}${plan.extension}`;
+  plan.log.info(`Uploading artifact ${name}...`);
   try {
-    uploaded = await ((await early) ?? (await start(plan, "", file))).complete();
+    return await uploadAs(plan, file, name, scratch);
   } catch (error) {
-    plan.log.warning(`${uploadError(error, file).message}\nRetrying once under another artifact name.`);
+    if (!canRetryAs(error)) throw uploadError(error, { name, file });
+    const retry = `${plan.baseName}-retry${plan.extension}`;
+    plan.log.warning(`${uploadError(error, { name, file }).message}\nRetrying once as ${retry} (the failed attempt may have taken the name).`);
     try {
-      uploaded = await (await start(plan, "-retry", file)).complete();
+      return await uploadAs(plan, file, retry, scratch);
     } catch (again) {
-      throw uploadError(again, file);
+      throw uploadError(again, { name: retry, file });
     }
   }
-  const during = uploaded.blocks - uploaded.stagedAtFinish;
-  if (during > 0) plan.log.info(`${during} of ${uploaded.blocks} blocks were uploaded while pg_dump ran.`);
-  return uploaded;
+}
+
+async function uploadAs(plan: ArtifactPlan, file: string, name: string, scratch: Set<string>): Promise<Uploaded> {
+  const named = await namedCopy(file, name);
+  if (named.temporary) scratch.add(named.dir);
+  try {
+    const options = { skipArchive: true, ...(plan.retentionDays ? { retentionDays: plan.retentionDays } : {}) };
+    const result = await plan.client.uploadArtifact(name, [named.file], named.dir, options);
+    if (result.id === undefined || !result.digest) throw new Error("@actions/artifact answered without an artifact id or digest");
+    return { id: result.id, name, size: result.size ?? 0, digest: result.digest };
+  } finally {
+    await named.remove();
+    scratch.delete(named.dir);
+  }
 }
 
 /** The artifact's page, when the run is known (GitHub sets these on every runner). */

@@ -37,6 +37,10 @@ export interface DumpRun {
 /**
  * Starts pg_dump with the connection in the environment only. Its stderr (warnings, errors) is
  * forwarded line by line and its tail kept for the error message.
+ *
+ * A plain spawn, not @actions/exec like the other commands: a cancelled job must stop pg_dump
+ * within the runner's grace period, which needs the child's handle to signal it, and exec gives
+ * none (it only resolves when the program exits).
  */
 export function startPgDump(pgDump: string, args: string[], connectionEnv: Record<string, string>, log: (line: string) => void): DumpRun {
   const child = spawn(pgDump, args, { env: childEnv(connectionEnv), stdio: ["ignore", "ignore", "pipe"] });

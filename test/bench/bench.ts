@@ -16,12 +16,15 @@ import { current, ensureGnuTime, killTree, processCpu } from "./measure.js";
 import { runLine, summarize } from "./report.js";
 import { installedPgDumps, runAction, runFloor, type Sample, variants } from "./variants.js";
 
-const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3]
+const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3] [--only action,age]
   --size  database size to generate (default 1GB, or BENCH_SIZE), e.g. 200MB for a quick run
-  --runs  repetitions of every variant, round-robin (default 3, or BENCH_RUNS)`;
+  --runs  repetitions of every variant, round-robin (default 3, or BENCH_RUNS)
+  --only  comma-separated variant ids to run (the floor always runs: ratios are to it)`;
 
-function options(): { size: number; runs: number } {
-  const { values } = parseArgs({ options: { size: { type: "string" }, runs: { type: "string" }, help: { type: "boolean", short: "h" } } });
+function options(): { size: number; runs: number; only?: string[] } {
+  const { values } = parseArgs({
+    options: { size: { type: "string" }, runs: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -29,7 +32,8 @@ function options(): { size: number; runs: number } {
   const size = parseSize(values.size ?? process.env.BENCH_SIZE ?? "1GB");
   const runs = Number(values.runs ?? process.env.BENCH_RUNS ?? "3");
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer\n${USAGE}`);
-  return { size, runs };
+  const only = values.only?.split(",").map((id) => id.trim());
+  return { size, runs, ...(only ? { only } : {}) };
 }
 
 /** The bundle is what the runner executes: refuse to measure a missing or stale one. */
@@ -83,7 +87,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 async function main(): Promise<number> {
-  const { size, runs } = options();
+  const { size, runs, only } = options();
   checkBundle();
   ensureGnuTime(console.log);
   world = await startWorld();
@@ -103,7 +107,11 @@ async function main(): Promise<number> {
   console.log(
     `firewall:   adding and removing a rule costs ${((processCpu("self").children - before) / 1000).toFixed(2)} s of psql CPU, counted in each action run`,
   );
-  const { list, skipped } = variants(major, installedPgDumps());
+  const all = variants(major, installedPgDumps());
+  const unknown = only?.filter((id) => !all.list.some((v) => v.id === id)) ?? [];
+  if (unknown.length) throw new Error(`--only: unknown variant(s) ${unknown.join(", ")}; known: ${all.list.map((v) => v.id).join(", ")}`);
+  const list = all.list.filter((v) => !v.inputs || !only || only.includes(v.id));
+  const skipped = all.skipped;
   for (const line of skipped) console.log(line);
   console.log(`runs:       ${runs} x ${list.length} variants, round-robin\n`);
 

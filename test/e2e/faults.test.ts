@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startIpEmulator } from "../emulators/public-ip.js";
 import { allWrittenText, runStep, type StepResult } from "../support/runner.js";
@@ -197,9 +198,27 @@ describe("faults of the services", () => {
     w.artifacts.failNext(/FinalizeArtifact$/, 403);
     const main = await runStep(s.ctx, "main", { ...s.inputs, "artifact-name": "nightly" });
     expect(main.code, describeStep(main)).toBe(0);
-    expect(main.warnings.join("\n")).toMatch(/Uploading the artifact failed: .*Retrying once under another artifact name/s);
+    expect(main.warnings.join("\n")).toMatch(/Uploading the artifact nightly\.dump failed: .*\(403\).*Retrying once as nightly-retry\.dump/s);
     expect(main.outputs["artifact-name"]).toBe("nightly-retry.dump");
     expect(w.artifacts.artifacts.get("nightly-retry.dump")?.sha256).toBe(main.outputs["dump-sha256"]);
+    // The dump's own name differs from the artifact's: the link made for the upload is gone.
+    expect(await s.leftovers()).toEqual([path.basename(main.outputs["dump-path"] as string)]);
+    await expectClean(s, main);
+  });
+
+  it("a name taken before this run's attempt fails clearly, without a retry, and keeps the dump", async () => {
+    const first = await w.scenario();
+    expect((await runStep(first.ctx, "main", { ...first.inputs, "artifact-name": "taken" })).code).toBe(0);
+    const s = await w.scenario();
+    const main = await runStep(s.ctx, "main", { ...s.inputs, "artifact-name": "taken" });
+    expect(main.code, describeStep(main)).toBe(1);
+    expect(main.errors.join("\n")).toMatch(
+      /Uploading the artifact taken\.dump failed: .*\(409\).*already exists in the run.*`-\$\{\{ github\.run_attempt \}\}`.*The dump is still at /s,
+    );
+    expect(main.warnings.join("\n")).not.toMatch(/Retrying/);
+    expect(w.artifacts.artifacts.has("taken-retry.dump")).toBe(false);
+    expect(s.scalingo.rules).toEqual([]);
+    await readFile(main.outputs["dump-path"] as string); // still there for a later step
     await expectClean(s, main);
   });
 

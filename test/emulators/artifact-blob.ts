@@ -151,8 +151,8 @@ export class BlobStore {
     const partial = `${target}.${randomUUID()}.part`;
     const plan = inPlace(ranges);
     if (plan) {
-      // Blocks staged again after later ones (the action re-stages the start of a custom dump
-      // once pg_dump has rewritten its table of contents) move to their place in the file.
+      // Blocks staged again after later ones (Azure allows a block id to be staged again before
+      // the commit) move to their place in the file.
       for (const m of plan.moves) {
         await pipeline(
           createReadStream(blob.staging, { start: m.from, end: m.from + m.length - 1 }),

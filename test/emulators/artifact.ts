@@ -31,8 +31,8 @@ export interface ArtifactEmulator {
   requests: { method: string; path: string; status: number }[];
   /** Every request's headers (signature and token included: for contract tests) and, for Twirp, its JSON body. */
   trace: { method: string; path: string; headers: Record<string, string>; body?: Json }[];
-  /** The next `times` requests whose `path` (as logged in `requests`) matches answer `status`, unprocessed. */
-  failNext(path: RegExp, status: number, times?: number): void;
+  /** The next `times` requests whose `path` (as logged in `requests`) matches answer `status` (and `message`), unprocessed. */
+  failNext(path: RegExp, status: number, times?: number, message?: string): void;
   close(): Promise<void>;
 }
 
@@ -99,7 +99,7 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
   const artifacts = new Map<string, StoredArtifact>();
   const requests: ArtifactEmulator["requests"] = [];
   const trace: ArtifactEmulator["trace"] = [];
-  const faults: { path: RegExp; status: number; left: number }[] = [];
+  const faults: { path: RegExp; status: number; left: number; message: string }[] = [];
   let nextId = FIRST_ARTIFACT_ID;
   let blobs: BlobStore | undefined;
 
@@ -188,8 +188,8 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
     if (!fault) return undefined;
     fault.left--;
     await drain(req);
-    if (path.startsWith("/twirp/")) return sendJson(res, fault.status, { code: TWIRP_CODES[fault.status] ?? "unknown", msg: "injected fault" });
-    replyError(res, fault.status, fault.status >= 500 ? "ServerBusy" : "InjectedFault", "injected fault");
+    if (path.startsWith("/twirp/")) return sendJson(res, fault.status, { code: TWIRP_CODES[fault.status] ?? "unknown", msg: fault.message });
+    replyError(res, fault.status, fault.status >= 500 ? "ServerBusy" : "InjectedFault", fault.message);
     return fault.status;
   }
 
@@ -226,8 +226,8 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
     artifacts,
     requests,
     trace,
-    failNext(path, status, times = 1) {
-      faults.push({ path, status, left: times });
+    failNext(path, status, times = 1, message = "injected fault") {
+      faults.push({ path, status, left: times, message });
     },
     async close() {
       server.closeAllConnections(); // the Azure SDK keeps sockets alive
