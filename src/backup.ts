@@ -1,8 +1,7 @@
 import { chmod, stat } from "node:fs/promises";
-import { type ArtifactPlan, artifactUrl, followDump, planArtifact, uploadArtifact, uploadsDuringDump } from "./artifact/artifact.js";
+import { artifactUrl, planArtifact, uploadArtifact } from "./artifact/artifact.js";
 import { encryptFile } from "./artifact/encrypt.js";
 import { packDirectory } from "./artifact/pack.js";
-import type { ArtifactUpload } from "./artifact/upload.js";
 import type { Config } from "./config.js";
 import { ActionError, errorMessage } from "./errors.js";
 import { type Connection, libpqEnv, parseConnectionUri } from "./postgres/connection.js";
@@ -11,7 +10,7 @@ import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } fr
 import { waitUntilReachable } from "./postgres/reachability.js";
 import { phase, type Report } from "./report/report.js";
 import { type CommandRunner, runCommand } from "./runner/commands.js";
-import { exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
+import { createPrivate, exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
 import { lookupPublicIp } from "./runner/public-ip.js";
 import { ScalingoClient } from "./scalingo/client.js";
 import { closeRule, type OpenRule, openRule, removeStaleRules, timedLabel } from "./scalingo/firewall.js";
@@ -42,7 +41,7 @@ export async function backup(config: Config, session: Session, report: Report, d
     throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
   }
   // Without artifact access the backup could not be kept: say so before the firewall opens.
-  const artifacts = config.upload ? planArtifact(config, process.env, deps) : undefined;
+  const artifacts = config.upload ? planArtifact(config, process.env, log) : undefined;
   const client = new ScalingoClient({ ...config, onSecret: deps.setSecret });
   session.client = client;
 
@@ -91,17 +90,17 @@ export async function backup(config: Config, session: Session, report: Report, d
     );
   }
 
-  const { path: dumped, early } = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule, artifacts });
+  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule });
   const final = await finishFile(config, session, report, dumped);
   report.dumpPath = final;
   // Always one file: the directory format was packed into a tar above.
   report.dumpSize = (await stat(final)).size;
   session.partial.delete(final);
 
-  // The upload hashes the file as it reads it for the last time: a second read to hash it again
-  // would cost a core for nothing (measured: 1.5 s of CPU per 500 MiB on a 2-core runner).
+  // @actions/artifact hashes the file as it uploads it: a second read to hash it again would cost
+  // a core for nothing (measured: 1.5 s of CPU per 500 MiB on a 2-core runner).
   if (artifacts) {
-    const uploaded = await phase(report, "upload", () => uploadArtifact(artifacts, final, early));
+    const uploaded = await phase(report, "upload", () => uploadArtifact(artifacts, final, session.partial));
     Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
     report.artifactUrl = artifactUrl(uploaded.id, process.env);
   } else report.sha256 = await sha256File(final);
@@ -130,18 +129,18 @@ async function dumpAndClose(
   session: Session,
   report: Report,
   deps: BackupDeps,
-  o: { pgDump: string; connection: Connection; rule: OpenRule; artifacts?: ArtifactPlan },
-): Promise<{ path: string; early?: Promise<ArtifactUpload | undefined> }> {
+  o: { pgDump: string; connection: Connection; rule: OpenRule },
+): Promise<string> {
   await prepareDumpDir(config.dumpPath);
+  // pg_dump creates its output under the runner's umask: made private first, the file (or the
+  // directory format's folder) is never readable by others, even while pg_dump writes it.
+  await createPrivate(config.dumpPath, config.format === "directory" ? "dir" : "file");
   session.partial.add(config.dumpPath);
   const run = deps.run ?? runCommand;
-  let early: Promise<ArtifactUpload | undefined> | undefined;
   try {
     await phase(report, "dump", async () => {
       deps.log.info(`Running pg_dump ${report.pgDumpVersion} (${config.format} format) to ${config.dumpPath}...`);
       session.dump = startPgDump(o.pgDump, pgDumpArgs(config, config.dumpPath), libpqEnv(o.connection), (line) => deps.log.info(`pg_dump: ${line}`));
-      // When pg_dump writes the artifact's very bytes, upload them while it runs.
-      if (o.artifacts && uploadsDuringDump(config)) early = followDump(o.artifacts, config.dumpPath, session.dump.done);
       await session.dump.done;
     });
   } finally {
@@ -154,7 +153,7 @@ async function dumpAndClose(
     );
   }
   if (config.verify) report.verified = await phase(report, "verify", () => verifyDump(config.format, config.dumpPath, o.pgDump, run));
-  return { path: config.dumpPath, ...(early ? { early } : {}) };
+  return config.dumpPath;
 }
 
 /** Directory dumps become one tar; with recipients the dump is encrypted and the plaintext removed. */
@@ -162,6 +161,7 @@ async function finishFile(config: Config, session: Session, report: Report, dump
   let file = dumped;
   if (config.format === "directory") {
     const tarPath = `${dumped}.tar`;
+    await createPrivate(tarPath, "file");
     session.partial.add(tarPath);
     await phase(report, "pack", () => packDirectory(dumped, tarPath));
     await removeQuietly(dumped);

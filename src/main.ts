@@ -14,8 +14,6 @@ const log = { info: core.info, warning: core.warning };
 
 /** The main step: inputs, then the backup, then outputs and summary, with cancellation handled. */
 export async function run(): Promise<void> {
-  // Everything this process and pg_dump create is private to the runner's user: dumps hold data.
-  process.umask(0o077);
   // Masked before anything else runs, whatever the other inputs hold.
   const token = core.getInput("api-token").trim();
   if (token) core.setSecret(token);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
 import * as path from "node:path";
 
 /** sha256 of a file through one reused 1 MiB buffer: constant memory, no garbage per chunk. */
@@ -31,9 +31,37 @@ export async function readTail(file: string, bytes: number): Promise<string> {
   }
 }
 
-/** The dump's folder, private to the runner's user: a dump holds every row of production. */
+/**
+ * The dump's folder, private to the runner's user: a dump holds every row of production. Folders
+ * this creates are set to 0700 explicitly (mkdir's mode goes through the umask); an existing
+ * folder the user chose is left as it is: the files in it are private themselves.
+ */
 export async function prepareDumpDir(dumpPath: string): Promise<void> {
-  await mkdir(path.dirname(dumpPath), { recursive: true, mode: 0o700 });
+  const folder = path.dirname(dumpPath);
+  const first = await mkdir(folder, { recursive: true, mode: 0o700 });
+  if (!first) return;
+  for (let dir = folder; ; dir = path.dirname(dir)) {
+    await chmod(dir, 0o700);
+    if (dir === first || dir === path.dirname(dir)) break;
+  }
+}
+
+/**
+ * Creates an empty file (0600) or folder (0700) that must not exist yet, for a program to write
+ * into: it keeps the mode of an existing file (pg_dump, tar), whatever the umask.
+ */
+export async function createPrivate(target: string, kind: "file" | "dir"): Promise<void> {
+  if (kind === "dir") {
+    await mkdir(target, { mode: 0o700 });
+    await chmod(target, 0o700);
+    return;
+  }
+  const handle = await open(target, "wx", 0o600);
+  try {
+    await handle.chmod(0o600);
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function removeQuietly(target: string | undefined): Promise<void> {
