@@ -13,7 +13,7 @@ import { type CommandRunner, runCommand } from "./runner/commands.js";
 import { createPrivate, exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
 import { lookupPublicIp } from "./runner/public-ip.js";
 import { ScalingoClient } from "./scalingo/client.js";
-import { closeRule, type OpenRule, openRule, removeStaleRules, timedLabel } from "./scalingo/firewall.js";
+import { closeRule, type OpenRule, openRule, removeStaleRules, timedLabel, whoRemovesLeftover } from "./scalingo/firewall.js";
 import type { Log, StateStore } from "./types.js";
 
 /** What the cancellation handler needs to undo: kept current as the run goes. */
@@ -65,8 +65,10 @@ export async function backup(config: Config, session: Session, report: Report, d
   });
 
   const rule = await phase(report, "firewall", async () => {
-    const rules = await client.listRules();
-    await removeStaleRules(client, rules, { nowMs: Date.now(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, log });
+    let rules = await client.listRules();
+    const sweep = { nowMs: Date.now(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, repository: config.repository, log };
+    // After a sweep the list is stale: a removed rule for this very IP must not be "reused".
+    if ((await removeStaleRules(client, rules, sweep)) > 0) rules = await client.listRules();
     return openRule(client, { ip, label: timedLabel(config.ruleLabel, new Date()), rules, state: deps.state, log });
   });
   session.rule = rule;
@@ -149,7 +151,7 @@ async function dumpAndClose(
       () => {
         if (o.rule.created) report.ruleRemovedAt = new Date();
       },
-      (error) => deps.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); the post step will try again.`),
+      (error) => deps.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(deps.state)}`),
     );
   }
   if (config.verify) report.verified = await phase(report, "verify", () => verifyDump(config.format, config.dumpPath, o.pgDump, run));

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { Encrypter } from "age-encryption";
 import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS, LABEL_PREFIX } from "./constants.js";
 import { InputError } from "./errors.js";
+import { looksLikeOwnLabel } from "./scalingo/firewall.js";
 import { parseWords } from "./words.js";
 
 export type DumpFormat = "custom" | "directory" | "tar" | "plain";
@@ -20,6 +21,8 @@ export interface Config {
   ipLookupUrlsCustom: boolean;
   /** This job's label, without the creation time the firewall module appends. */
   ruleLabel: string;
+  /** `owner/repo`: the stale-rule sweep only ever removes this repository's own rules. */
+  repository: string;
   reachableTimeoutMs: number;
   staleRuleAgeMs: number;
   format: DumpFormat;
@@ -87,9 +90,18 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
 
   const ruleLabel = text("rule-label") || defaultRuleLabel(env);
   if (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200) fail("rule-label", "must be one line of at most 200 characters.");
+  // A custom label in the default format would pass for another run's leftover in the sweep of
+  // the repository it names: that format is reserved for the default labels.
+  else if (text("rule-label") && looksLikeOwnLabel(ruleLabel))
+    fail("rule-label", `"${ruleLabel}" is in the action's own default format, reserved for its default labels: choose another label, or leave it empty.`);
 
   const reachableTimeout = integer(text("reachable-timeout"), 300, 1, 3600, "reachable-timeout", "seconds", fail);
   const staleRuleAge = integer(text("stale-rule-age"), 720, 0, 525_600, "stale-rule-age", "minutes (0 disables)", fail);
+  if (staleRuleAge > 0 && staleRuleAge < MIN_STALE_RULE_AGE_MINUTES)
+    fail(
+      "stale-rule-age",
+      `"${staleRuleAge}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES}; self-hosted runners: more than your longest job.`,
+    );
 
   const format = (text("format") || "custom") as DumpFormat;
   if (!FORMATS.includes(format)) fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
@@ -159,6 +171,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     ipLookupUrls,
     ipLookupUrlsCustom: lookupLines.length > 0,
     ruleLabel,
+    repository: repositoryOf(env),
     reachableTimeoutMs: reachableTimeout * 1000,
     staleRuleAgeMs: staleRuleAge * 60_000,
     format,
@@ -175,9 +188,16 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   };
 }
 
+/** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
+export const MIN_STALE_RULE_AGE_MINUTES = 360;
+
+function repositoryOf(env: Env): string {
+  return env.GITHUB_REPOSITORY || "local";
+}
+
 /** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
 export function defaultRuleLabel(env: Env): string {
-  const repo = env.GITHUB_REPOSITORY || "local";
+  const repo = repositoryOf(env);
   return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
 }
 

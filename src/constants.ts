@@ -2,6 +2,8 @@
 export const State = {
   /** Label of the rule main is about to add; saved before the POST so post can find a rule whose id main never saw. */
   ruleLabel: "rule-label",
+  /** Address of that rule, saved with the label: post matches both, since a label alone may be shared. */
+  ruleCidr: "rule-cidr",
   /** Id of the rule this job created; saved right after the API answered. */
   ruleId: "rule-id",
   /** "true" once main removed its rule itself: post has nothing to do. */

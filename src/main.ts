@@ -8,7 +8,7 @@ import { newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
 import { removeQuietly } from "./runner/files.js";
 import { actionState } from "./runner/state.js";
-import { closeRule } from "./scalingo/firewall.js";
+import { closeRule, whoRemovesLeftover } from "./scalingo/firewall.js";
 
 const log = { info: core.info, warning: core.warning };
 
@@ -52,14 +52,14 @@ export async function run(): Promise<void> {
   }
 }
 
-/** Removes the rule this run created, if it is still there; on failure post tries again. */
+/** Removes the rule this run created, if it is still there (once: closeRule reads what main saved). */
 async function closeSessionRule(session: Session, report: Report): Promise<void> {
   if (!session.client || !session.rule) return;
   try {
     await closeRule(session.client, session.rule, actionState, log);
     if (session.rule.created) report.ruleRemovedAt ??= new Date();
   } catch (error) {
-    core.warning(`Could not remove the firewall rule (${errorMessage(error)}); the post step will try again.`);
+    core.warning(`Could not remove the firewall rule (${errorMessage(error)}); ${whoRemovesLeftover(actionState)}`);
   }
 }
 

@@ -94,6 +94,9 @@ describe("parseConfig", () => {
     ["negative timeout", { "reachable-timeout": "-5" }, /`reachable-timeout`: "-5" is not a whole number from 1 to 3600/],
     ["zero timeout", { "reachable-timeout": "0" }, /`reachable-timeout`/],
     ["fractional stale age", { "stale-rule-age": "1.5" }, /`stale-rule-age`/],
+    ["stale age of a minute", { "stale-rule-age": "1" }, /`stale-rule-age`: "1" is too short: .*Use 0 \(off\) or at least 360/],
+    ["stale age just under 6 hours", { "stale-rule-age": "359" }, /`stale-rule-age`: "359" is too short/],
+    ["rule-label claiming another repository's format", { "rule-label": "scalingo-pg-dump acme/other run 1/1 job backup" }, /`rule-label`: .*reserved/],
     ["unknown format", { format: "zip" }, /`format`: "zip" is not one of custom, directory, tar, plain/],
     ["unknown compression", { compress: "brotli" }, /`compress`: "brotli"/],
     ["jobs with custom format", { jobs: "4" }, /`jobs`: parallel workers need `format: directory`/],
@@ -113,6 +116,12 @@ describe("parseConfig", () => {
     const found = problems({ ...valid, ...inputs });
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(expected);
+  });
+
+  it("accepts a stale-rule-age of 0 (off) or from 360 minutes, and a custom rule-label of another form", () => {
+    expect(parse({ ...valid, "stale-rule-age": "0" }).staleRuleAgeMs).toBe(0);
+    expect(parse({ ...valid, "stale-rule-age": "360" }).staleRuleAgeMs).toBe(360 * 60_000);
+    expect(parse({ ...valid, "rule-label": "nightly backup" })).toMatchObject({ ruleLabel: "nightly backup", repository: "acme/shop" });
   });
 
   it("reports every bad input at once", () => {

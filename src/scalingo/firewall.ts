@@ -2,7 +2,7 @@ import { LABEL_PREFIX, State } from "../constants.js";
 import { ActionError, errorMessage, ScalingoApiError } from "../errors.js";
 import type { Log, StateStore } from "../types.js";
 import type { FirewallRule, ScalingoClient } from "./client.js";
-import { backoffMs, type Clock, DEFAULT_RETRY, realClock } from "./http.js";
+import { backoffMs, type Clock, DEFAULT_RETRY, isTransient, realClock } from "./http.js";
 
 /** The rule this job relies on; `created` says whether it is this job's to remove. */
 export interface OpenRule {
@@ -22,37 +22,64 @@ export function timedLabel(base: string, at: Date): string {
   return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
 }
 
-const OWN_LABEL = new RegExp(`^${LABEL_PREFIX} \\S+ run \\d+/\\d+ job \\S+ at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)$`);
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** Rules this action created in earlier runs and left behind, older than `maxAgeMs`. Users' rules never match. */
-export function staleRules(rules: FirewallRule[], nowMs: number, maxAgeMs: number, ownBase: string): FirewallRule[] {
-  if (maxAgeMs <= 0) return [];
+/** The action's own default label format, for one repository (`\S+` matches any). */
+function ownLabelPattern(repository: string, timed: boolean): RegExp {
+  const time = timed ? " at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)" : "";
+  return new RegExp(`^${LABEL_PREFIX} ${repository} run \\d+/\\d+ job \\S+${time}$`);
+}
+
+/** Whether a label (without its time) is in the action's own format, whatever the repository. */
+export function looksLikeOwnLabel(label: string): boolean {
+  return ownLabelPattern("\\S+", false).test(label);
+}
+
+/**
+ * Rules this repository's earlier runs created and left behind, older than `maxAgeMs`. Users'
+ * rules, custom labels and other repositories' rules never match: another repository's jobs may
+ * still be running, and only GitHub's job time limit tells a dead job from a live one.
+ */
+export function staleRules(rules: FirewallRule[], o: { nowMs: number; maxAgeMs: number; ownBase: string; repository: string }): FirewallRule[] {
+  if (o.maxAgeMs <= 0) return [];
+  const own = ownLabelPattern(escapeRegExp(o.repository), true);
   return rules.filter((rule) => {
-    const match = rule.type === "custom_range" && rule.label ? OWN_LABEL.exec(rule.label) : null;
-    if (!match || rule.label?.startsWith(`${ownBase} at `)) return false;
-    return nowMs - Date.parse(match[1]) > maxAgeMs;
+    const match = rule.type === "custom_range" && rule.label ? own.exec(rule.label) : null;
+    if (!match || rule.label?.startsWith(`${o.ownBase} at `)) return false;
+    return o.nowMs - Date.parse(match[1]) > o.maxAgeMs;
   });
 }
 
-export function findOwnRule(rules: FirewallRule[], label: string): FirewallRule | undefined {
-  return rules.find((r) => r.type === "custom_range" && r.label === label);
+/** This job's rule: its exact label AND its address, since a label alone may be shared. */
+export function findOwnRule(rules: FirewallRule[], label: string, cidr: string): FirewallRule | undefined {
+  return rules.find((r) => r.type === "custom_range" && r.label === label && r.cidr === cidr);
 }
 
-export async function removeStaleRules(client: Rules, rules: FirewallRule[], o: { nowMs: number; maxAgeMs: number; ownBase: string; log: Log }): Promise<void> {
-  for (const rule of staleRules(rules, o.nowMs, o.maxAgeMs, o.ownBase)) {
+/** Removes this repository's stale rules; resolves how many it removed. */
+export async function removeStaleRules(
+  client: Rules,
+  rules: FirewallRule[],
+  o: { nowMs: number; maxAgeMs: number; ownBase: string; repository: string; log: Log },
+): Promise<number> {
+  let removed = 0;
+  for (const rule of staleRules(rules, o)) {
     try {
       await client.removeRule(rule.id);
+      removed++;
       o.log.info(`Removed stale rule ${rule.cidr} ("${rule.label}") left by a run that did not clean up.`);
     } catch (error) {
       o.log.warning(`Could not remove stale rule ${rule.cidr} ("${rule.label}"): ${errorMessage(error)}`);
     }
   }
+  return removed;
 }
 
 /**
  * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
- * one and saves its id at once. A POST whose answer was lost may still have created the rule, so
- * before trying again the rules are listed and a rule with this job's label is adopted.
+ * one and saves its id at once. `rules` must be the list as it is now (after any sweep): a rule
+ * just removed must not be "reused". A POST that failed may still have created the rule, so before
+ * trying again the rules are listed and the rule with this job's label and address is adopted;
+ * only when none is there is the POST retried, like any other call, on a 5xx or a lost answer.
  */
 export async function openRule(
   client: Rules,
@@ -67,6 +94,7 @@ export async function openRule(
     return { id: existing.id, cidr, label: existing.label, created: false };
   }
   o.state.save(State.ruleLabel, o.label);
+  o.state.save(State.ruleCidr, cidr);
   for (let attempt = 0; ; attempt++) {
     try {
       const rule = await client.addRule(cidr, o.label);
@@ -75,7 +103,7 @@ export async function openRule(
     } catch (error) {
       if (!(error instanceof ScalingoApiError)) throw error;
       const rules = await client.listRules();
-      const adopted = findOwnRule(rules, o.label);
+      const adopted = findOwnRule(rules, o.label, cidr);
       if (adopted) {
         o.state.save(State.ruleId, adopted.id);
         o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
@@ -89,7 +117,9 @@ export async function openRule(
           `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`,
         );
       }
-      if (!error.retryable || attempt + 1 >= DEFAULT_RETRY.attempts) throw error;
+      // The list shows no rule was created: the POST is as safe to send again as any other call.
+      if (!isTransient(error) || attempt + 1 >= DEFAULT_RETRY.attempts) throw error;
+      o.log.info(`Adding the firewall rule failed (${error.message}) and no rule was created: trying again.`);
       await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
     }
   }
@@ -108,18 +138,24 @@ export function hasLeftoverRule(state: StateStore): boolean {
   return state.get(State.ruleRemoved) !== "true" && Boolean(state.get(State.ruleId) || state.get(State.ruleLabel));
 }
 
+/** What happens to a rule main could not remove, read from what main saved: only what is true. */
+export function whoRemovesLeftover(state: StateStore): string {
+  return hasLeftoverRule(state)
+    ? "the post step will try again at the end of the job."
+    : "remove it by hand (Scalingo dashboard, or `scalingo --database <id> database-firewall-rules`): it allowlists this runner's IP.";
+}
+
 /**
  * Post step: the rule main created and did not remove, from the saved id, or, when main died
- * before the API answered, by this job's label. Nothing else is ever touched. Main saves the
- * label before its POST and the id right after the answer, so a main that died in between left a
- * label to search by; a main that saved neither never asked for a rule.
+ * before the API answered, by this job's label and address. Nothing else is ever touched. Main
+ * saves the label and address before its POST and the id right after the answer, so a main that
+ * died in between left them to search by; a main that saved neither never asked for a rule.
  */
 export async function removeLeftoverRule(client: Rules, state: StateStore, log: Log): Promise<"none" | "removed" | "gone"> {
   if (!hasLeftoverRule(state)) return "none";
   let id = state.get(State.ruleId);
   if (!id) {
-    const label = state.get(State.ruleLabel);
-    const mine = findOwnRule(await client.listRules(), label);
+    const mine = findOwnRule(await client.listRules(), state.get(State.ruleLabel), state.get(State.ruleCidr));
     if (!mine) return "none";
     id = mine.id;
   }

@@ -75,6 +75,11 @@ function describe(req: ApiRequest): string {
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
+/** No answer, a 5xx the API may not give next time, or a rate limit: worth another try once it is safe. */
+export function isTransient(error: ScalingoApiError): boolean {
+  return error.status === undefined || RETRYABLE_STATUS.has(error.status);
+}
+
 /** One attempt: the parsed answer, or the failure with whether another attempt may help. */
 async function attemptOnce<T>(
   req: ApiRequest,

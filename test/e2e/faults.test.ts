@@ -260,6 +260,7 @@ describe("faults of the services", () => {
     [{ database: "a/b" }, /`database`/],
     [{ "runner-ip": "::1" }, /`runner-ip`: .*IPv4/],
     [{ "reachable-timeout": "-1" }, /`reachable-timeout`/],
+    [{ "stale-rule-age": "1" }, /`stale-rule-age`: "1" is too short/],
     [{ "retention-days": "365" }, /`retention-days`: .*1 to 90/],
     [{ format: "zip" }, /`format`: "zip" is not one of custom, directory, tar, plain/],
     [{ jobs: "4", format: "custom" }, /`jobs`: parallel workers need `format: directory`/],
