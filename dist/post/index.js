@@ -51597,6 +51597,8 @@ function dist_isCryptoKey(key) {
 const constants_State = {
     /** Label of the rule main is about to add; saved before the POST so post can find a rule whose id main never saw. */
     ruleLabel: "rule-label",
+    /** Address of that rule, saved with the label: post matches both, since a label alone may be shared. */
+    ruleCidr: "rule-cidr",
     /** Id of the rule this job created; saved right after the API answered. */
     ruleId: "rule-id",
     /** "true" once main removed its rule itself: post has nothing to do. */
@@ -51639,6 +51641,244 @@ function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+;// CONCATENATED MODULE: ./src/scalingo/http.ts
+
+
+const http_realClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+const http_DEFAULT_RETRY = { attempts: 6, baseDelayMs: 500, maxDelayMs: 10_000, deadlineMs: 90_000, requestTimeoutMs: 30_000 };
+/** Full jitter (AWS architecture blog): spreads retries of many runners hitting the same API. */
+function http_backoffMs(attempt, policy, random = Math.random) {
+    return Math.round(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt));
+}
+/** `Retry-After` is either seconds or an HTTP date. */
+function retryAfterMs(header, nowMs) {
+    if (!header)
+        return undefined;
+    if (/^\d+$/.test(header.trim()))
+        return Number(header) * 1000;
+    const at = Date.parse(header);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+/** The API's own words from an error body, whichever of its shapes it is (or plain text). */
+function apiMessage(text) {
+    try {
+        const json = JSON.parse(text);
+        if (typeof json?.error === "string")
+            return json.code ? `${json.error} (${json.code})` : json.error;
+        // Twirp (GitHub's results service): {"code": "...", "msg": "..."}
+        if (typeof json?.msg === "string")
+            return json.code ? `${json.msg} (${json.code})` : json.msg;
+        if (json?.errors && typeof json.errors === "object") {
+            return Object.entries(json.errors)
+                .map(([field, messages]) => `${field} ${Array.isArray(messages) ? messages.join(", ") : String(messages)}`)
+                .join("; ");
+        }
+    }
+    catch {
+        // not JSON: a proxy page or a plain-text 429 ("Retry later")
+    }
+    return text.trim().slice(0, 200);
+}
+function describe(req) {
+    return `${req.method} ${new URL(req.url).pathname}`;
+}
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/** No answer, a 5xx the API may not give next time, or a rate limit: worth another try once it is safe. */
+function http_isTransient(error) {
+    return error.status === undefined || RETRYABLE_STATUS.has(error.status);
+}
+/** One attempt: the parsed answer, or the failure with whether another attempt may help. */
+async function attemptOnce(req, policy, clock) {
+    let res;
+    let text;
+    try {
+        res = await fetch(req.url, {
+            method: req.method,
+            headers: { Accept: "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT, Authorization: req.authorization },
+            body: req.body === undefined ? undefined : JSON.stringify(req.body),
+            signal: AbortSignal.timeout(policy.requestTimeoutMs),
+        });
+        text = await res.text();
+    }
+    catch (error) {
+        // No (complete) answer arrived: reset, refused, DNS, timeout. The request may have been applied.
+        const cause = error.cause?.code ?? error.name;
+        return { failure: new errors_ScalingoApiError(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false) };
+    }
+    const requestId = res.headers.get("x-request-id") ?? undefined;
+    const where = requestId ? ` (request id ${requestId})` : "";
+    if (!req.expect.includes(res.status)) {
+        const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
+        const failure = new errors_ScalingoApiError(`${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${where}`, res.status, retryable);
+        return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
+    }
+    try {
+        return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId };
+    }
+    catch {
+        // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
+        return { failure: new errors_ScalingoApiError(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
+    }
+}
+/** A JSON call with a timeout per attempt and capped, jittered retries within a deadline. */
+async function requestJson(req, clock = http_realClock, policy = http_DEFAULT_RETRY) {
+    const started = clock.now();
+    for (let attempt = 0;; attempt++) {
+        const result = await attemptOnce(req, policy, clock);
+        if (!("failure" in result))
+            return result;
+        const waitMs = Math.max(http_backoffMs(attempt, policy), result.retryAfterMs ?? 0);
+        const outOfTime = clock.now() - started + waitMs > policy.deadlineMs;
+        if (!result.failure.retryable || attempt + 1 >= policy.attempts || outOfTime)
+            throw result.failure;
+        await clock.sleep(waitMs);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/firewall.ts
+
+
+
+/**
+ * The label carries its creation time so that a later run can recognise, by this exact format
+ * only, a rule whose run died without its post step, and tell how old it is.
+ */
+function timedLabel(base, at) {
+    return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+}
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** The action's own default label format, for one repository (`\S+` matches any). */
+function ownLabelPattern(repository, timed) {
+    const time = timed ? " at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)" : "";
+    return new RegExp(`^${LABEL_PREFIX} ${repository} run \\d+/\\d+ job \\S+${time}$`);
+}
+/** Whether a label (without its time) is in the action's own format, whatever the repository. */
+function looksLikeOwnLabel(label) {
+    return ownLabelPattern("\\S+", false).test(label);
+}
+/**
+ * Rules this repository's earlier runs created and left behind, older than `maxAgeMs`. Users'
+ * rules, custom labels and other repositories' rules never match: another repository's jobs may
+ * still be running, and only GitHub's job time limit tells a dead job from a live one.
+ */
+function staleRules(rules, o) {
+    if (o.maxAgeMs <= 0)
+        return [];
+    const own = ownLabelPattern(escapeRegExp(o.repository), true);
+    return rules.filter((rule) => {
+        const match = rule.type === "custom_range" && rule.label ? own.exec(rule.label) : null;
+        if (!match || rule.label?.startsWith(`${o.ownBase} at `))
+            return false;
+        return o.nowMs - Date.parse(match[1]) > o.maxAgeMs;
+    });
+}
+/** This job's rule: its exact label AND its address, since a label alone may be shared. */
+function findOwnRule(rules, label, cidr) {
+    return rules.find((r) => r.type === "custom_range" && r.label === label && r.cidr === cidr);
+}
+/** Removes this repository's stale rules; resolves how many it removed. */
+async function removeStaleRules(client, rules, o) {
+    let removed = 0;
+    for (const rule of staleRules(rules, o)) {
+        try {
+            await client.removeRule(rule.id);
+            removed++;
+            o.log.info(`Removed stale rule ${rule.cidr} ("${rule.label}") left by a run that did not clean up.`);
+        }
+        catch (error) {
+            o.log.warning(`Could not remove stale rule ${rule.cidr} ("${rule.label}"): ${errorMessage(error)}`);
+        }
+    }
+    return removed;
+}
+/**
+ * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
+ * one and saves its id at once. `rules` must be the list as it is now (after any sweep): a rule
+ * just removed must not be "reused". A POST that failed may still have created the rule, so before
+ * trying again the rules are listed and the rule with this job's label and address is adopted;
+ * only when none is there is the POST retried, like any other call, on a 5xx or a lost answer.
+ */
+async function openRule(client, o) {
+    const cidr = `${o.ip}/32`;
+    const clock = o.clock ?? realClock;
+    const reuse = (rules) => rules.find((r) => r.type === "custom_range" && r.cidr === cidr);
+    const existing = reuse(o.rules);
+    if (existing) {
+        o.log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
+        return { id: existing.id, cidr, label: existing.label, created: false };
+    }
+    o.state.save(State.ruleLabel, o.label);
+    o.state.save(State.ruleCidr, cidr);
+    for (let attempt = 0;; attempt++) {
+        try {
+            const rule = await client.addRule(cidr, o.label);
+            o.state.save(State.ruleId, rule.id);
+            return { id: rule.id, cidr, label: o.label, created: true };
+        }
+        catch (error) {
+            if (!(error instanceof ScalingoApiError))
+                throw error;
+            const rules = await client.listRules();
+            const adopted = findOwnRule(rules, o.label, cidr);
+            if (adopted) {
+                o.state.save(State.ruleId, adopted.id);
+                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
+                return { id: adopted.id, cidr, label: o.label, created: true };
+            }
+            if (error.status === 422) {
+                const other = reuse(rules);
+                if (other)
+                    return { id: other.id, cidr, label: other.label, created: false };
+                throw new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
+            }
+            // The list shows no rule was created: the POST is as safe to send again as any other call.
+            if (!isTransient(error) || attempt + 1 >= DEFAULT_RETRY.attempts)
+                throw error;
+            o.log.info(`Adding the firewall rule failed (${error.message}) and no rule was created: trying again.`);
+            await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
+        }
+    }
+}
+/** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
+async function closeRule(client, rule, state, log) {
+    if (!rule.created || state.get(State.ruleRemoved) === "true")
+        return;
+    const existed = await client.removeRule(rule.id);
+    state.save(State.ruleRemoved, "true");
+    log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
+}
+/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
+function hasLeftoverRule(state) {
+    return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
+}
+/** What happens to a rule main could not remove, read from what main saved: only what is true. */
+function whoRemovesLeftover(state) {
+    return hasLeftoverRule(state)
+        ? "the post step will try again at the end of the job."
+        : "remove it by hand (Scalingo dashboard, or `scalingo --database <id> database-firewall-rules`): it allowlists this runner's IP.";
+}
+/**
+ * Post step: the rule main created and did not remove, from the saved id, or, when main died
+ * before the API answered, by this job's label and address. Nothing else is ever touched. Main
+ * saves the label and address before its POST and the id right after the answer, so a main that
+ * died in between left them to search by; a main that saved neither never asked for a rule.
+ */
+async function removeLeftoverRule(client, state, log) {
+    if (!hasLeftoverRule(state))
+        return "none";
+    let id = state.get(constants_State.ruleId);
+    if (!id) {
+        const mine = findOwnRule(await client.listRules(), state.get(constants_State.ruleLabel), state.get(constants_State.ruleCidr));
+        if (!mine)
+            return "none";
+        id = mine.id;
+    }
+    const existed = await client.removeRule(id);
+    state.save(constants_State.ruleRemoved, "true");
+    log.info(existed ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
+    return existed ? "removed" : "gone";
+}
+
 // EXTERNAL MODULE: ./node_modules/shell-quote/index.js
 var shell_quote = __nccwpck_require__(6591);
 ;// CONCATENATED MODULE: ./src/words.ts
@@ -51664,6 +51904,7 @@ function parseWords(text) {
 }
 
 ;// CONCATENATED MODULE: ./src/config.ts
+
 
 
 
@@ -51717,8 +51958,14 @@ function parseConfig(read, env, now, cpuCount) {
     const ruleLabel = text("rule-label") || defaultRuleLabel(env);
     if (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200)
         fail("rule-label", "must be one line of at most 200 characters.");
+    // A custom label in the default format would pass for another run's leftover in the sweep of
+    // the repository it names: that format is reserved for the default labels.
+    else if (text("rule-label") && looksLikeOwnLabel(ruleLabel))
+        fail("rule-label", `"${ruleLabel}" is in the action's own default format, reserved for its default labels: choose another label, or leave it empty.`);
     const reachableTimeout = integer(text("reachable-timeout"), 300, 1, 3600, "reachable-timeout", "seconds", fail);
     const staleRuleAge = integer(text("stale-rule-age"), 720, 0, 525_600, "stale-rule-age", "minutes (0 disables)", fail);
+    if (staleRuleAge > 0 && staleRuleAge < MIN_STALE_RULE_AGE_MINUTES)
+        fail("stale-rule-age", `"${staleRuleAge}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES}; self-hosted runners: more than your longest job.`);
     const format = (text("format") || "custom");
     if (!FORMATS.includes(format))
         fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
@@ -51778,6 +52025,7 @@ function parseConfig(read, env, now, cpuCount) {
         ipLookupUrls,
         ipLookupUrlsCustom: lookupLines.length > 0,
         ruleLabel,
+        repository: repositoryOf(env),
         reachableTimeoutMs: reachableTimeout * 1000,
         staleRuleAgeMs: staleRuleAge * 60_000,
         format,
@@ -51793,9 +52041,14 @@ function parseConfig(read, env, now, cpuCount) {
         encryptionRecipients,
     };
 }
+/** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
+const MIN_STALE_RULE_AGE_MINUTES = 360;
+function repositoryOf(env) {
+    return env.GITHUB_REPOSITORY || "local";
+}
 /** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
 function defaultRuleLabel(env) {
-    const repo = env.GITHUB_REPOSITORY || "local";
+    const repo = repositoryOf(env);
     return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
 }
 function extensionOf(format) {
@@ -51849,98 +52102,22 @@ function parseServiceUrl(value, input, fail) {
 
 ;// CONCATENATED MODULE: ./src/runner/state.ts
 
-/** The runner's saved state: written by main with saveState, read back by post as STATE_<key>. */
-const actionState = { save: (key, value) => saveState(key, value), get: (key) => getState(key) };
-
-;// CONCATENATED MODULE: ./src/scalingo/http.ts
-
-
-const http_realClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
-const http_DEFAULT_RETRY = { attempts: 6, baseDelayMs: 500, maxDelayMs: 10_000, deadlineMs: 90_000, requestTimeoutMs: 30_000 };
-/** Full jitter (AWS architecture blog): spreads retries of many runners hitting the same API. */
-function http_backoffMs(attempt, policy, random = Math.random) {
-    return Math.round(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt));
+/**
+ * The runner's saved state: written by main with saveState, read back by post as STATE_<key>.
+ * `core.getState` only sees what an earlier step saved, so what this process saved is remembered
+ * here too: main's own guards ("already removed?") must see main's own writes.
+ */
+function runnerState() {
+    const saved = new Map();
+    return {
+        save: (key, value) => {
+            saved.set(key, value);
+            saveState(key, value);
+        },
+        get: (key) => saved.get(key) ?? getState(key),
+    };
 }
-/** `Retry-After` is either seconds or an HTTP date. */
-function retryAfterMs(header, nowMs) {
-    if (!header)
-        return undefined;
-    if (/^\d+$/.test(header.trim()))
-        return Number(header) * 1000;
-    const at = Date.parse(header);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-/** The API's own words from an error body, whichever of its shapes it is (or plain text). */
-function apiMessage(text) {
-    try {
-        const json = JSON.parse(text);
-        if (typeof json?.error === "string")
-            return json.code ? `${json.error} (${json.code})` : json.error;
-        // Twirp (GitHub's results service): {"code": "...", "msg": "..."}
-        if (typeof json?.msg === "string")
-            return json.code ? `${json.msg} (${json.code})` : json.msg;
-        if (json?.errors && typeof json.errors === "object") {
-            return Object.entries(json.errors)
-                .map(([field, messages]) => `${field} ${Array.isArray(messages) ? messages.join(", ") : String(messages)}`)
-                .join("; ");
-        }
-    }
-    catch {
-        // not JSON: a proxy page or a plain-text 429 ("Retry later")
-    }
-    return text.trim().slice(0, 200);
-}
-function describe(req) {
-    return `${req.method} ${new URL(req.url).pathname}`;
-}
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-/** One attempt: the parsed answer, or the failure with whether another attempt may help. */
-async function attemptOnce(req, policy, clock) {
-    let res;
-    let text;
-    try {
-        res = await fetch(req.url, {
-            method: req.method,
-            headers: { Accept: "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT, Authorization: req.authorization },
-            body: req.body === undefined ? undefined : JSON.stringify(req.body),
-            signal: AbortSignal.timeout(policy.requestTimeoutMs),
-        });
-        text = await res.text();
-    }
-    catch (error) {
-        // No (complete) answer arrived: reset, refused, DNS, timeout. The request may have been applied.
-        const cause = error.cause?.code ?? error.name;
-        return { failure: new errors_ScalingoApiError(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false) };
-    }
-    const requestId = res.headers.get("x-request-id") ?? undefined;
-    const where = requestId ? ` (request id ${requestId})` : "";
-    if (!req.expect.includes(res.status)) {
-        const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
-        const failure = new errors_ScalingoApiError(`${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${where}`, res.status, retryable);
-        return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
-    }
-    try {
-        return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId };
-    }
-    catch {
-        // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
-        return { failure: new errors_ScalingoApiError(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
-    }
-}
-/** A JSON call with a timeout per attempt and capped, jittered retries within a deadline. */
-async function requestJson(req, clock = http_realClock, policy = http_DEFAULT_RETRY) {
-    const started = clock.now();
-    for (let attempt = 0;; attempt++) {
-        const result = await attemptOnce(req, policy, clock);
-        if (!("failure" in result))
-            return result;
-        const waitMs = Math.max(http_backoffMs(attempt, policy), result.retryAfterMs ?? 0);
-        const outOfTime = clock.now() - started + waitMs > policy.deadlineMs;
-        if (!result.failure.retryable || attempt + 1 >= policy.attempts || outOfTime)
-            throw result.failure;
-        await clock.sleep(waitMs);
-    }
-}
+const actionState = runnerState();
 
 ;// CONCATENATED MODULE: ./src/scalingo/client.ts
 
@@ -52105,121 +52282,6 @@ class ScalingoClient {
             }
         }
     }
-}
-
-;// CONCATENATED MODULE: ./src/scalingo/firewall.ts
-
-
-
-/**
- * The label carries its creation time so that a later run can recognise, by this exact format
- * only, a rule whose run died without its post step, and tell how old it is.
- */
-function timedLabel(base, at) {
-    return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
-}
-const OWN_LABEL = new RegExp(`^${LABEL_PREFIX} \\S+ run \\d+/\\d+ job \\S+ at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)$`);
-/** Rules this action created in earlier runs and left behind, older than `maxAgeMs`. Users' rules never match. */
-function staleRules(rules, nowMs, maxAgeMs, ownBase) {
-    if (maxAgeMs <= 0)
-        return [];
-    return rules.filter((rule) => {
-        const match = rule.type === "custom_range" && rule.label ? OWN_LABEL.exec(rule.label) : null;
-        if (!match || rule.label?.startsWith(`${ownBase} at `))
-            return false;
-        return nowMs - Date.parse(match[1]) > maxAgeMs;
-    });
-}
-function findOwnRule(rules, label) {
-    return rules.find((r) => r.type === "custom_range" && r.label === label);
-}
-async function removeStaleRules(client, rules, o) {
-    for (const rule of staleRules(rules, o.nowMs, o.maxAgeMs, o.ownBase)) {
-        try {
-            await client.removeRule(rule.id);
-            o.log.info(`Removed stale rule ${rule.cidr} ("${rule.label}") left by a run that did not clean up.`);
-        }
-        catch (error) {
-            o.log.warning(`Could not remove stale rule ${rule.cidr} ("${rule.label}"): ${errorMessage(error)}`);
-        }
-    }
-}
-/**
- * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
- * one and saves its id at once. A POST whose answer was lost may still have created the rule, so
- * before trying again the rules are listed and a rule with this job's label is adopted.
- */
-async function openRule(client, o) {
-    const cidr = `${o.ip}/32`;
-    const clock = o.clock ?? realClock;
-    const reuse = (rules) => rules.find((r) => r.type === "custom_range" && r.cidr === cidr);
-    const existing = reuse(o.rules);
-    if (existing) {
-        o.log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
-        return { id: existing.id, cidr, label: existing.label, created: false };
-    }
-    o.state.save(State.ruleLabel, o.label);
-    for (let attempt = 0;; attempt++) {
-        try {
-            const rule = await client.addRule(cidr, o.label);
-            o.state.save(State.ruleId, rule.id);
-            return { id: rule.id, cidr, label: o.label, created: true };
-        }
-        catch (error) {
-            if (!(error instanceof ScalingoApiError))
-                throw error;
-            const rules = await client.listRules();
-            const adopted = findOwnRule(rules, o.label);
-            if (adopted) {
-                o.state.save(State.ruleId, adopted.id);
-                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
-                return { id: adopted.id, cidr, label: o.label, created: true };
-            }
-            if (error.status === 422) {
-                const other = reuse(rules);
-                if (other)
-                    return { id: other.id, cidr, label: other.label, created: false };
-                throw new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
-            }
-            if (!error.retryable || attempt + 1 >= DEFAULT_RETRY.attempts)
-                throw error;
-            await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
-        }
-    }
-}
-/** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
-async function closeRule(client, rule, state, log) {
-    if (!rule.created || state.get(State.ruleRemoved) === "true")
-        return;
-    const existed = await client.removeRule(rule.id);
-    state.save(State.ruleRemoved, "true");
-    log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
-}
-/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
-function hasLeftoverRule(state) {
-    return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
-}
-/**
- * Post step: the rule main created and did not remove, from the saved id, or, when main died
- * before the API answered, by this job's label. Nothing else is ever touched. Main saves the
- * label before its POST and the id right after the answer, so a main that died in between left a
- * label to search by; a main that saved neither never asked for a rule.
- */
-async function removeLeftoverRule(client, state, log) {
-    if (!hasLeftoverRule(state))
-        return "none";
-    let id = state.get(constants_State.ruleId);
-    if (!id) {
-        const label = state.get(constants_State.ruleLabel);
-        const mine = findOwnRule(await client.listRules(), label);
-        if (!mine)
-            return "none";
-        id = mine.id;
-    }
-    const existed = await client.removeRule(id);
-    state.save(constants_State.ruleRemoved, "true");
-    log.info(existed ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
-    return existed ? "removed" : "gone";
 }
 
 ;// CONCATENATED MODULE: ./src/post.ts
