@@ -6,8 +6,9 @@ import type { Config } from "./config.js";
 import { ActionError, errorMessage } from "./errors.js";
 import { type Connection, libpqEnv, parseConnectionUri } from "./postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf } from "./postgres/pg-client.js";
-import { compressProblem, type DumpRun, pgDumpArgs, startPgDump, verifyDump } from "./postgres/pg-dump.js";
+import { compressProblem, type DumpRun, pgDumpArgs, startPgDump } from "./postgres/pg-dump.js";
 import { waitUntilReachable } from "./postgres/reachability.js";
+import { verifyDump } from "./postgres/verify.js";
 import { phase, type Report } from "./report/report.js";
 import { type CommandRunner, runCommand } from "./runner/commands.js";
 import { createPrivate, exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
@@ -154,7 +155,7 @@ async function dumpAndClose(
       (error) => deps.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(deps.state)}`),
     );
   }
-  if (config.verify) report.verified = await phase(report, "verify", () => verifyDump(config.format, config.dumpPath, o.pgDump, run));
+  if (config.verify) report.verified = await phase(report, "verify", () => verifyDump(config.format, config.compress, config.dumpPath, o.pgDump, run));
   return config.dumpPath;
 }
 

@@ -27,7 +27,7 @@ export interface Config {
   staleRuleAgeMs: number;
   format: DumpFormat;
   compress?: string;
-  /** pg_dump --jobs, directory format only; already resolved from 0 = one per CPU. */
+  /** pg_dump --jobs, directory format only; already resolved from 0 = one per CPU, at most MAX_DEFAULT_JOBS. */
   jobs?: number;
   pgDumpArgs: string[];
   pgDumpVersion: "auto" | number;
@@ -39,6 +39,12 @@ export interface Config {
   retentionDays?: number;
   encryptionRecipients: string[];
 }
+
+/**
+ * `jobs: 0` is one worker per CPU, but each worker is a connection to the production database: on a
+ * 64-core runner that would be 64. Four keep a 2-4 core hosted runner busy; more must be asked for.
+ */
+export const MAX_DEFAULT_JOBS = 4;
 
 export type InputReader = (name: string) => string;
 type Env = Record<string, string | undefined>;
@@ -110,10 +116,10 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   if (compress && !COMPRESS.test(compress))
     fail("compress", `"${compress}" is not a pg_dump compression: a level 0-9, or gzip[:N], lz4[:N], zstd[:N] or none.`);
 
-  const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", "parallel workers (0 = one per CPU)", fail);
+  const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", `parallel workers (0 = one per CPU, at most ${MAX_DEFAULT_JOBS})`, fail);
   if (jobsInput > 1 && format !== "directory")
     fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
-  const jobs = format === "directory" ? jobsInput || Math.max(1, cpuCount) : undefined;
+  const jobs = format === "directory" ? jobsInput || Math.min(MAX_DEFAULT_JOBS, Math.max(1, cpuCount)) : undefined;
 
   let pgDumpArgs: string[] = [];
   try {
@@ -140,7 +146,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   const pathInput = text("path");
   const dumpPath = pathInput
     ? path.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
-    : path.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format));
+    : path.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format, compress));
 
   const verify = boolean(text("verify"), true, "verify", fail);
   const upload = boolean(text("upload"), true, "upload", fail);
@@ -201,8 +207,26 @@ export function defaultRuleLabel(env: Env): string {
   return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
 }
 
-export function extensionOf(format: DumpFormat): string {
-  return { custom: ".dump", directory: "", tar: ".tar", plain: ".sql" }[format];
+/**
+ * The file's extension. pg_dump compresses a plain dump as a whole (gzip, lz4 or zstd stream), so
+ * it is named for what opens it; archive formats compress inside and keep their name.
+ */
+export function extensionOf(format: DumpFormat, compress?: string): string {
+  if (format === "plain") return `.sql${PLAIN_SUFFIX[compressionMethod(compress)]}`;
+  return { custom: ".dump", directory: "", tar: ".tar" }[format];
+}
+
+export type CompressionMethod = "none" | "gzip" | "lz4" | "zstd";
+const PLAIN_SUFFIX: Record<CompressionMethod, string> = { none: "", gzip: ".gz", lz4: ".lz4", zstd: ".zst" };
+
+/**
+ * What `compress` makes pg_dump use on a plain dump: empty is pg_dump's default for plain
+ * (none), a level 1-9 is gzip, `0` and `none` are none, otherwise the method named.
+ */
+export function compressionMethod(compress: string | undefined): CompressionMethod {
+  if (!compress || compress === "0" || compress.startsWith("none")) return "none";
+  if (/^\d$/.test(compress)) return "gzip";
+  return compress.split(":")[0] as CompressionMethod;
 }
 
 function lines(value: string): string[] {

@@ -1,5 +1,6 @@
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../src/config.js";
+import { extensionOf, parseConfig } from "../src/config.js";
 import { InputError } from "../src/errors.js";
 
 const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
@@ -55,6 +56,23 @@ describe("parseConfig", () => {
       "--exclude-schema=information_schema",
       "--exclude-schema=^pg_*",
     ]);
+  });
+
+  it("caps jobs 0 at 4 workers: each is a connection to the production database", () => {
+    expect(parse({ ...valid, format: "directory" }, 64).jobs).toBe(4);
+    expect(parse({ ...valid, format: "directory" }, 2).jobs).toBe(2);
+    expect(parse({ ...valid, format: "directory", jobs: "8" }, 64).jobs).toBe(8); // asked for explicitly
+  });
+
+  it("names a compressed plain dump for its compression, and nothing else", () => {
+    const file = (inputs: Record<string, string>) => path.basename(parse({ ...valid, ...inputs }).dumpPath);
+    expect(file({ format: "plain", compress: "6" })).toBe("my-db-20261125T030405Z.sql.gz");
+    expect(file({ format: "plain", compress: "gzip:9" })).toMatch(/\.sql\.gz$/);
+    expect(file({ format: "plain", compress: "lz4" })).toMatch(/\.sql\.lz4$/);
+    expect(file({ format: "plain", compress: "zstd:3" })).toMatch(/\.sql\.zst$/);
+    for (const none of ["", "0", "none"]) expect(file({ format: "plain", compress: none })).toMatch(/\.sql$/);
+    expect(file({ compress: "6" })).toMatch(/\.dump$/); // archive formats compress inside
+    expect(extensionOf("custom", "zstd")).toBe(".dump");
   });
 
   it("resolves jobs 0 to one per CPU for the directory format, and paths against the workspace", () => {

@@ -50,7 +50,7 @@ export function planArtifact(config: Config, env: ArtifactEnv, log: Log, client:
   if (isGhes(env.GITHUB_SERVER_URL)) {
     throw uploadError("GitHub Enterprise Server does not support this artifact service: set `upload: false` and store `dump-path` yourself.");
   }
-  const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format)) + (config.encryptionRecipients.length ? ".age" : "");
+  const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format, config.compress)) + (config.encryptionRecipients.length ? ".age" : "");
   return { client, baseName: config.artifactName, extension, log, ...(config.retentionDays ? { retentionDays: config.retentionDays } : {}) };
 }
 

@@ -3,8 +3,7 @@ import { statfs } from "node:fs/promises";
 import * as path from "node:path";
 import type { Config, DumpFormat } from "../config.js";
 import { ActionError } from "../errors.js";
-import { type CommandRunner, childEnv } from "../runner/commands.js";
-import { readTail } from "../runner/files.js";
+import { childEnv } from "../runner/commands.js";
 
 const FORMAT_FLAG: Record<DumpFormat, string> = { custom: "c", directory: "d", tar: "t", plain: "p" };
 
@@ -77,23 +76,4 @@ async function freeSpaceNote(args: string[]): Promise<string> {
   } catch {
     return "";
   }
-}
-
-/**
- * A dump is only worth uploading if it can be read back: archive formats must list their table of
- * contents, a plain dump must end with pg_dump's completion line.
- */
-export async function verifyDump(format: DumpFormat, dumpPath: string, pgDump: string, run: CommandRunner): Promise<string> {
-  if (format === "plain") {
-    if (!(await readTail(dumpPath, 4096)).includes("-- PostgreSQL database dump complete")) {
-      throw new ActionError("verify", "The plain dump does not end with pg_dump's completion line: it is incomplete.");
-    }
-    return "plain SQL dump complete";
-  }
-  const pgRestore = path.join(path.dirname(pgDump), "pg_restore");
-  const result = await run(pgRestore, ["--list", dumpPath], { silent: true });
-  if (result.code !== 0) throw new ActionError("verify", `pg_restore --list could not read the dump: ${result.stderr.trim()}`);
-  const entries = result.stdout.split("\n").filter((l) => l.trim() && !l.startsWith(";"));
-  const data = entries.filter((l) => / (TABLE DATA|BLOBS|LARGE OBJECTS?) /.test(l)).length;
-  return `${entries.length} archive entries, ${data} with data`;
 }

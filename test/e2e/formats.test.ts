@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { gunzipSync } from "node:zlib";
 import { Decrypter, generateIdentity, identityToRecipient } from "age-encryption";
 import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +67,18 @@ describe("formats, compression, encryption", () => {
     await w.pg.createDatabase(db);
     // pg.psql sends SQL, not a script: drop the \restrict meta-commands recent pg_dumps add.
     await w.pg.psql((await readFile(artifact, "utf8")).replace(/^\\restrict.*$|^\\unrestrict.*$/gm, ""), db);
+    expect(await snapshot(w.pg, db)).toEqual(original);
+  });
+
+  it("plain format with compress 6: a .sql.gz, verified through gzip, restorable with gunzip | psql", async () => {
+    const { main, artifact } = await backup({ format: "plain", compress: "6" });
+    expect(main.outputs["artifact-name"]).toMatch(/^shop-db-123-\d{8}T\d{6}Z\.sql\.gz$/);
+    expect(main.outputs["dump-path"]).toMatch(/\.sql\.gz$/);
+    expect(main.summary).toContain("plain SQL dump complete (gzip)");
+    const db = `restored_${++restores}`;
+    await w.pg.createDatabase(db);
+    const sql = gunzipSync(await readFile(artifact)).toString("utf8");
+    await w.pg.psql(sql.replace(/^\\restrict.*$|^\\unrestrict.*$/gm, ""), db);
     expect(await snapshot(w.pg, db)).toEqual(original);
   });
 
