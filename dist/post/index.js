@@ -51912,6 +51912,11 @@ function parseWords(text) {
 
 
 const FORMATS = ["custom", "directory", "tar", "plain"];
+/**
+ * `jobs: 0` is one worker per CPU, but each worker is a connection to the production database: on a
+ * 64-core runner that would be 64. Four keep a 2-4 core hosted runner busy; more must be asked for.
+ */
+const MAX_DEFAULT_JOBS = 4;
 const TRUE = ["true", "True", "TRUE"];
 const FALSE = ["false", "False", "FALSE"];
 const DATABASE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
@@ -51972,10 +51977,10 @@ function parseConfig(read, env, now, cpuCount) {
     const compress = text("compress") || undefined;
     if (compress && !COMPRESS.test(compress))
         fail("compress", `"${compress}" is not a pg_dump compression: a level 0-9, or gzip[:N], lz4[:N], zstd[:N] or none.`);
-    const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", "parallel workers (0 = one per CPU)", fail);
+    const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", `parallel workers (0 = one per CPU, at most ${MAX_DEFAULT_JOBS})`, fail);
     if (jobsInput > 1 && format !== "directory")
         fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
-    const jobs = format === "directory" ? jobsInput || Math.max(1, cpuCount) : undefined;
+    const jobs = format === "directory" ? jobsInput || Math.min(MAX_DEFAULT_JOBS, Math.max(1, cpuCount)) : undefined;
     let pgDumpArgs = [];
     try {
         pgDumpArgs = parseWords(read("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
@@ -51997,7 +52002,7 @@ function parseConfig(read, env, now, cpuCount) {
     const pathInput = text("path");
     const dumpPath = pathInput
         ? external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
-        : external_node_path_namespaceObject.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format));
+        : external_node_path_namespaceObject.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format, compress));
     const verify = config_boolean(text("verify"), true, "verify", fail);
     const upload = config_boolean(text("upload"), true, "upload", fail);
     const artifactName = text("artifact-name") || baseName;
@@ -52051,8 +52056,26 @@ function defaultRuleLabel(env) {
     const repo = repositoryOf(env);
     return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
 }
-function extensionOf(format) {
-    return { custom: ".dump", directory: "", tar: ".tar", plain: ".sql" }[format];
+/**
+ * The file's extension. pg_dump compresses a plain dump as a whole (gzip, lz4 or zstd stream), so
+ * it is named for what opens it; archive formats compress inside and keep their name.
+ */
+function extensionOf(format, compress) {
+    if (format === "plain")
+        return `.sql${PLAIN_SUFFIX[compressionMethod(compress)]}`;
+    return { custom: ".dump", directory: "", tar: ".tar" }[format];
+}
+const PLAIN_SUFFIX = { none: "", gzip: ".gz", lz4: ".lz4", zstd: ".zst" };
+/**
+ * What `compress` makes pg_dump use on a plain dump: empty is pg_dump's default for plain
+ * (none), a level 1-9 is gzip, `0` and `none` are none, otherwise the method named.
+ */
+function compressionMethod(compress) {
+    if (!compress || compress === "0" || compress.startsWith("none"))
+        return "none";
+    if (/^\d$/.test(compress))
+        return "gzip";
+    return compress.split(":")[0];
 }
 function lines(value) {
     return value
