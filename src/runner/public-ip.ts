@@ -1,5 +1,6 @@
 import { BlockList, isIPv4 } from "node:net";
 import { ActionError } from "../errors.js";
+import { proxiedFetch } from "./proxy.js";
 
 /**
  * Ranges that can never be the runner's address as the database sees it: allowlisting one would
@@ -57,7 +58,7 @@ export async function lookupPublicIp(o: LookupOptions): Promise<{ ip: string; so
 async function askProvider(url: string, requirePublic: boolean, signal: AbortSignal): Promise<{ ip: string; source: string }> {
   let res: Response;
   try {
-    res = await fetch(url, { signal, headers: { Accept: "text/plain" } });
+    res = await proxiedFetch(url, { signal, headers: { Accept: "text/plain" } });
   } catch (error) {
     const e = error as Error & { cause?: { code?: string } };
     throw new Error(signal.aborted ? "timed out" : `no answer (${e.cause?.code ?? e.message})`);

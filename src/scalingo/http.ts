@@ -1,5 +1,6 @@
 import { USER_AGENT } from "../constants.js";
 import { ScalingoApiError } from "../errors.js";
+import { proxiedFetch } from "../runner/proxy.js";
 
 /** What a call needs from the outside world; tests pass a fake clock, production the real one. */
 export interface Clock {
@@ -89,7 +90,7 @@ async function attemptOnce<T>(
   let res: Response;
   let text: string;
   try {
-    res = await fetch(req.url, {
+    res = await proxiedFetch(req.url, {
       method: req.method,
       headers: { Accept: "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT, Authorization: req.authorization },
       body: req.body === undefined ? undefined : JSON.stringify(req.body),

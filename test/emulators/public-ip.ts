@@ -1,8 +1,9 @@
 // Emulator of the public-IP lookup services (api.ipify.org, checkip.amazonaws.com, ...): GET answers
 // the caller's IPv4 as plain text. checkip.amazonaws.com ends it with a newline and ipify does not,
 // so the default answer keeps the newline: the action must trim either way.
-import { createServer, type ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { serverFor, type TlsFront, urlFor } from "./tls-front.js";
 
 export interface IpEmulatorOptions {
   /** The body to send, verbatim. Default: the caller's remote address ("127.0.0.1") plus "\n". */
@@ -20,7 +21,8 @@ export interface IpEmulator {
   close(): Promise<void>;
 }
 
-export async function startIpEmulator(initial: IpEmulatorOptions = {}): Promise<IpEmulator> {
+/** `tls`: served over https as `ip.<domain>` instead of plain http on 127.0.0.1. */
+export async function startIpEmulator(initial: IpEmulatorOptions = {}, tls?: TlsFront): Promise<IpEmulator> {
   let options = initial;
   const pending = new Set<NodeJS.Timeout>();
 
@@ -34,7 +36,7 @@ export async function startIpEmulator(initial: IpEmulatorOptions = {}): Promise<
     res.end(body);
   };
 
-  const server = createServer((req, res) => {
+  const server = serverFor(tls, (req, res) => {
     emulator.hits++;
     const o = options; // the options in force when the request arrived
     // IPv4 clients show up as such on an IPv4 listener; strip a mapped prefix all the same.
@@ -62,7 +64,7 @@ export async function startIpEmulator(initial: IpEmulatorOptions = {}): Promise<
   await new Promise((resolve, reject) => server.once("listening", resolve).once("error", reject));
 
   const emulator: IpEmulator = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    url: `${urlFor(tls, "ip", (server.address() as AddressInfo).port)}/`,
     hits: 0,
     set(o) {
       options = o;

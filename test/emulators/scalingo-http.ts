@@ -1,9 +1,10 @@
 // HTTP plumbing of the three emulated Scalingo services: hosting, replies, fault injection and
 // rate limiting. The routes themselves live in scalingo.ts.
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { serverFor, type TlsFront, urlFor } from "./tls-front.js";
 
 export type Service = "auth" | "api" | "dbapi";
 
@@ -149,6 +150,8 @@ export interface Hosting {
   faults: FaultList;
   limiter?: RateLimiter;
   requests: RequestRecord[];
+  /** Served over TLS as `<service>.<domain>` instead of plain http on 127.0.0.1. */
+  tls?: TlsFront;
 }
 
 async function realReply(routes: Route[], limiter: RateLimiter | undefined, service: Service, req: IncomingMessage, path: string): Promise<Reply> {
@@ -190,11 +193,11 @@ async function answer(routes: Route[], hosting: Hosting, service: Service, req: 
   send(res, final, randomUUID());
 }
 
-/** One node:http server per service on 127.0.0.1 (ephemeral ports), each answering its routes. */
+/** One server per service on 127.0.0.1 (ephemeral ports), each answering its routes. */
 export async function serve(routes: Route[], hosting: Hosting): Promise<{ urls: Record<Service, string>; close(): Promise<void> }> {
   const services = ["auth", "api", "dbapi"] as const;
   const servers = services.map((service) =>
-    createServer((req, res) => {
+    serverFor(hosting.tls, (req, res) => {
       answer(routes, hosting, service, req, res).catch(() => req.socket.destroy());
     }),
   );
@@ -207,7 +210,7 @@ export async function serve(routes: Route[], hosting: Hosting): Promise<{ urls: 
         }),
     ),
   );
-  const urls = Object.fromEntries(services.map((service, i) => [service, `http://127.0.0.1:${ports[i]}`])) as Record<Service, string>;
+  const urls = Object.fromEntries(services.map((service, i) => [service, urlFor(hosting.tls, service, ports[i] as number)])) as Record<Service, string>;
   const close = () =>
     Promise.all(
       servers.map(

@@ -19,6 +19,7 @@ import {
   type Service,
   serve,
 } from "./scalingo-http.js";
+import type { TlsFront } from "./tls-front.js";
 
 export type { FirewallRule } from "./scalingo-firewall.js";
 export type { Fault } from "./scalingo-http.js";
@@ -48,6 +49,8 @@ export interface ScalingoEmulatorOptions {
   maxRules?: number;
   /** default off; beyond it: 429, Retry-After: 1, plain-text body */
   rateLimitPerMinute?: number;
+  /** Serve https as auth.<domain>, api.<domain>, dbapi.<domain> (the regions list says so) instead of http on 127.0.0.1. */
+  tls?: TlsFront;
 }
 
 export interface ScalingoEmulator {
@@ -204,7 +207,7 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
       return ok({ ranges: MANAGED_RANGES });
     }),
   ];
-  const { urls, close } = await serve(routes, { faults, limiter, requests });
+  const { urls, close } = await serve(routes, { faults, limiter, requests, ...(o.tls ? { tls: o.tls } : {}) });
   let closing: Promise<void> | undefined;
 
   return {
