@@ -5,11 +5,15 @@ import { packDirectory } from "./artifact/pack.js";
 import type { Config } from "./config.js";
 import { ActionError, errorMessage } from "./errors.js";
 import { type Connection, libpqEnv, parseConnectionUri } from "./postgres/connection.js";
-import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf } from "./postgres/pg-client.js";
+import { choosePgDump, detectPlatform, findInstalled, majorOf } from "./postgres/pg-client.js";
 import { compressProblem, type DumpRun, pgDumpArgs, startPgDump } from "./postgres/pg-dump.js";
-import { waitUntilReachable } from "./postgres/reachability.js";
+import { planServer } from "./postgres/pg-server.js";
+import { type Reachable, waitUntilReachable } from "./postgres/reachability.js";
+import { type CountedTable, openSnapshot, type SnapshotCounter } from "./postgres/row-counts.js";
+import type { ThrowawayServer } from "./postgres/throwaway-server.js";
 import { verifyDump } from "./postgres/verify.js";
 import { phase, type Report } from "./report/report.js";
+import { installClients, runRestoreCheck, startRestoreServer, stopRestoreCheck } from "./restore-steps.js";
 import { type CommandRunner, runCommand } from "./runner/commands.js";
 import { createPrivate, exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
 import { lookupPublicIp } from "./runner/public-ip.js";
@@ -22,6 +26,10 @@ export interface Session {
   client?: ScalingoClient;
   rule?: OpenRule;
   dump?: DumpRun;
+  /** The restore check's server, from its start (while the rule propagates) to the end of the check. */
+  restoreServer?: ThrowawayServer;
+  /** The transaction holding pg_dump's snapshot, for the row counts. */
+  snapshot?: SnapshotCounter;
   /** Files that are not a finished backup yet, deleted if the run stops. */
   partial: Set<string>;
 }
@@ -35,6 +43,15 @@ export interface BackupDeps {
 
 /** Steps 2 to 8 of the contract; main.ts only parses inputs, reports and handles signals around it. */
 export async function backup(config: Config, session: Session, report: Report, deps: BackupDeps): Promise<void> {
+  try {
+    await backupSteps(config, session, report, deps);
+  } finally {
+    await stopRestoreCheck(session);
+  }
+}
+
+async function backupSteps(config: Config, session: Session, report: Report, deps: BackupDeps): Promise<void> {
+  if (config.verify === "restore") report.restoreVerified = false;
   const { log } = deps;
   const run = deps.run ?? runCommand;
   // An input problem only the file system can tell: still before anything is contacted.
@@ -64,6 +81,11 @@ export async function backup(config: Config, session: Session, report: Report, d
     if (problem) throw new ActionError("inputs", problem);
     return chosen;
   });
+  // verify: restore needs a server of the same major: found now, or installed while the rule propagates.
+  const serverPlan =
+    config.verify === "restore"
+      ? await phase(report, "restore-server", () => planServer(choice.major, choice.kind === "use" ? choice.path : undefined, platform.canInstall))
+      : undefined;
 
   const rule = await phase(report, "firewall", async () => {
     let rules = await client.listRules();
@@ -76,11 +98,20 @@ export async function backup(config: Config, session: Session, report: Report, d
   Object.assign(report, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: new Date() });
   if (rule.created) log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
 
-  // While the rule propagates: get the right pg_dump and wait for the database, both at once.
-  const [pgDump, reachable] = await Promise.all([
-    phase(report, "pg-dump-client", async () => (choice.kind === "use" ? choice.path : installPgDump(choice.major, platform, run, (m) => log.info(m)))),
+  // While the rule propagates: get the right pg_dump (and start the restore check's server) and
+  // wait for the database, all at once. All settle before a failure is thrown, so nothing starts
+  // after the cleanup.
+  const clients = phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, run, log));
+  const server = serverPlan
+    ? clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, log)))
+    : Promise.resolve(undefined);
+  const tasks = [
+    clients,
     phase(report, "reachability", () => waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m) })),
-  ]);
+    server.then((s) => (session.restoreServer = s)),
+  ] as const;
+  await Promise.allSettled(tasks);
+  const [pgDump, reachable] = await Promise.all(tasks);
   report.pgDumpVersion = String(choice.major);
   const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
   log.info(
@@ -93,7 +124,7 @@ export async function backup(config: Config, session: Session, report: Report, d
     );
   }
 
-  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, rule });
+  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, reachable, rule });
   const final = await finishFile(config, session, report, dumped);
   report.dumpPath = final;
   // Always one file: the directory format was packed into a tar above.
@@ -132,7 +163,7 @@ async function dumpAndClose(
   session: Session,
   report: Report,
   deps: BackupDeps,
-  o: { pgDump: string; connection: Connection; rule: OpenRule },
+  o: { pgDump: string; connection: Connection; reachable: Reachable; rule: OpenRule },
 ): Promise<string> {
   await prepareDumpDir(config.dumpPath);
   // pg_dump creates its output under the runner's umask: made private first, the file (or the
@@ -140,13 +171,26 @@ async function dumpAndClose(
   await createPrivate(config.dumpPath, config.format === "directory" ? "dir" : "file");
   session.partial.add(config.dumpPath);
   const run = deps.run ?? runCommand;
+  let counted: CountedTable[] | undefined;
   try {
     await phase(report, "dump", async () => {
+      // Exported before pg_dump starts and held until it ends: pg_dump and its workers read this snapshot.
+      session.snapshot = config.verifyRowCounts ? await openSnapshot(o.connection, snapshotOptions(config, o.reachable)) : undefined;
+      const snapshot = session.snapshot ? [`--snapshot=${session.snapshot.snapshot}`] : [];
       deps.log.info(`Running pg_dump ${report.pgDumpVersion} (${config.format} format) to ${config.dumpPath}...`);
-      session.dump = startPgDump(o.pgDump, pgDumpArgs(config, config.dumpPath), libpqEnv(o.connection), (line) => deps.log.info(`pg_dump: ${line}`));
+      session.dump = startPgDump(o.pgDump, [...pgDumpArgs(config, config.dumpPath), ...snapshot], libpqEnv(o.connection), (line) =>
+        deps.log.info(`pg_dump: ${line}`),
+      );
+      // While pg_dump reads, the same snapshot is counted on the action's own connection.
+      const counting = session.snapshot?.countAll();
+      counting?.catch(() => undefined);
       await session.dump.done;
+      counted = await counting;
+      if (counted) deps.log.info(`Counted the rows of ${counted.length} table(s) in pg_dump's snapshot.`);
     });
   } finally {
+    await session.snapshot?.close();
+    session.snapshot = undefined;
     session.dump = undefined;
     await closeRule(session.client as ScalingoClient, o.rule, deps.state, deps.log).then(
       () => {
@@ -155,8 +199,15 @@ async function dumpAndClose(
       (error) => deps.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(deps.state)}`),
     );
   }
-  if (config.verify) report.verified = await phase(report, "verify", () => verifyDump(config.format, config.compress, config.dumpPath, o.pgDump, run));
+  if (config.verify !== "false")
+    report.verified = await phase(report, "verify", () => verifyDump(config.format, config.compress, config.dumpPath, o.pgDump, run));
+  if (session.restoreServer) await runRestoreCheck(config, session, report, { pgDump: o.pgDump, counted, run, log: deps.log });
   return config.dumpPath;
+}
+
+/** The snapshot's connection is the reachability probe's; row security as pg_dump applies it. */
+function snapshotOptions(config: Config, reachable: Reachable) {
+  return { allowPlain: reachable.allowPlain, serverVersionNum: reachable.serverVersionNum, rowSecurity: config.pgDumpArgs.includes("--enable-row-security") };
 }
 
 /** Directory dumps become one tar; with recipients the dump is encrypted and the plaintext removed. */

@@ -9,6 +9,10 @@ import { parseWords } from "./words.js";
 export type DumpFormat = "custom" | "directory" | "tar" | "plain";
 export const FORMATS: readonly DumpFormat[] = ["custom", "directory", "tar", "plain"];
 
+/** `list`: the archive is readable; `restore`: it restores into a throwaway local server; `false`: no check. */
+export type VerifyLevel = "list" | "restore" | "false";
+export const VERIFY_LEVELS: readonly VerifyLevel[] = ["list", "restore", "false"];
+
 /** Every input, parsed and validated once; the rest of the action receives only this. */
 export interface Config {
   apiToken: string;
@@ -33,7 +37,13 @@ export interface Config {
   pgDumpVersion: "auto" | number;
   /** Where pg_dump writes: a file, or a directory for the directory format. */
   dumpPath: string;
-  verify: boolean;
+  verify: VerifyLevel;
+  /** With `verify: restore`: compare every dumped table's rows in pg_dump's snapshot with the restored ones. */
+  verifyRowCounts: boolean;
+  /** pg_restore --jobs for the restore check: the runner's cores. */
+  restoreJobs: number;
+  /** Where the restore check's throwaway server gets its folder: RUNNER_TEMP. */
+  tempDir: string;
   upload: boolean;
   artifactName: string;
   retentionDays?: number;
@@ -148,7 +158,14 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     ? path.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
     : path.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format, compress));
 
-  const verify = boolean(text("verify"), true, "verify", fail);
+  const verify = verifyLevel(text("verify"), fail);
+  const verifyRowCounts = boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
+  if (verify === "restore" && format === "plain" && compressionMethod(compress) !== "none")
+    fail("verify", `\`restore\` reads a plain dump with psql, which cannot read a compressed one: use \`compress: none\` or the custom format.`);
+  if (verifyRowCounts && verify !== "restore")
+    fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
+  if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
+    fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
   const upload = boolean(text("upload"), true, "upload", fail);
 
   const artifactName = text("artifact-name") || baseName;
@@ -187,6 +204,9 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     pgDumpVersion,
     dumpPath,
     verify,
+    verifyRowCounts,
+    restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
+    tempDir: runnerTemp,
     upload,
     artifactName,
     retentionDays,
@@ -246,6 +266,15 @@ function integer(value: string, fallback: number, min: number, max: number, inpu
     return fallback;
   }
   return n;
+}
+
+/** `true` stays an alias of `list`, today's check, so existing workflows keep their meaning. */
+function verifyLevel(value: string, fail: Fail): VerifyLevel {
+  if (!value || TRUE.includes(value)) return "list";
+  if (FALSE.includes(value)) return "false";
+  if ((VERIFY_LEVELS as readonly string[]).includes(value)) return value as VerifyLevel;
+  fail("verify", `"${value}" is not one of list (or true), restore, false.`);
+  return "list";
 }
 
 function boolean(value: string, fallback: boolean, input: string, fail: Fail): boolean {

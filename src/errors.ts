@@ -2,7 +2,20 @@
  * One error type per failure class. Each carries a message a user can act on; `phase` says which
  * part of the backup failed so the job summary can point at it.
  */
-export type Phase = "inputs" | "scalingo" | "ip-lookup" | "firewall" | "pg-dump-client" | "reachability" | "dump" | "verify" | "pack" | "encrypt" | "upload";
+export type Phase =
+  | "inputs"
+  | "scalingo"
+  | "ip-lookup"
+  | "firewall"
+  | "pg-dump-client"
+  | "restore-server"
+  | "reachability"
+  | "dump"
+  | "verify"
+  | "restore"
+  | "pack"
+  | "encrypt"
+  | "upload";
 
 export class ActionError extends Error {
   constructor(

@@ -6,6 +6,7 @@ import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage } from "./errors.js";
 import { newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
+import { stopRestoreCheck } from "./restore-steps.js";
 import { removeQuietly } from "./runner/files.js";
 import { actionState } from "./runner/state.js";
 import { closeRule, whoRemovesLeftover } from "./scalingo/firewall.js";
@@ -93,7 +94,8 @@ function onCancel(session: Session, report: Report): () => void {
     stopping = true;
     core.warning(`Received ${signal}: stopping pg_dump and removing the firewall rule.`);
     session.dump?.kill("SIGTERM");
-    await closeSessionRule(session, report);
+    // The restore check's server and folder, and the snapshot's transaction, go too.
+    await Promise.all([closeSessionRule(session, report), stopRestoreCheck(session)]);
     for (const file of session.partial) await removeQuietly(file);
     report.failedPhase ??= "dump";
     report.error = `Cancelled by ${signal}.`;

@@ -40,7 +40,10 @@ describe("parseConfig", () => {
       format: "custom",
       jobs: undefined,
       pgDumpVersion: "auto",
-      verify: true,
+      verify: "list",
+      verifyRowCounts: false,
+      restoreJobs: 2,
+      tempDir: "/runner/tmp",
       upload: true,
       ruleLabel: "scalingo-pg-dump acme/shop run 77/2 job backup",
       dumpPath: "/runner/tmp/scalingo-pg-dump/my-db-20261125T030405Z.dump",
@@ -123,7 +126,19 @@ describe("parseConfig", () => {
     ["pg-dump-args setting the file", { "pg-dump-args": "--file=/tmp/x" }, /`pg-dump-args`: --file=\/tmp\/x is set by the action itself/],
     ["pg-dump-args setting the host", { "pg-dump-args": "-h evil" }, /`pg-dump-args`: -h/],
     ["pg-dump-version word", { "pg-dump-version": "latest" }, /`pg-dump-version`: "latest"/],
-    ["verify not boolean", { verify: "yes please" }, /`verify`: "yes please" is not true or false/],
+    ["verify unknown", { verify: "yes please" }, /`verify`: "yes please" is not one of list \(or true\), restore, false/],
+    [
+      "row counts without restore",
+      { "verify-row-counts": "true" },
+      /`verify-row-counts`: compares the dump with its restored copy: it needs `verify: restore` \(verify is "list"\)/,
+    ],
+    ["restore of a compressed plain dump", { verify: "restore", format: "plain", compress: "6" }, /`verify`: `restore` reads a plain dump with psql/],
+    ["row counts not boolean", { verify: "restore", "verify-row-counts": "yes" }, /`verify-row-counts`: "yes" is not true or false/],
+    [
+      "row counts with its own snapshot",
+      { verify: "restore", "verify-row-counts": "true", "pg-dump-args": "--snapshot=00000003-1" },
+      /`pg-dump-args`: --snapshot is set by the action/,
+    ],
     ["upload not boolean", { upload: "1" }, /`upload`/],
     ["artifact-name with slash", { "artifact-name": "a/b" }, /`artifact-name`/],
     ["retention 0", { "retention-days": "0" }, /`retention-days`: "0" is not a whole number from 1 to 90/],
@@ -149,5 +164,12 @@ describe("parseConfig", () => {
   it("never echoes the token in an error", () => {
     const found = problems({ "api-token": "tk-us-has space", format: "zip" });
     expect(found.join("\n")).not.toContain("has space");
+  });
+
+  it("verify: true stays list, false is no check, restore with row counts; restore jobs follow the cores", () => {
+    expect(parse({ ...valid, verify: "true" }).verify).toBe("list");
+    expect(parse({ ...valid, verify: "FALSE" }).verify).toBe("false");
+    expect(parse({ ...valid, verify: "restore", "verify-row-counts": "true" }, 4)).toMatchObject({ verify: "restore", verifyRowCounts: true, restoreJobs: 4 });
+    expect(parse({ ...valid, verify: "restore", "pg-dump-args": "--snapshot=00000003-1" }).pgDumpArgs).toEqual(["--snapshot=00000003-1"]);
   });
 });

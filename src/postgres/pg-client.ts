@@ -63,14 +63,14 @@ const PGDG_LIST = "/etc/apt/sources.list.d/pgdg.list";
  * GitHub's images remove the PostgreSQL apt source after building: add its key and source back,
  * refresh that source alone (fast, and immune to other broken sources), then install the client.
  */
-export function installCommands(major: number, codename: string, sudo: boolean): string[][] {
+export function installCommands(major: number, codename: string, sudo: boolean, packages = [`postgresql-client-${major}`]): string[][] {
   const source = `deb [signed-by=${PGDG_KEY}] https://apt.postgresql.org/pub/repos/apt ${codename}-pgdg main`;
   const commands = [
     ["install", "-d", path.dirname(PGDG_KEY)],
     ["curl", "-fsSL", "--retry", "3", "-o", PGDG_KEY, "https://www.postgresql.org/media/keys/ACCC4CF8.asc"],
     ["sh", "-c", `echo '${source}' > ${PGDG_LIST}`],
     ["apt-get", "update", "-o", `Dir::Etc::sourcelist=${PGDG_LIST}`, "-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"],
-    ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", `postgresql-client-${major}`],
+    ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", ...packages],
   ];
   return sudo ? commands.map((c) => ["sudo", "-n", ...c]) : commands;
 }
@@ -105,14 +105,21 @@ export async function detectPlatform(run: CommandRunner = runCommand): Promise<P
   return { canInstall: debianLike && hasApt && privileged && Boolean(codename), codename, root };
 }
 
-export async function installPgDump(major: number, platform: Platform, run: CommandRunner, log: (m: string) => void): Promise<string> {
-  log(`Installing postgresql-client-${major} from the PostgreSQL apt repository...`);
-  for (const [file, ...args] of installCommands(major, platform.codename ?? "", !platform.root)) {
+/** Installs the client of `major`, and with `packages` more of the same repository in the same apt run. */
+export async function installPgDump(
+  major: number,
+  platform: Platform,
+  run: CommandRunner,
+  log: (m: string) => void,
+  packages = [`postgresql-client-${major}`],
+): Promise<string> {
+  log(`Installing ${packages.join(", ")} from the PostgreSQL apt repository...`);
+  for (const [file, ...args] of installCommands(major, platform.codename ?? "", !platform.root, packages)) {
     const result = await run(file, args);
     if (result.code !== 0) {
       throw new ActionError(
         "pg-dump-client",
-        `Installing pg_dump ${major} failed at \`${[file, ...args].join(" ")}\` (exit ${result.code}): ${result.stderr.trim().slice(-500)}. Install postgresql-client-${major} before this step, or set \`pg-dump-version\`.`,
+        `Installing pg_dump ${major} failed at \`${[file, ...args].join(" ")}\` (exit ${result.code}): ${result.stderr.trim().slice(-500)}. Install ${packages.join(" ")} before this step, or set \`pg-dump-version\`.`,
       );
     }
   }

@@ -5,6 +5,8 @@ import { type Connection, pgClientConfig } from "./connection.js";
 
 export interface Reachable {
   serverVersionNum: number;
+  /** The server refused TLS and the URI's sslmode let the connection go without it. */
+  allowPlain: boolean;
   attempts: number;
   waitedMs: number;
 }
@@ -60,7 +62,7 @@ export async function waitUntilReachable(
     try {
       await client.connect();
       const { rows } = await client.query<{ server_version_num: string }>("SHOW server_version_num");
-      return { serverVersionNum: Number(rows[0].server_version_num), attempts: attempt, waitedMs: clock.now() - started };
+      return { serverVersionNum: Number(rows[0].server_version_num), allowPlain, attempts: attempt, waitedMs: clock.now() - started };
     } catch (error) {
       // libpq's allow/prefer fall back to a plain connection; every other mode must not.
       const negotiable = !conn.sslmode || conn.sslmode === "allow" || conn.sslmode === "prefer";

@@ -1,4 +1,5 @@
 import type { Phase } from "../errors.js";
+import type { RestoreReport } from "../restore-check.js";
 
 /** What a run did, filled in as it goes: the source of the outputs and the job summary. */
 export interface Report {
@@ -17,6 +18,10 @@ export interface Report {
   dumpSize?: number;
   sha256?: string;
   verified?: string;
+  /** What the restore check restored (verify: restore), once it passed. */
+  restore?: RestoreReport;
+  /** Set when verify is restore: false until the restore check passed. */
+  restoreVerified?: boolean;
   artifactId?: number;
   artifactName?: string;
   artifactDigest?: string;
@@ -46,7 +51,7 @@ export async function phase<T>(report: Report, name: Phase, work: () => Promise<
 
 /** Outputs as action.yml names them; only what is known. */
 export function outputsOf(r: Report): Record<string, string> {
-  const all: Record<string, string | number | undefined> = {
+  const all: Record<string, string | number | boolean | undefined> = {
     "dump-path": r.dumpPath,
     "dump-size": r.dumpSize,
     "dump-sha256": r.sha256,
@@ -57,6 +62,9 @@ export function outputsOf(r: Report): Record<string, string> {
     "firewall-rule-id": r.ruleId,
     "server-version": r.serverVersion,
     "pg-dump-version": r.pgDumpVersion,
+    "restore-verified": r.restoreVerified,
+    tables: r.restore?.tables.length,
+    rows: r.restore?.rows,
   };
   return Object.fromEntries(
     Object.entries(all)

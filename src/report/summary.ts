@@ -1,14 +1,17 @@
 import type { Phase } from "../errors.js";
 import type { Report } from "./report.js";
+import { restoreSection } from "./restore-summary.js";
 
 const PHASE_LABELS: [Phase, string][] = [
   ["scalingo", "Scalingo API"],
   ["ip-lookup", "IP lookup"],
   ["firewall", "Firewall rule"],
   ["pg-dump-client", "pg_dump client"],
+  ["restore-server", "Restore server"],
   ["reachability", "Wait for database"],
   ["dump", "Dump"],
   ["verify", "Verify"],
+  ["restore", "Restore check"],
   ["pack", "Pack (tar)"],
   ["encrypt", "Encrypt"],
   ["upload", "Upload"],
@@ -21,9 +24,12 @@ const ADVICE: Record<Phase, string> = {
   "ip-lookup": "Set `runner-ip`, or `ip-lookup-urls` to services reachable from the runner.",
   firewall: "Check the database's firewall rules in the dashboard (at most 30); remove unused ones.",
   "pg-dump-client": "Install the pg_dump of the server's major before this step, or set `pg-dump-version`.",
+  "restore-server": "`verify: restore` needs a PostgreSQL server of the dump's major on the runner: install it before this step, or use `verify: list`.",
   reachability: "Check the rule's IP is the runner's egress address and raise `reachable-timeout`.",
   dump: "Read pg_dump's message above; check free disk space and the database's status.",
   verify: "The dump could not be read back: it was not uploaded. Run again.",
+  restore:
+    "The dump did not restore, or not with every row: it was not uploaded. Read the error above; an object depending on something excluded by `pg-dump-args` fails the restore.",
   pack: "Check free disk space: the tar needs as much again as the dump directory.",
   encrypt: "Check `encryption-recipients` and free disk space.",
   upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",
@@ -74,6 +80,7 @@ export function summaryMarkdown(r: Report): string {
     lines.push("> [!WARNING]", "> This repository is public: anyone signed in to GitHub can download this unencrypted dump. Set `encryption-recipients`.", "");
   }
   lines.push("| | |", "|---|---|", ...rows.filter(([, v]) => v).map(([k, v]) => `| ${k} | ${v} |`), "");
+  lines.push(...restoreSection(r));
   const timed = PHASE_LABELS.filter(([p]) => r.durationsMs[p] !== undefined);
   if (timed.length) {
     lines.push("| Phase | Duration |", "|---|---|", ...timed.map(([p, label]) => `| ${label} | ${seconds(r.durationsMs[p] as number)} |`), "");

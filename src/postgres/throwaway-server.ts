@@ -1,0 +1,146 @@
+import { appendFile, chown, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { ActionError } from "../errors.js";
+import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { removeQuietly } from "../runner/files.js";
+
+/** A PostgreSQL server of the dump's major, private to this step, for the restore check. */
+export interface ThrowawayServer {
+  /** Its folder: data, Unix socket and log; removed by stop(). */
+  folder: string;
+  /** libpq settings reaching it: PGHOST (the socket folder), PGPORT, PGUSER. */
+  env: Record<string, string>;
+  /** The OS user the server runs as (when this step is root), else undefined. */
+  osUser?: string;
+  /** Immediate shutdown, then the folder is removed; safe to call twice and after a failed start. */
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** /usr/lib/postgresql/<major>/bin: initdb, pg_ctl, postgres */
+  binDir: string;
+  /** RUNNER_TEMP: the folder goes there when the server's user can reach it. */
+  tempDir: string;
+  /** Its superuser: the dump's role name, so a plain dump's `OWNER TO <role>` restores as it is. */
+  superuser: string;
+  run?: CommandRunner;
+  /** Whether this process is root (postgres refuses to run as root). */
+  root?: boolean;
+}
+
+// A Unix socket path is at most 107 bytes (sun_path); `.s.PGSQL.5432` is appended to the folder.
+const MAX_SOCKET_FOLDER = 107 - "/.s.PGSQL.5432".length;
+// The socket is the only way in: no TCP listener, so the port needs no allocation and cannot clash.
+const PORT = 5432;
+
+/**
+ * The restore check only needs a server to load the dump into: durability is off (the data is
+ * thrown away), and no checkpoint interrupts the load. Nothing listens on TCP; the socket lives in
+ * the folder, which only this user (or root) can enter, so trust authentication lets nobody else in.
+ */
+function settings(socketFolder: string): string {
+  return `
+listen_addresses = ''
+unix_socket_directories = '${socketFolder.replaceAll("'", "''")}'
+port = ${PORT}
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+wal_level = minimal
+max_wal_senders = 0
+max_wal_size = '8GB'
+checkpoint_timeout = '1h'
+autovacuum = off
+maintenance_work_mem = '256MB'
+jit = off
+`;
+}
+
+/**
+ * initdb and pg_ctl in a fresh folder under RUNNER_TEMP, as the current user. PostgreSQL refuses
+ * to run as root (container jobs run steps as root): then the server runs as `postgres` (created by
+ * Debian's server package) or else `nobody`, through runuser, and its folder is given to that user.
+ */
+export async function startThrowawayServer(o: ServerOptions): Promise<ThrowawayServer> {
+  const run = o.run ?? runCommand;
+  const osUser = o.root ? await unprivilegedUser(run) : undefined;
+  const parent = await folderParent(o.tempDir, osUser, run);
+  const folder = await mkdtemp(path.join(parent, "scalingo-pg-dump-restore-"));
+  const data = path.join(folder, "data");
+  const log = path.join(folder, "server.log");
+  // As the server's user: runuser keeps argv as given, no shell.
+  const as = (program: string, args: string[]) =>
+    osUser
+      ? run("runuser", ["-u", osUser.name, "--", path.join(o.binDir, program), ...args], { silent: true })
+      : run(path.join(o.binDir, program), args, { silent: true });
+  let started = false;
+  const stop = async () => {
+    if (started) {
+      started = false;
+      const stopped = await as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
+      if (stopped.code !== 0) await killPostmaster(data);
+    }
+    await removeQuietly(folder);
+  };
+  try {
+    if (osUser) await chown(folder, osUser.uid, osUser.gid);
+    const init = await as("initdb", ["-D", data, "-U", o.superuser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]);
+    if (init.code !== 0) throw new ActionError("restore-server", `initdb failed (exit ${init.code}): ${(init.stderr || init.stdout).trim().slice(-1500)}`);
+    await appendFile(path.join(data, "postgresql.conf"), settings(folder));
+    // Only the socket: no host line at all.
+    await writeFile(path.join(data, "pg_hba.conf"), "local all all trust\n");
+    started = true;
+    const start = await as("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "start"]);
+    if (start.code !== 0) {
+      const serverLog = await readFile(log, "utf8").catch(() => "");
+      throw new ActionError(
+        "restore-server",
+        `The throwaway PostgreSQL server did not start (exit ${start.code}): ${start.stderr.trim()}\n${serverLog.slice(-1500)}`,
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { folder, env: { PGHOST: folder, PGPORT: String(PORT), PGUSER: o.superuser }, ...(osUser ? { osUser: osUser.name } : {}), stop };
+}
+
+interface OsUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** `postgres` (Debian's server package creates it), else `nobody`: never root. */
+async function unprivilegedUser(run: CommandRunner): Promise<OsUser> {
+  for (const name of ["postgres", "nobody"]) {
+    const [uid, gid] = await Promise.all([run("id", ["-u", name], { silent: true }), run("id", ["-g", name], { silent: true })]);
+    if (uid.code === 0 && gid.code === 0 && Number(uid.stdout) > 0) return { name, uid: Number(uid.stdout), gid: Number(gid.stdout) };
+  }
+  throw new ActionError(
+    "restore-server",
+    "This step runs as root and PostgreSQL refuses to run as root, but neither a `postgres` nor a `nobody` user exists to run the restore check's server. Create one, run the job as another user, or use `verify: list`.",
+  );
+}
+
+/**
+ * RUNNER_TEMP, unless the server's user cannot reach it (a root-owned private folder above it) or
+ * the socket path would be too long: then /tmp, which every user can traverse.
+ */
+async function folderParent(tempDir: string, osUser: OsUser | undefined, run: CommandRunner): Promise<string> {
+  const fits = path.resolve(tempDir).length + "/scalingo-pg-dump-restore-XXXXXX".length <= MAX_SOCKET_FOLDER;
+  if (!fits) return "/tmp";
+  if (!osUser) return tempDir;
+  const reachable = await run("runuser", ["-u", osUser.name, "--", "test", "-x", tempDir], { silent: true });
+  return reachable.code === 0 ? tempDir : "/tmp";
+}
+
+/** When pg_ctl cannot stop it: SIGQUIT is PostgreSQL's immediate shutdown. */
+async function killPostmaster(data: string): Promise<void> {
+  const pid = Number((await readFile(path.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
+  if (pid > 0) {
+    try {
+      process.kill(pid, "SIGQUIT");
+    } catch {}
+  }
+}

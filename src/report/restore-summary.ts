@@ -1,0 +1,50 @@
+import type { RestoredTable } from "../postgres/restore.js";
+import type { Report } from "./report.js";
+import { formatBytes } from "./summary.js";
+
+/** Tables shown before the rest is folded into a <details> block. */
+const SHOWN = 20;
+
+/**
+ * Table names are the user's: any character may be in them. Inside a table cell, backslash-escape
+ * what inline Markdown reads (a `|` would split the cell, `*`, `_`, `~` and backticks would format,
+ * brackets would link), and entity-escape `&` and `<` so nothing becomes HTML.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/[\r\n\t]/g, " ")
+    .replace(/[\\`*_[\]|~]/g, "\\$&")
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;");
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+function tableRows(tables: RestoredTable[]): string[] {
+  return [
+    "| Table | Rows | Size |",
+    "|---|---:|---:|",
+    ...tables.map((t) => `| ${escapeMarkdown(`${t.schema}.${t.name}`)} | ${count(t.rows)} | ${formatBytes(t.bytes)} |`),
+  ];
+}
+
+/** What the restore check restored: each table with its rows, largest first, a long list folded. */
+export function restoreSection(r: Report): string[] {
+  const restore = r.restore;
+  if (!restore) return [];
+  const proof =
+    restore.compared === undefined
+      ? ""
+      : ` Row counts: each of the ${count(restore.compared)} dumped table(s) holds exactly the rows pg_dump read (counted in its own snapshot).`;
+  const lines = [
+    "### Restore check",
+    "",
+    `Restored into a throwaway PostgreSQL server in ${(restore.durationMs / 1000).toFixed(1)} s: ${count(restore.tables.length)} table(s), ${count(restore.rows)} row(s), ${formatBytes(restore.bytes)} on disk.${proof}`,
+    "",
+  ];
+  if (!restore.tables.length) return lines;
+  lines.push(...tableRows(restore.tables.slice(0, SHOWN)), "");
+  const rest = restore.tables.slice(SHOWN);
+  if (rest.length) lines.push("<details>", `<summary>${count(rest.length)} more table(s)</summary>`, "", ...tableRows(rest), "", "</details>", "");
+  return lines;
+}

@@ -1,0 +1,70 @@
+import * as path from "node:path";
+import type { Session } from "./backup.js";
+import type { Config } from "./config.js";
+import { type Choice, debianBinDir, installPgDump, type Platform } from "./postgres/pg-client.js";
+import { dropPackageCluster, type ServerPlan, serverPackage } from "./postgres/pg-server.js";
+import type { CountedTable } from "./postgres/row-counts.js";
+import { startThrowawayServer, type ThrowawayServer } from "./postgres/throwaway-server.js";
+import { phase, type Report } from "./report/report.js";
+import { restoreCheck } from "./restore-check.js";
+import type { CommandRunner } from "./runner/commands.js";
+import type { Log } from "./types.js";
+
+// The steps of `verify: restore` that backup.ts orders: the server before the dump, the check after it.
+
+/**
+ * pg_dump, and the restore check's server when it is missing, in one apt run (two at once would
+ * fight over apt's lock; the server package brings the client of its major anyway).
+ */
+export async function installClients(
+  choice: Extract<Choice, { kind: "use" | "install" }>,
+  plan: ServerPlan | undefined,
+  platform: Platform,
+  run: CommandRunner,
+  log: Log,
+): Promise<string> {
+  const packages = [...(choice.kind === "install" ? [`postgresql-client-${choice.major}`] : []), ...(plan?.install ? [serverPackage(choice.major)] : [])];
+  if (packages.length) {
+    await installPgDump(choice.major, platform, run, (m) => log.info(m), packages);
+    if (plan?.install) await dropPackageCluster(choice.major, plan.hadCluster, !platform.root, run);
+  }
+  return choice.kind === "use" ? choice.path : path.join(debianBinDir(choice.major), "pg_dump");
+}
+
+/** Started while the rule propagates, so the check costs only the restore itself after the dump. */
+export async function startRestoreServer(config: Config, plan: ServerPlan, superuser: string, platform: Platform, log: Log): Promise<ThrowawayServer> {
+  const server = await startThrowawayServer({ binDir: plan.binDir, tempDir: config.tempDir, superuser, root: platform.root });
+  log.info(
+    `Started a throwaway PostgreSQL server for the restore check in ${server.folder}${server.osUser ? ` (as ${server.osUser}: this step runs as root)` : ""}.`,
+  );
+  return server;
+}
+
+/** Restores the dump (before it is packed or encrypted), then the server and its folder go at once. */
+export async function runRestoreCheck(
+  config: Config,
+  session: Session,
+  report: Report,
+  o: { pgDump: string; counted?: CountedTable[]; run: CommandRunner; log: Log },
+): Promise<void> {
+  const server = session.restoreServer as ThrowawayServer;
+  report.restore = await phase(report, "restore", async () => {
+    o.log.info(`Restoring the dump into the throwaway server (${config.restoreJobs} job(s))...`);
+    try {
+      const source = { format: config.format, source: config.dumpPath, clientDir: path.dirname(o.pgDump), server, jobs: config.restoreJobs, run: o.run };
+      return await restoreCheck(o.counted ? { ...source, counted: o.counted } : source);
+    } finally {
+      await stopRestoreCheck(session);
+    }
+  });
+  report.restoreVerified = true;
+  o.log.info(`Restore check passed: ${report.restore.tables.length} table(s), ${report.restore.rows} row(s) restored.`);
+}
+
+/** Ends what the restore check started, whatever the outcome: its server (and folder) and the snapshot's transaction. */
+export async function stopRestoreCheck(session: Session): Promise<void> {
+  const { restoreServer, snapshot } = session;
+  session.restoreServer = undefined;
+  session.snapshot = undefined;
+  await Promise.all([restoreServer?.stop(), snapshot?.close()]);
+}

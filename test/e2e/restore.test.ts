@@ -1,0 +1,119 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runStep, type StepResult, startStep } from "../support/runner.js";
+import { describeStep, type Scenario, startWorld, type World } from "./world.js";
+
+// The fixture's tables and rows (test/support/fixture.ts).
+const FIXTURE_TABLES = 5;
+const FIXTURE_ROWS = 3000 + 4000 + 1001 + 2000 + 3;
+
+/** The throwaway server's folder, from the step's log line. */
+function restoreFolder(main: StepResult): string {
+  const folder = /throwaway PostgreSQL server for the restore check in (\S+?)(?: \(|\.\n|\.$)/m.exec(main.stdout)?.[1];
+  expect(folder, main.stdout).toBeTruthy();
+  return folder as string;
+}
+
+/** Processes whose command line names `folder`: a server left running. */
+function processesUsing(folder: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmdline.includes(folder)) found.push(`${pid}: ${cmdline}`);
+    } catch {}
+  }
+  return found;
+}
+
+function expectNothingLeft(main: StepResult) {
+  const folder = restoreFolder(main);
+  expect(() => readdirSync(folder)).toThrow(/ENOENT/);
+  expect(processesUsing(folder)).toEqual([]);
+}
+
+describe("verify: restore", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
+  afterAll(() => w?.close());
+
+  async function backup(inputs: Record<string, string>): Promise<{ s: Scenario; main: StepResult }> {
+    const s = await w.scenario();
+    const main = await runStep(s.ctx, "main", { ...s.inputs, verify: "restore", ...inputs });
+    return { s, main };
+  }
+
+  it.each(["custom", "directory", "plain"])("%s format: restored, every dumped table holds the rows pg_dump read", async (format) => {
+    const { s, main } = await backup({ format, "verify-row-counts": "true", ...(format === "directory" ? { jobs: "2" } : {}) });
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(main.outputs).toMatchObject({ "restore-verified": "true", tables: String(FIXTURE_TABLES), rows: String(FIXTURE_ROWS) });
+    expect(main.summary).toContain("### Restore check");
+    expect(main.summary).toContain(`each of the ${FIXTURE_TABLES} dumped table(s) holds exactly the rows pg_dump read`);
+    // Largest first, by name, with its rows.
+    const order = [...main.summary.matchAll(/^\| (\S+) \| ([\d,]+) \| /gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(order).toEqual(["public.orders 4,000", "public.customers 3,000", "app.events 2,000", "public.blobs 1,001", "public.documents 3"]);
+    expect(s.scalingo.rules).toEqual([]);
+    expectNothingLeft(main);
+  });
+
+  it("a view over a table of an excluded schema: the restore fails in pg_restore's words, nothing is uploaded", async () => {
+    await w.pg.psql(
+      `SET ROLE shop_user;
+       CREATE SCHEMA audit;
+       CREATE TABLE audit.logins (id int);
+       CREATE VIEW public.recent_logins AS SELECT id FROM audit.logins;`,
+      w.dbName,
+    );
+    try {
+      const { s, main } = await backup({ "pg-dump-args": "--no-owner --no-privileges --exclude-schema=audit", "artifact-name": "broken-view" });
+      expect(main.code, describeStep(main)).toBe(1);
+      const error = main.errors.join("\n");
+      expect(error).toMatch(/The dump does not restore: pg_restore exited with code 1/);
+      expect(error).toMatch(/pg_restore: error: could not execute query: ERROR: +relation "audit\.logins" does not exist/);
+      expect(main.summary).toMatch(/Failed during: Restore check/);
+      expect(main.summary).toMatch(/relation "audit\.logins" does not exist/);
+      expect(main.outputs["restore-verified"]).toBe("false");
+      // Blocks may have gone up during the dump, but the artifact was never finalized.
+      expect(w.artifacts.artifacts.get("broken-view.dump")?.finalized).not.toBe(true);
+      expect(await s.leftovers()).toEqual([]);
+      expect(s.scalingo.rules).toEqual([]);
+      expectNothingLeft(main);
+    } finally {
+      await w.pg.psql("DROP SCHEMA audit CASCADE", w.dbName);
+    }
+  });
+
+  it("a row committed while pg_dump runs is in neither count: no false mismatch", async () => {
+    // Holds pg_dump at its LOCK TABLE, after it took the exported snapshot; a row goes in meanwhile.
+    const holder = new pg.Client({ host: w.pg.socketDir, port: w.pg.port, user: "postgres", database: w.dbName });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE");
+      const s = await w.scenario();
+      const step = startStep(s.ctx, "main", { ...s.inputs, verify: "restore", "verify-row-counts": "true" });
+      await step.waitFor(/Running pg_dump/);
+      for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
+        const waiting = await w.pg.psql(
+          "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'scalingo-pg-dump' AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%'",
+        );
+        if (waiting === "1") break;
+        if (Date.now() > deadline) throw new Error("pg_dump never waited for the lock");
+      }
+      await holder.query("INSERT INTO public.orders VALUES (999999, 1, 1, '{}'); COMMIT");
+      const main = await step.done;
+      expect(main.code, describeStep(main)).toBe(0);
+      // The new row is in production but neither pg_dump nor the counts saw it.
+      expect(await w.pg.psql("SELECT count(*) FROM public.orders", w.dbName)).toBe("4001");
+      expect(main.outputs).toMatchObject({ "restore-verified": "true", rows: String(FIXTURE_ROWS) });
+      expect(main.summary).toMatch(/\| public\.orders \| 4,000 \|/);
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+      await holder.query("DELETE FROM public.orders WHERE id = 999999");
+      await holder.end();
+    }
+  });
+});

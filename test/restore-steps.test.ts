@@ -1,0 +1,85 @@
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findServer, planServer } from "../src/postgres/pg-server.js";
+import { installClients } from "../src/restore-steps.js";
+import type { CommandRunner } from "../src/runner/commands.js";
+
+const platform = { canInstall: true, codename: "noble", root: false };
+const log = { info: () => undefined, warning: () => undefined };
+
+function recorder(): { run: CommandRunner; calls: string[][] } {
+  const calls: string[][] = [];
+  const run: CommandRunner = async (file, args) => {
+    calls.push([file, ...args]);
+    return { code: 0, stdout: "", stderr: "" };
+  };
+  return { calls, run };
+}
+const installs = (calls: string[][]) => calls.filter((c) => c.includes("install") && c.includes("apt-get"));
+
+describe("the restore check's server: found or installed with pg_dump", () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), "pg-server-"));
+    for (const [major, programs] of [
+      ["16", ["pg_dump", "initdb", "pg_ctl", "postgres"]],
+      ["17", ["pg_dump"]],
+    ] as const) {
+      await mkdir(path.join(root, major, "bin"), { recursive: true });
+      for (const p of programs) {
+        await writeFile(path.join(root, major, "bin", p), "#!/bin/sh\n");
+        await chmod(path.join(root, major, "bin", p), 0o755);
+      }
+    }
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it("finds a major's server only where initdb, pg_ctl and postgres all are, Debian's layout first, then beside pg_dump", async () => {
+    expect(await findServer(16, undefined, root)).toBe(path.join(root, "16", "bin"));
+    expect(await findServer(17, path.join(root, "17", "bin", "pg_dump"), root)).toBeUndefined();
+    expect(await findServer(17, path.join(root, "16", "bin", "pg_dump"), root)).toBe(path.join(root, "16", "bin"));
+  });
+
+  it("refuses before anything opens when the server is missing and cannot be installed", async () => {
+    await expect(planServer(99, undefined, false)).rejects.toThrow(
+      /`verify: restore` needs a PostgreSQL 99 server.*Install postgresql-99 before this step, or use `verify: list`/,
+    );
+    expect(await planServer(99, undefined, true)).toMatchObject({ install: true, binDir: "/usr/lib/postgresql/99/bin" });
+  });
+
+  it("installs the client and the server in one apt run (apt's lock allows one at a time)", async () => {
+    const { run, calls } = recorder();
+    const pgDump = await installClients(
+      { kind: "install", major: 17 },
+      { install: true, binDir: "/usr/lib/postgresql/17/bin", hadCluster: true },
+      platform,
+      run,
+      log,
+    );
+    expect(pgDump).toBe("/usr/lib/postgresql/17/bin/pg_dump");
+    expect(installs(calls)).toHaveLength(1);
+    expect(installs(calls)[0]?.slice(-2)).toEqual(["postgresql-client-17", "postgresql-17"]);
+  });
+
+  it("installs only the server when pg_dump is there, and keeps that pg_dump", async () => {
+    const { run, calls } = recorder();
+    const pgDump = await installClients(
+      { kind: "use", major: 17, path: "/opt/pg/bin/pg_dump" },
+      { install: true, binDir: "/usr/lib/postgresql/17/bin", hadCluster: true },
+      platform,
+      run,
+      log,
+    );
+    expect(pgDump).toBe("/opt/pg/bin/pg_dump");
+    expect(installs(calls)[0]?.at(-1)).toBe("postgresql-17");
+    expect(installs(calls)[0]?.includes("postgresql-client-17")).toBe(false);
+  });
+
+  it("runs nothing when both are installed", async () => {
+    const { run, calls } = recorder();
+    await installClients({ kind: "use", major: 17, path: "/x/pg_dump" }, { install: false, binDir: "/x" }, platform, run, log);
+    expect(calls).toEqual([]);
+  });
+});
