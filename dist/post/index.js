@@ -51941,6 +51941,7 @@ function parseWords(text) {
 
 
 const FORMATS = ["custom", "directory", "tar", "plain"];
+const VERIFY_LEVELS = ["list", "restore", "false"];
 /**
  * `jobs: 0` is one worker per CPU, but each worker is a connection to the production database: on a
  * 64-core runner that would be 64. Four keep a 2-4 core hosted runner busy; more must be asked for.
@@ -52032,7 +52033,14 @@ function parseConfig(read, env, now, cpuCount) {
     const dumpPath = pathInput
         ? external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
         : external_node_path_namespaceObject.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format, compress));
-    const verify = config_boolean(text("verify"), true, "verify", fail);
+    const verify = verifyLevel(text("verify"), fail);
+    const verifyRowCounts = config_boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
+    if (verify === "restore" && format === "plain" && compressionMethod(compress) !== "none")
+        fail("verify", `\`restore\` reads a plain dump with psql, which cannot read a compressed one: use \`compress: none\` or the custom format.`);
+    if (verifyRowCounts && verify !== "restore")
+        fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
+    if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
+        fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
     const upload = config_boolean(text("upload"), true, "upload", fail);
     const artifactName = text("artifact-name") || baseName;
     if (text("artifact-name") && ARTIFACT_NAME_FORBIDDEN.test(artifactName))
@@ -52069,6 +52077,9 @@ function parseConfig(read, env, now, cpuCount) {
         pgDumpVersion,
         dumpPath,
         verify,
+        verifyRowCounts,
+        restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
+        tempDir: runnerTemp,
         upload,
         artifactName,
         retentionDays,
@@ -52121,6 +52132,17 @@ function integer(value, fallback, min, max, input, unit, fail) {
         return fallback;
     }
     return n;
+}
+/** `true` stays an alias of `list`, today's check, so existing workflows keep their meaning. */
+function verifyLevel(value, fail) {
+    if (!value || TRUE.includes(value))
+        return "list";
+    if (FALSE.includes(value))
+        return "false";
+    if (VERIFY_LEVELS.includes(value))
+        return value;
+    fail("verify", `"${value}" is not one of list (or true), restore, false.`);
+    return "list";
 }
 function config_boolean(value, fallback, input, fail) {
     if (!value)
