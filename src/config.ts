@@ -4,6 +4,7 @@ import { Encrypter } from "age-encryption";
 import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS, LABEL_PREFIX } from "./constants.js";
 import { InputError } from "./errors.js";
 import { looksLikeOwnLabel } from "./scalingo/firewall.js";
+import { insecureUrlProblem } from "./urls.js";
 import { parseWords } from "./words.js";
 
 export type DumpFormat = "custom" | "directory" | "tar" | "plain";
@@ -48,6 +49,8 @@ export interface Config {
   artifactName: string;
   retentionDays?: number;
   encryptionRecipients: string[];
+  /** An unencrypted upload from a public repository, on purpose. */
+  allowUnencryptedPublic: boolean;
 }
 
 /**
@@ -167,6 +170,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
     fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
   const upload = boolean(text("upload"), true, "upload", fail);
+  const allowUnencryptedPublic = boolean(text("allow-unencrypted-public"), false, "allow-unencrypted-public", fail);
 
   const artifactName = text("artifact-name") || baseName;
   if (text("artifact-name") && ARTIFACT_NAME_FORBIDDEN.test(artifactName))
@@ -211,6 +215,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     artifactName,
     retentionDays,
     encryptionRecipients,
+    allowUnencryptedPublic,
   };
 }
 
@@ -285,21 +290,9 @@ function boolean(value: string, fallback: boolean, input: string, fail: Fail): b
   return fallback;
 }
 
-/**
- * The API token travels to these URLs (Basic auth), so plain HTTP is only accepted on loopback,
- * where nothing crosses a network.
- */
+/** The API token travels to these URLs (Basic auth): see insecureUrlProblem. */
 function parseServiceUrl(value: string, input: string, fail: Fail): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail(input, `"${value}" is not a URL.`);
-    return value;
-  }
-  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) || url.hostname.startsWith("127.");
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    fail(input, `"${value}" must use https:// (plain http is accepted only on loopback).`);
-  }
+  const problem = insecureUrlProblem(value);
+  if (problem) fail(input, problem);
   return value.replace(/\/+$/, "");
 }

@@ -157,6 +157,23 @@ describe("parseConfig", () => {
     expect(parse({ ...valid, "rule-label": "nightly backup" })).toMatchObject({ ruleLabel: "nightly backup", repository: "acme/shop" });
   });
 
+  // Only literal loopback may use plain http: a DNS name is resolved and can point anywhere.
+  it.each([
+    "http://127.attacker.example",
+    "http://127.0.0.1.attacker.example/",
+    "http://localhost.attacker.example",
+    "http://[::ffff:127.0.0.1]/",
+    "http://10.0.0.1/",
+    "ftp://127.0.0.1/",
+  ])("refuses plain http to %s, which only looks like loopback", (url) => {
+    expect(problems({ ...valid, "auth-url": url })).toEqual([expect.stringMatching(/^`auth-url`: .* must use https:\/\//)]);
+    expect(problems({ ...valid, "ip-lookup-urls": url })).toEqual([expect.stringMatching(/^`ip-lookup-urls`: .* must use https:\/\//)]);
+  });
+
+  it.each(["http://127.0.0.1:8080", "http://127.1.2.3/", "http://localhost:3000/", "http://[::1]:9/", "https://auth.example.com"])("accepts %s", (url) => {
+    expect(problems({ ...valid, "auth-url": url })).toEqual([]);
+  });
+
   it("reports every bad input at once", () => {
     expect(problems({ "api-token": "", database: "", format: "zip", "retention-days": "400" })).toHaveLength(4);
   });

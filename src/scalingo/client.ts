@@ -1,4 +1,5 @@
 import { ScalingoApiError } from "../errors.js";
+import { insecureUrlProblem } from "../urls.js";
 import { type ApiRequest, type ApiResponse, type Clock, DEFAULT_RETRY, type RetryPolicy, realClock, requestJson } from "./http.js";
 
 export interface FirewallRule {
@@ -145,6 +146,11 @@ export class ScalingoClient {
     const region = body.regions.find((r) => r.name === this.o.region);
     if (!region) {
       throw new ScalingoApiError(`Region "${this.o.region}" not found. Set \`region\` to one of: ${body.regions.map((r) => r.name).join(", ")}.`);
+    }
+    // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
+    for (const url of [region.api, region.database_api]) {
+      const problem = insecureUrlProblem(url);
+      if (problem) throw new ScalingoApiError(`Region ${region.name} in the regions list of \`auth-url\` has an unsafe URL: ${problem} Check \`auth-url\`.`);
     }
     return { name: region.name, api: region.api.replace(/\/+$/, ""), database_api: region.database_api.replace(/\/+$/, "") };
   }

@@ -51,6 +51,8 @@ export interface ScalingoEmulatorOptions {
   rateLimitPerMinute?: number;
   /** Serve https as auth.<domain>, api.<domain>, dbapi.<domain> (the regions list says so) instead of http on 127.0.0.1. */
   tls?: TlsFront;
+  /** rewrites the regional URLs of the regions list (default: the emulator's own) */
+  regionUrls?: (urls: { api: string; dbapi: string }) => { api: string; dbapi: string };
 }
 
 export interface ScalingoEmulator {
@@ -127,16 +129,18 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
   };
 
   // Regions are built per call: the service URLs exist only once the servers listen, below.
-  const regions = () =>
-    [...new Set(["osc-fr1", "osc-secnum-fr1", region])].map((name) => ({
+  const regions = () => {
+    const listed = o.regionUrls ? o.regionUrls(urls) : urls;
+    return [...new Set(["osc-fr1", "osc-secnum-fr1", region])].map((name) => ({
       name,
       display_name: name === "osc-secnum-fr1" ? "Paris - SecNumCloud - Outscale" : `Emulated ${name}`,
-      api: urls.api,
-      database_api: urls.dbapi,
+      api: listed.api,
+      database_api: listed.dbapi,
       ssh: `ssh.${name}.scalingo.com:22`,
       dashboard: "https://dashboard.scalingo.com",
       default: name === "osc-fr1",
     }));
+  };
   const databaseJson = () => {
     const [major, minor] = o.pg.version.split(".");
     return {
