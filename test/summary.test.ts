@@ -1,3 +1,4 @@
+import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
 import { newReport, outputsOf } from "../src/report/report.js";
 import { formatBytes, summaryMarkdown } from "../src/report/summary.js";
@@ -42,6 +43,31 @@ describe("job summary", () => {
     r.publicRepository = true;
     expect(summaryMarkdown(r)).toMatch(/\[!WARNING\]\n> This repository is public/);
     expect(summaryMarkdown({ ...r, encrypted: true })).not.toContain("WARNING");
+  });
+
+  // Read back by a CommonMark + GFM-tables parser: the error must come out as one code block,
+  // verbatim, and the table must keep its rows and columns.
+  it("keeps error text from pg_dump or a server inside one code block, whatever Markdown it holds", () => {
+    const error = [
+      "pg_dump: error: query failed: ERROR:  syntax error",
+      "```",
+      "# not a heading",
+      "| not | a | table |",
+      "````` even five",
+      "<script>alert(1)</script>",
+      "[link](https://evil.example)",
+    ].join("\n");
+    const r = newReport("my-db", "osc-fr1", "custom", false);
+    Object.assign(r, { failedPhase: "dump", error, serverVersion: "17.2 | injected\n# heading", runnerIp: "203.0.113.9" });
+    const tokens = new MarkdownIt().parse(summaryMarkdown(r), {});
+    const blocks = tokens.filter((t) => t.type === "fence" || t.type === "code_block");
+    expect(blocks.map((t) => t.content)).toEqual([`${error}\n`]);
+    expect(tokens.filter((t) => t.type === "heading_open")).toHaveLength(1); // the summary's own title
+    expect(tokens.some((t) => t.type === "html_block" || t.type === "link_open")).toBe(false);
+    // The facts table: two columns on every row, the version whole in its cell.
+    const rows = tokens.filter((t) => t.type === "tr_open").length;
+    expect(tokens.filter((t) => t.type === "td_open" || t.type === "th_open")).toHaveLength(rows * 2);
+    expect(tokens.some((t) => t.type === "inline" && t.content === "17.2 | injected # heading")).toBe(true);
   });
 
   it("formats sizes and outputs only what is known", () => {

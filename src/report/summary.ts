@@ -74,16 +74,31 @@ export function summaryMarkdown(r: Report): string {
   const lines = [`## ${ok ? "✅" : "❌"} Scalingo PostgreSQL backup ${ok ? "succeeded" : "failed"}`, ""];
   if (!ok && r.failedPhase) {
     lines.push(`**Failed during: ${PHASE_LABELS.find(([p]) => p === r.failedPhase)?.[1] ?? r.failedPhase}.** ${ADVICE[r.failedPhase]}`, "");
-    if (r.error) lines.push("```", r.error, "```", "");
+    if (r.error) lines.push(...codeBlock(r.error), "");
   }
   if (r.publicRepository && !r.encrypted && ok) {
     lines.push("> [!WARNING]", "> This repository is public: anyone signed in to GitHub can download this unencrypted dump. Set `encryption-recipients`.", "");
   }
-  lines.push("| | |", "|---|---|", ...rows.filter(([, v]) => v).map(([k, v]) => `| ${k} | ${v} |`), "");
+  lines.push("| | |", "|---|---|", ...rows.filter(([, v]) => v).map(([k, v]) => `| ${k} | ${tableCell(v as string)} |`), "");
   lines.push(...restoreSection(r));
   const timed = PHASE_LABELS.filter(([p]) => r.durationsMs[p] !== undefined);
   if (timed.length) {
     lines.push("| Phase | Duration |", "|---|---|", ...timed.map(([p, label]) => `| ${label} | ${seconds(r.durationsMs[p] as number)} |`), "");
   }
   return lines.join("\n");
+}
+
+/**
+ * Error text comes from pg_dump, servers and APIs: in a fence longer than any run of backticks it
+ * holds, none of it (```, |, #, <html>) is read as Markdown and the block cannot be closed early.
+ */
+export function codeBlock(text: string): string[] {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(Math.max(3, longest + 1));
+  return [fence, text.replace(/\r\n?/g, "\n"), fence];
+}
+
+/** A value from a server (a version, a name) must stay in its cell: no pipe, no line break. */
+export function tableCell(value: string): string {
+  return value.replace(/\|/g, "\\|").replace(/[\r\n]+/g, " ");
 }
