@@ -1,15 +1,15 @@
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
 import { backup, type Session } from "./backup.js";
 import { type Config, parseConfig } from "./config.js";
-import { ActionError, errorMessage } from "./errors.js";
+import { ActionError, errorMessage, InputError } from "./errors.js";
 import { newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
 import { stopRestoreCheck } from "./restore-steps.js";
 import { removeQuietly } from "./runner/files.js";
 import { actionState } from "./runner/state.js";
 import { closeRule, whoRemovesLeftover } from "./scalingo/firewall.js";
+import { publicUploadCheck, repositoryVisibility } from "./visibility.js";
 
 const log = { info: core.info, warning: core.warning };
 
@@ -27,12 +27,18 @@ export async function run(): Promise<void> {
   }
 
   const report = newReport(config.database, config.region, config.format, config.encryptionRecipients.length > 0);
-  report.publicRepository = isPublicRepository(process.env.GITHUB_EVENT_PATH);
-  if (report.publicRepository && !report.encrypted && config.upload) {
-    core.warning(
-      "This repository is public: anyone signed in to GitHub can download the dump artifact, with every row of the database. Set `encryption-recipients` to age public keys to encrypt it (see the README).",
-    );
+  const visibility = repositoryVisibility(process.env.GITHUB_EVENT_PATH);
+  report.publicRepository = visibility === "public";
+  const publicUpload = publicUploadCheck(visibility, {
+    upload: config.upload,
+    encrypted: report.encrypted,
+    allowUnencryptedPublic: config.allowUnencryptedPublic,
+  });
+  if (publicUpload.refuse) {
+    core.setFailed(new InputError([publicUpload.refuse]).message);
+    return;
   }
+  if (publicUpload.warn) core.warning(publicUpload.warn);
   const session: Session = { partial: new Set() };
   const stopOnSignal = onCancel(session, report);
   try {
@@ -70,17 +76,6 @@ async function writeSummary(report: Report): Promise<void> {
     .addRaw(summaryMarkdown(report), true)
     .write()
     .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
-}
-
-/** `repository.private` false or `visibility` "public" in the event payload; unknown is not public. */
-export function isPublicRepository(eventPath: string | undefined): boolean {
-  if (!eventPath) return false;
-  try {
-    const repository = JSON.parse(readFileSync(eventPath, "utf8")).repository;
-    return repository?.private === false || repository?.visibility === "public";
-  } catch {
-    return false;
-  }
 }
 
 /**
