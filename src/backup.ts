@@ -54,9 +54,12 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   if (config.verify === "restore") report.restoreVerified = false;
   const { log } = deps;
   const run = deps.run ?? runCommand;
-  // An input problem only the file system can tell: still before anything is contacted.
-  if (await exists(config.dumpPath)) {
-    throw new ActionError("inputs", `\`path\`: ${config.dumpPath} already exists; the action never overwrites a file. Remove it or choose another path.`);
+  // An input problem only the file system can tell: still before anything is contacted. Every
+  // file the run will write is checked, not only `path`: a previous backup's .tar or .age too.
+  for (const file of outputPaths(config)) {
+    if (await exists(file)) {
+      throw new ActionError("inputs", `\`path\`: ${file} already exists; the action never overwrites a file. Remove it or choose another path.`);
+    }
   }
   // Without artifact access the backup could not be kept: say so before the firewall opens.
   const artifacts = config.upload ? planArtifact(config, process.env, log) : undefined;
@@ -166,10 +169,9 @@ async function dumpAndClose(
   o: { pgDump: string; connection: Connection; reachable: Reachable; rule: OpenRule },
 ): Promise<string> {
   await prepareDumpDir(config.dumpPath);
-  // pg_dump creates its output under the runner's umask: made private first, the file (or the
-  // directory format's folder) is never readable by others, even while pg_dump writes it.
-  await createPrivate(config.dumpPath, config.format === "directory" ? "dir" : "file");
-  session.partial.add(config.dumpPath);
+  // Created here, exclusively and private (pg_dump keeps the mode of an existing file), so the
+  // cleanup set only ever holds what this run created.
+  await createOwned(session, config.dumpPath, config.format === "directory" ? "dir" : "file");
   const run = deps.run ?? runCommand;
   let counted: CountedTable[] | undefined;
   try {
@@ -215,19 +217,38 @@ async function finishFile(config: Config, session: Session, report: Report, dump
   let file = dumped;
   if (config.format === "directory") {
     const tarPath = `${dumped}.tar`;
-    await createPrivate(tarPath, "file");
-    session.partial.add(tarPath);
+    await createOwned(session, tarPath, "file");
     await phase(report, "pack", () => packDirectory(dumped, tarPath));
     await removeQuietly(dumped);
     file = tarPath;
   }
   if (config.encryptionRecipients.length) {
     const agePath = `${file}.age`;
-    session.partial.add(agePath);
+    await createOwned(session, agePath, "file");
     await phase(report, "encrypt", () => encryptFile(file, agePath, config.encryptionRecipients));
     await removeQuietly(file);
     file = agePath;
   }
   await chmod(file, 0o600);
   return file;
+}
+
+/** Every file or folder the run writes, in order: the dump, its .tar (directory format), its .age. */
+export function outputPaths(config: Pick<Config, "dumpPath" | "format" | "encryptionRecipients">): string[] {
+  const paths = [config.dumpPath];
+  if (config.format === "directory") paths.push(`${config.dumpPath}.tar`);
+  if (config.encryptionRecipients.length) paths.push(`${paths[paths.length - 1]}.age`);
+  return paths;
+}
+
+/** Another process may have put something there since the start: refuse it rather than replace it. */
+async function createOwned(session: Session, target: string, kind: "file" | "dir"): Promise<void> {
+  try {
+    await createPrivate(target, kind);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw new ActionError("inputs", `\`path\`: ${target} appeared during the run; the action never overwrites a file.`);
+    throw error;
+  }
+  session.partial.add(target);
 }

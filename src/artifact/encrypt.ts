@@ -6,7 +6,9 @@ import { Encrypter } from "age-encryption";
 
 /**
  * Encrypts `source` to `target` for the age recipients, as a stream (age's STREAM construction
- * works chunk by chunk), so the dump is never held in memory. The result decrypts with
+ * works chunk by chunk), so the dump is never held in memory. `target` must exist, empty: the
+ * caller creates it exclusively (so it only ever removes what it created); this never creates or
+ * replaces a file. The result decrypts with
  * `age --decrypt -i key.txt`.
  */
 export async function encryptFile(source: string, target: string, recipients: string[]): Promise<void> {
@@ -14,5 +16,5 @@ export async function encryptFile(source: string, target: string, recipients: st
   for (const recipient of recipients) encrypter.addRecipient(recipient);
   const plain = Readable.toWeb(createReadStream(source, { highWaterMark: 64 * 1024 })) as unknown as ReadableStream<Uint8Array>;
   const encrypted = await encrypter.encrypt(plain);
-  await pipeline(Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>), createWriteStream(target, { flags: "wx", mode: 0o600 }));
+  await pipeline(Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>), createWriteStream(target, { flags: "r+" }));
 }

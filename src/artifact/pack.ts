@@ -10,6 +10,7 @@ import { type CommandRunner, runCommand } from "../runner/commands.js";
  * read size), against a budget of 150 MiB.
  */
 export async function packDirectory(dir: string, tarPath: string, run: CommandRunner = runCommand): Promise<void> {
-  const result = await run("tar", ["-cf", tarPath, "-C", path.dirname(dir), path.basename(dir)]);
+  // `--`: a folder named `-something` is a name, not options.
+  const result = await run("tar", ["-cf", tarPath, "-C", path.dirname(dir), "--", path.basename(dir)]);
   if (result.code !== 0) throw new ActionError("pack", `Packing the directory dump with tar failed (exit ${result.code}): ${result.stderr.trim()}`);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmod, mkdir, open, rm, stat } from "node:fs/promises";
+import { chmod, lstat, mkdir, open, rm } from "node:fs/promises";
 import * as path from "node:path";
 
 /** sha256 of a file through one reused 1 MiB buffer: constant memory, no garbage per chunk. */
@@ -68,8 +68,9 @@ export async function removeQuietly(target: string | undefined): Promise<void> {
   if (target) await rm(target, { recursive: true, force: true }).catch(() => undefined);
 }
 
+/** lstat, not stat: a dangling symlink is something a write would follow, so it "exists". */
 export async function exists(target: string): Promise<boolean> {
-  return stat(target).then(
+  return lstat(target).then(
     () => true,
     () => false,
   );
