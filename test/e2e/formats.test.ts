@@ -122,12 +122,6 @@ describe("formats, compression, encryption", () => {
     await expectRestoresTo(plain);
   });
 
-  it("warns loudly when a public repository uploads an unencrypted dump", async () => {
-    const { main } = await backup({}, { repositoryPrivate: false });
-    expect(main.warnings.join("\n")).toMatch(/This repository is public: anyone signed in to GitHub can download the dump artifact.*`encryption-recipients`/);
-    expect(main.summary).toMatch(/\[!WARNING\][\s\S]*repository is public/);
-  });
-
   it("upload false keeps the dump on the runner, hashed, and uploads nothing", async () => {
     const before = w.artifacts.artifacts.size;
     const { main } = await backupWithoutUpload();

@@ -54,7 +54,7 @@ export async function startWorld(): Promise<World> {
     // delayed firewall changes can land on the shared server in the middle of this one.
     await Promise.allSettled(opened.splice(0).map((x) => x.close()));
     const scalingo = await startScalingoEmulator({ ...base, ...o });
-    const ctx = await createRunnerContext({ artifact: artifacts, repositoryPrivate: runner.repositoryPrivate ?? true });
+    const ctx = await createRunnerContext({ artifact: artifacts, repositoryPrivate: runner.repositoryPrivate === undefined ? true : runner.repositoryPrivate });
     opened.push(scalingo, { close: () => ctx.cleanup() });
     const inputs = { "api-token": apiToken, database, "auth-url": scalingo.authUrl, "ip-lookup-urls": ip.url, "reachable-timeout": "60" };
     return {
