@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5764);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4173);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
@@ -28875,7 +28875,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5764:
+/***/ 4173:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51908,6 +51908,36 @@ async function removeLeftoverRule(client, state, log) {
     return existed ? "removed" : "gone";
 }
 
+;// CONCATENATED MODULE: ./src/urls.ts
+
+/**
+ * Literal loopback only: `localhost`, an IPv4 address in 127.0.0.0/8, or `[::1]`. A name that
+ * merely starts with "127." (`127.attacker.example`) is resolved by DNS and can point anywhere.
+ * `hostname` is a WHATWG URL's, already normalized (`127.1` becomes `127.0.0.1`).
+ */
+function isLoopbackHost(hostname) {
+    const host = hostname.toLowerCase().replace(/\.$/, "");
+    return host === "localhost" || host === "[::1]" || ((0,external_node_net_.isIPv4)(host) && host.startsWith("127."));
+}
+/**
+ * Why a service URL must not be used, or undefined when it may: tokens travel to these URLs, so
+ * plain HTTP is accepted only on literal loopback, where nothing crosses a network.
+ */
+function insecureUrlProblem(value) {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return `"${value}" is not a URL.`;
+    }
+    if (url.protocol === "https:")
+        return undefined;
+    if (url.protocol === "http:" && isLoopbackHost(url.hostname))
+        return undefined;
+    return `"${value}" must use https:// (plain http is accepted only for localhost, 127.x.x.x and [::1]).`;
+}
+
 // EXTERNAL MODULE: ./node_modules/shell-quote/index.js
 var shell_quote = __nccwpck_require__(6591);
 ;// CONCATENATED MODULE: ./src/words.ts
@@ -51933,6 +51963,7 @@ function parseWords(text) {
 }
 
 ;// CONCATENATED MODULE: ./src/config.ts
+
 
 
 
@@ -52042,6 +52073,7 @@ function parseConfig(read, env, now, cpuCount) {
     if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
         fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
     const upload = config_boolean(text("upload"), true, "upload", fail);
+    const allowUnencryptedPublic = config_boolean(text("allow-unencrypted-public"), false, "allow-unencrypted-public", fail);
     const artifactName = text("artifact-name") || baseName;
     if (text("artifact-name") && ARTIFACT_NAME_FORBIDDEN.test(artifactName))
         fail("artifact-name", `"${artifactName}" contains a character artifact names reject: " : < > | * ? \\ / or a line break.`);
@@ -52084,6 +52116,7 @@ function parseConfig(read, env, now, cpuCount) {
         artifactName,
         retentionDays,
         encryptionRecipients,
+        allowUnencryptedPublic,
     };
 }
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
@@ -52154,23 +52187,11 @@ function config_boolean(value, fallback, input, fail) {
     fail(input, `"${value}" is not true or false.`);
     return fallback;
 }
-/**
- * The API token travels to these URLs (Basic auth), so plain HTTP is only accepted on loopback,
- * where nothing crosses a network.
- */
+/** The API token travels to these URLs (Basic auth): see insecureUrlProblem. */
 function parseServiceUrl(value, input, fail) {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        fail(input, `"${value}" is not a URL.`);
-        return value;
-    }
-    const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) || url.hostname.startsWith("127.");
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-        fail(input, `"${value}" must use https:// (plain http is accepted only on loopback).`);
-    }
+    const problem = insecureUrlProblem(value);
+    if (problem)
+        fail(input, problem);
     return value.replace(/\/+$/, "");
 }
 
@@ -52194,6 +52215,7 @@ function runnerState() {
 const actionState = runnerState();
 
 ;// CONCATENATED MODULE: ./src/scalingo/client.ts
+
 
 
 /** The Go client exchanges again when less than this is left on the JWT. */
@@ -52299,6 +52321,12 @@ class ScalingoClient {
         const region = body.regions.find((r) => r.name === this.o.region);
         if (!region) {
             throw new errors_ScalingoApiError(`Region "${this.o.region}" not found. Set \`region\` to one of: ${body.regions.map((r) => r.name).join(", ")}.`);
+        }
+        // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
+        for (const url of [region.api, region.database_api]) {
+            const problem = insecureUrlProblem(url);
+            if (problem)
+                throw new errors_ScalingoApiError(`Region ${region.name} in the regions list of \`auth-url\` has an unsafe URL: ${problem} Check \`auth-url\`.`);
         }
         return { name: region.name, api: region.api.replace(/\/+$/, ""), database_api: region.database_api.replace(/\/+$/, "") };
     }
