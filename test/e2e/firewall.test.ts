@@ -32,7 +32,9 @@ describe("firewall rule lifecycle", () => {
   afterAll(() => w?.close());
 
   it("a dead run's stale rule for this very IP is swept, then a new rule is added (not the swept one reused)", async () => {
-    const s = await w.scenario();
+    // Changes land after a delay, as on Scalingo: the removal lands when the new rule exists, and
+    // the address stays allowed (with no delay the emulator would close and reopen it in between).
+    const s = await w.scenario({ ruleDelayMs: 2000 });
     const stale = await s.scalingo.seedRule({
       type: "custom_range",
       cidr: "127.0.0.1/32",
