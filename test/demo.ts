@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { restoreInto, startWorld } from "./e2e/world.js";
-import { snapshot } from "./support/fixture.js";
+import { compareDatabases } from "./support/fixture.js";
 import { runStep, type StepResult } from "./support/runner.js";
 
 const bold = (s: string) => `\x1b[1m${s}\x1b[0m`;
@@ -51,9 +51,8 @@ async function main(): Promise<void> {
       `\n${bold("Restoring the uploaded artifact")} (${stored.name}, ${stored.size} bytes, expires ${stored.expiresAt}) into a fresh database "restored"...`,
     );
     await restoreInto(w.pg, stored.path, "restored");
-    const [before, after] = await Promise.all([snapshot(w.pg, w.dbName), snapshot(w.pg, "restored")]);
-    const differing = Object.keys(before).filter((k) => before[k] !== after[k]);
-    for (const key of Object.keys(before)) console.log(`    ${before[key] === after[key] ? "same" : "DIFFERENT"}  ${key}`);
+    const { keys, differing } = await compareDatabases(w.pg, w.dbName, "restored");
+    for (const { key, same } of keys) console.log(`    ${same ? "same" : "DIFFERENT"}  ${key}`);
     const ok = mainStep.code === 0 && postStep.code === 0 && s.scalingo.rules.length === 0 && differing.length === 0;
     console.log(
       `\n${bold(ok ? "Demo OK: the restored database matches the source, checked table by table (rows, sequences, large objects, views)." : "Demo FAILED")}`,

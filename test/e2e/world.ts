@@ -36,16 +36,38 @@ export interface Scenario {
   leftovers(): Promise<string[]>;
 }
 
-export async function startWorld(): Promise<World> {
+/** A real PostgreSQL holding the fixture, and what a Scalingo emulator in front of it needs. */
+export interface SeededDatabase {
+  pg: PgServer;
+  apiToken: string;
+  dbPassword: string;
+  database: string;
+  dbName: string;
+  /** The options every Scalingo emulator of this database starts from. */
+  scalingo: ScalingoEmulatorOptions;
+}
+
+export async function startSeededDatabase(): Promise<SeededDatabase> {
   const pg = await startPostgres();
   const apiToken = `tk-us-${randomBytes(18).toString("hex")}`;
   const dbPassword = `pw-${randomBytes(12).toString("base64url")}`;
   const dbName = "shop_production";
   const database = "shop-db-123";
-  const base = { apiToken, databaseId: database, pg, dbName, dbUser: "shop_user", dbPassword };
+  const scalingo = { apiToken, databaseId: database, pg, dbName, dbUser: "shop_user", dbPassword };
   // The first emulator creates the role and database the fixture goes into.
-  await (await startScalingoEmulator(base)).close();
+  await (await startScalingoEmulator(scalingo)).close();
   await seedFixture(pg, dbName, "shop_user");
+  return { pg, apiToken, dbPassword, database, dbName, scalingo };
+}
+
+/** The inputs a minimal workflow passes, pointed at the emulators. */
+export function emulatorInputs(db: SeededDatabase, scalingo: ScalingoEmulator, ip: IpEmulator): Record<string, string> {
+  return { "api-token": db.apiToken, database: db.database, "auth-url": scalingo.authUrl, "ip-lookup-urls": ip.url, "reachable-timeout": "60" };
+}
+
+export async function startWorld(): Promise<World> {
+  const db = await startSeededDatabase();
+  const { pg, apiToken, dbPassword, database, dbName, scalingo: base } = db;
   const [ip, artifacts] = await Promise.all([startIpEmulator(), startArtifactEmulator()]);
   const opened: { close(): Promise<unknown> }[] = [];
 
@@ -56,7 +78,7 @@ export async function startWorld(): Promise<World> {
     const scalingo = await startScalingoEmulator({ ...base, ...o });
     const ctx = await createRunnerContext({ artifact: artifacts, repositoryPrivate: runner.repositoryPrivate === undefined ? true : runner.repositoryPrivate });
     opened.push(scalingo, { close: () => ctx.cleanup() });
-    const inputs = { "api-token": apiToken, database, "auth-url": scalingo.authUrl, "ip-lookup-urls": ip.url, "reachable-timeout": "60" };
+    const inputs = emulatorInputs(db, scalingo, ip);
     return {
       scalingo,
       ctx,

@@ -114,3 +114,10 @@ export async function snapshot(pg: PgServer, database: string): Promise<Record<s
   });
   return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
+
+/** Every snapshot key of `source` with whether `copy` holds the same content; `differing` lists the others. */
+export async function compareDatabases(pg: PgServer, source: string, copy: string): Promise<{ keys: { key: string; same: boolean }[]; differing: string[] }> {
+  const [before, after] = await Promise.all([snapshot(pg, source), snapshot(pg, copy)]);
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort().map((key) => ({ key, same: before[key] === after[key] }));
+  return { keys, differing: keys.filter((k) => !k.same).map((k) => k.key) };
+}
