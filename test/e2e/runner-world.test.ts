@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ArtifactEmulator, startArtifactEmulator } from "../emulators/artifact.js";
 import { createRunnerContext, REPO_ROOT, type RunnerContext, runStep } from "../support/runner.js";
 import { parseFileCommands } from "../support/runner-parse.js";
+import { processAlive } from "../support/runner-world.js";
 import { describeStep } from "./world.js";
 
 const exec = promisify(execFile);
@@ -21,14 +22,6 @@ const tsx = (script: string, args: string[], env: Record<string, string>) =>
     env: { ...process.env, ...env },
     maxBuffer: 1 << 24,
   });
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("the runner workflow's scripts, run locally", () => {
   let dir = "";
@@ -56,7 +49,7 @@ describe("the runner workflow's scripts, run locally", () => {
     expect(Object.keys(inputs)).toEqual(["api-token", "database", "auth-url", "ip-lookup-urls", "reachable-timeout"]);
     expect(inputs["auth-url"]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const { pid } = JSON.parse(await readFile(join(env.WORLD_DIR as string, "world.json"), "utf8")) as { pid: number };
-    expect(alive(pid)).toBe(true);
+    expect(processAlive(pid)).toBe(true);
   });
 
   it("the action backs the world's database up with those inputs, and the restore check finds the fixture intact", async () => {
@@ -89,7 +82,7 @@ describe("the runner workflow's scripts, run locally", () => {
     const statePath = join(env.WORLD_DIR as string, "world.json");
     const { pid } = JSON.parse(await readFile(statePath, "utf8")) as { pid: number };
     await tsx("runner-world.ts", ["stop"], env);
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     expect(existsSync(statePath)).toBe(false);
   });
 });

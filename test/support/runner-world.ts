@@ -27,7 +27,8 @@ interface WorldState {
 const START_TIMEOUT_MS = 180_000;
 const worldDir = () => process.env.WORLD_DIR || join(process.env.RUNNER_TEMP || tmpdir(), "scalingo-pg-dump-world");
 const statePath = () => join(worldDir(), "world.json");
-const alive = (pid: number) => {
+/** Whether a process is still there (signal 0 checks without signalling). */
+export const processAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -73,7 +74,7 @@ async function start(): Promise<void> {
       () => undefined,
     );
     if (state) return printInputs(state.inputs);
-    if (child.exitCode !== null || !alive(child.pid ?? 0) || Date.now() > deadline) {
+    if (child.exitCode !== null || !processAlive(child.pid ?? 0) || Date.now() > deadline) {
       const tail = await readFile(join(worldDir(), "world.log"), "utf8").catch(() => "");
       throw new Error(`the world did not start:\n${tail.slice(-3000)}`);
     }
@@ -92,14 +93,17 @@ async function stop(): Promise<void> {
     () => undefined,
   );
   if (!state) return;
-  if (alive(state.pid)) process.kill(state.pid, "SIGTERM");
-  for (const deadline = Date.now() + 30_000; alive(state.pid); await sleep(100)) {
+  if (processAlive(state.pid)) process.kill(state.pid, "SIGTERM");
+  for (const deadline = Date.now() + 30_000; processAlive(state.pid); await sleep(100)) {
     if (Date.now() > deadline) throw new Error(`the world (pid ${state.pid}) did not stop within 30 s`);
   }
   await rm(statePath(), { force: true });
 }
 
-const command = process.argv[2] ?? "start";
-const commands: Record<string, () => Promise<void>> = { start, stop, serve };
-if (!commands[command]) throw new Error(`usage: runner-world.ts start|stop (got "${command}")`);
-await commands[command]();
+// A command line when run, a module when imported (for processAlive).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const command = process.argv[2] ?? "start";
+  const commands: Record<string, () => Promise<void>> = { start, stop, serve };
+  if (!commands[command]) throw new Error(`usage: runner-world.ts start|stop (got "${command}")`);
+  await commands[command]();
+}
