@@ -5,7 +5,7 @@ import { packDirectory } from "./artifact/pack.js";
 import type { Config } from "./config.js";
 import { ActionError, errorMessage } from "./errors.js";
 import { type Connection, libpqEnv, parseConnectionUri } from "./postgres/connection.js";
-import { choosePgDump, detectPlatform, findInstalled, majorOf } from "./postgres/pg-client.js";
+import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "./postgres/pg-client.js";
 import { compressProblem, type DumpRun, pgDumpArgs, startPgDump } from "./postgres/pg-dump.js";
 import { planServer } from "./postgres/pg-server.js";
 import { type Reachable, waitUntilReachable } from "./postgres/reachability.js";
@@ -54,6 +54,8 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   if (config.verify === "restore") report.restoreVerified = false;
   const { log } = deps;
   const run = deps.run ?? runCommand;
+  const unsupported = unsupportedPlatform(process.platform);
+  if (unsupported) throw new ActionError("pg-dump-client", unsupported);
   // An input problem only the file system can tell: still before anything is contacted. Every
   // file the run will write is checked, not only `path`: a previous backup's .tar or .age too.
   for (const file of outputPaths(config)) {
@@ -102,16 +104,28 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   if (rule.created) log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
 
   // While the rule propagates: get the right pg_dump (and start the restore check's server) and
-  // wait for the database, all at once. All settle before a failure is thrown, so nothing starts
-  // after the cleanup.
-  const clients = phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, run, log));
+  // wait for the database, all at once. The first to fail stops the others at once (the rule must
+  // not stay open for a run already lost); all settle before the failure is thrown, so nothing
+  // starts after the cleanup.
+  const stop = new AbortController();
+  const stopOthersOnFailure = <T>(work: Promise<T>) =>
+    work.catch((error) => {
+      stop.abort(error);
+      throw error;
+    });
+  const install = { run, log: (m: string) => log.info(m), signal: stop.signal, env: process.env, tempDir: config.tempDir };
+  const clients = stopOthersOnFailure(phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, install)));
   const server = serverPlan
     ? clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, log)))
     : Promise.resolve(undefined);
   const tasks = [
     clients,
-    phase(report, "reachability", () => waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m) })),
-    server.then((s) => (session.restoreServer = s)),
+    stopOthersOnFailure(
+      phase(report, "reachability", () =>
+        waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m), signal: stop.signal }),
+      ),
+    ),
+    stopOthersOnFailure(server).then((s) => (session.restoreServer = s)),
   ] as const;
   await Promise.allSettled(tasks);
   const [pgDump, reachable] = await Promise.all(tasks);

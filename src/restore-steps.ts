@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { Session } from "./backup.js";
 import type { Config } from "./config.js";
-import { type Choice, debianBinDir, installPgDump, type Platform } from "./postgres/pg-client.js";
+import { type Choice, debianBinDir, type InstallDeps, installPgDump, type Platform } from "./postgres/pg-client.js";
 import { dropPackageCluster, type ServerPlan, serverPackage } from "./postgres/pg-server.js";
 import type { CountedTable } from "./postgres/row-counts.js";
 import { startThrowawayServer, type ThrowawayServer } from "./postgres/throwaway-server.js";
@@ -20,13 +20,12 @@ export async function installClients(
   choice: Extract<Choice, { kind: "use" | "install" }>,
   plan: ServerPlan | undefined,
   platform: Platform,
-  run: CommandRunner,
-  log: Log,
+  install: InstallDeps,
 ): Promise<string> {
   const packages = [...(choice.kind === "install" ? [`postgresql-client-${choice.major}`] : []), ...(plan?.install ? [serverPackage(choice.major)] : [])];
   if (packages.length) {
-    await installPgDump(choice.major, platform, run, (m) => log.info(m), packages);
-    if (plan?.install) await dropPackageCluster(choice.major, plan.hadCluster, !platform.root, run);
+    await installPgDump(choice.major, platform, install, packages);
+    if (plan?.install) await dropPackageCluster(choice.major, plan.hadCluster, !platform.root, install.run);
   }
   return choice.kind === "use" ? choice.path : path.join(debianBinDir(choice.major), "pg_dump");
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ActionError } from "../src/errors.js";
-import { type Choice, choosePgDump, type Installed, installCommands, installPgDump, type Platform, parsePgDumpVersion } from "../src/postgres/pg-client.js";
-import { compressProblem, pgDumpArgs } from "../src/postgres/pg-dump.js";
-import type { CommandRunner } from "../src/runner/commands.js";
+import { installSteps, PGDG_REPOSITORY, pgdgSource, sourceUris, TIMEOUTS } from "../src/postgres/apt-install.js";
+import { type Choice, choosePgDump, type Installed, installAdvice, type Platform, parsePgDumpVersion, unsupportedPlatform } from "../src/postgres/pg-client.js";
+import { compressProblem, DEFAULT_LOCK_WAIT_TIMEOUT_MS, pgDumpArgs } from "../src/postgres/pg-dump.js";
 
-const ubuntu: Platform = { canInstall: true, codename: "noble", root: false };
-const macos: Platform = { canInstall: false, root: false };
+const ubuntu: Platform = { os: "linux", canInstall: true, debianLike: true, codename: "noble", root: false };
+const macos: Platform = { os: "darwin", canInstall: false, debianLike: false, root: false };
+const debianWithoutSudo: Platform = { os: "linux", canInstall: false, debianLike: true, codename: "bookworm", root: false };
 const bin = (m: number) => `/usr/lib/postgresql/${m}/bin/pg_dump`;
 const installed = (...majors: number[]): Installed => new Map(majors.map((m) => [m, bin(m)]));
 
@@ -18,7 +18,7 @@ describe("choosePgDump", () => {
     [14, "auto", installed(16), ubuntu, { kind: "install", major: 14 }], // exact major preferred: restorable by pg_restore 14
     [14, "auto", installed(16), macos, /No pg_dump 14 .*Or set `pg-dump-version: 16` to use the installed pg_dump 16/], // never a silent newer client
     [14, 16, installed(16), macos, { kind: "use", major: 16, path: bin(16) }], // unless asked for
-    [17, "auto", installed(16), macos, /No pg_dump 17 on this runner \(installed: 16\).*postgresql-client-17/],
+    [17, "auto", installed(16), macos, /No pg_dump 17 on this runner \(installed: 16\).*brew install postgresql@17/],
     [17, "auto", installed(), macos, /none installed/],
     [15, 17, installed(15), ubuntu, { kind: "install", major: 17 }],
     [17, 16, installed(16, 17), ubuntu, /`pg-dump-version` 16 cannot dump a PostgreSQL 17 server/],
@@ -35,32 +35,81 @@ describe("choosePgDump", () => {
   });
 });
 
-describe("installing pg_dump", () => {
-  it("adds the PGDG source, refreshes only it, then installs the client", () => {
-    const commands = installCommands(17, "noble", true).map((c) => c.join(" "));
-    expect(commands[0]).toMatch(/^sudo -n install -d \/usr\/share\/postgresql-common\/pgdg$/);
-    expect(commands[2]).toContain("noble-pgdg main");
-    expect(commands[3]).toContain("Dir::Etc::sourcelist=/etc/apt/sources.list.d/pgdg.list");
-    expect(commands[4]).toMatch(/apt-get install -y --no-install-recommends postgresql-client-17$/);
-    expect(installCommands(17, "bookworm", false)[0][0]).toBe("install");
+describe("platforms", () => {
+  it("Windows is refused before anything is contacted; Linux and macOS are not", () => {
+    expect(unsupportedPlatform("win32")).toMatch(/Windows runners are not supported.*ubuntu-latest/);
+    expect(unsupportedPlatform("linux")).toBeUndefined();
+    expect(unsupportedPlatform("darwin")).toBeUndefined();
   });
 
-  it("runs the commands in order and returns Debian's path for that major", async () => {
-    const ran: string[] = [];
-    const run: CommandRunner = async (file, args) => {
-      ran.push([file, ...args].join(" "));
-      return { code: 0, stdout: "", stderr: "" };
-    };
-    const path = await installPgDump(17, ubuntu, run, () => undefined);
-    expect(path).toBe(bin(17));
-    expect(ran).toEqual(installCommands(17, "noble", true).map((c) => c.join(" ")));
+  it("macOS gets Homebrew advice, never apt", () => {
+    const choice = choosePgDump({ serverMajor: 17, requested: "auto", installed: installed(), platform: macos });
+    const message = (choice as { message: string }).message;
+    expect(message).toMatch(/brew install postgresql@17/);
+    expect(message).not.toMatch(/apt|sudo/);
   });
 
-  it("stops at the first failing command with its message", async () => {
-    const run: CommandRunner = async (_file, args) =>
-      args.includes("update") ? { code: 100, stdout: "", stderr: "E: Failed to fetch" } : { code: 0, stdout: "", stderr: "" };
-    await expect(installPgDump(17, ubuntu, run, () => undefined)).rejects.toThrow(ActionError);
-    await expect(installPgDump(17, ubuntu, run, () => undefined)).rejects.toThrow(/apt-get update .*exit 100.*E: Failed to fetch/);
+  it("Debian or Ubuntu without root or sudo gets PostgreSQL's own apt setup", () => {
+    const message = (choosePgDump({ serverMajor: 17, requested: "auto", installed: installed(), platform: debianWithoutSudo }) as { message: string }).message;
+    expect(message).toMatch(/needs apt-get, curl and root or password-less sudo.*apt\.postgresql\.org\.sh -y && sudo apt-get install -y postgresql-client-17/);
+    expect(installAdvice(16, { os: "linux", debianLike: false })).toMatch(/package manager/);
+  });
+});
+
+describe("installing from PGDG", () => {
+  const paths = { sourceList: "/etc/apt/sources.list", sourceParts: "/etc/apt/sources.list.d/", cacheDir: "/var/cache/apt/" };
+  const base = {
+    packages: ["postgresql-client-17"],
+    privateDir: "/var/cache/apt/scalingo-pg-dump",
+    paths,
+    repository: PGDG_REPOSITORY,
+    sourceFile: "/tmp/x/pgdg.sources",
+  };
+
+  it("writes only inside its private folder, with explicit modes, and reads the host's sources in place", () => {
+    const steps = installSteps({ ...base, hostFiles: ["/etc/apt/sources.list.d/ubuntu.sources"], reuse: false });
+    const argv = steps.map((s) => s.argv.join(" "));
+    // Every destination (install's last word, curl -o, chmod) is in the private folder.
+    for (const s of steps.filter((s) => ["install", "chmod"].includes(s.argv[0]))) expect(s.argv.at(-1)).toMatch(/^\/var\/cache\/apt\/scalingo-pg-dump\b/);
+    expect(argv.join("\n")).not.toMatch(/-o \/etc|> \/etc|\/usr\/share\/postgresql-common|\/etc\/apt\/trusted/);
+    expect(argv).toContain("chmod 0644 /var/cache/apt/scalingo-pg-dump/pgdg.asc");
+    expect(argv[0]).toMatch(/^install -d -m 0755 /);
+    expect(argv.find((a) => a.startsWith("curl"))).toContain("https://apt.postgresql.org/pub/repos/apt/ACCC4CF8.asc");
+    const update = argv.find((a) => a.endsWith(" update")) as string;
+    expect(update).toContain("Dir::Etc::sourcelist=/etc/apt/sources.list");
+    expect(update).toContain("Dir::Etc::sourceparts=/var/cache/apt/scalingo-pg-dump/sources.list.d");
+    expect(update).toContain("Dir::State::Lists=/var/cache/apt/scalingo-pg-dump/lists");
+    expect(argv.at(-1)).toMatch(/DPkg::Lock::Timeout=120 .*install -y --no-install-recommends postgresql-client-17$/);
+    // Each step is bounded.
+    expect(steps.every((s) => TIMEOUTS[s.timeout] > 0)).toBe(true);
+  });
+
+  it("reuses the host's PGDG source: no key, no second source", () => {
+    const argv = installSteps({ ...base, hostFiles: [], reuse: true }).map((s) => s.argv[0]);
+    expect(argv).not.toContain("curl");
+    expect(argv).not.toContain("chmod");
+  });
+
+  it("nothing in the source is tied to amd64: arm64 runners get their own packages", () => {
+    const source = pgdgSource(PGDG_REPOSITORY, "noble", "/k.asc");
+    expect(source).toBe("Types: deb\nURIs: https://apt.postgresql.org/pub/repos/apt\nSuites: noble-pgdg\nComponents: main\nSigned-By: /k.asc\n");
+    expect(
+      installSteps({ ...base, hostFiles: [], reuse: false })
+        .flatMap((s) => s.argv)
+        .join(" "),
+    ).not.toMatch(/amd64|arch=/);
+  });
+
+  it("finds an enabled PGDG entry in one-line and deb822 files", () => {
+    expect(
+      sourceUris(
+        "# deb http://apt.postgresql.org/pub/repos/apt noble-pgdg main\ndeb [signed-by=/k] https://apt.postgresql.org/pub/repos/apt noble-pgdg main\n",
+        false,
+      ),
+    ).toEqual(["https://apt.postgresql.org/pub/repos/apt"]);
+    expect(
+      sourceUris("Types: deb\nURIs: https://apt.postgresql.org/pub/repos/apt\nSuites: noble-pgdg\n\nTypes: deb\nURIs: http://x\nEnabled: no\n", true),
+    ).toEqual(["https://apt.postgresql.org/pub/repos/apt"]);
   });
 
   it("parses pg_dump --version", () => {
@@ -73,7 +122,14 @@ describe("installing pg_dump", () => {
 describe("pg_dump arguments", () => {
   it("puts the action's options first and never a connection", () => {
     const args = pgDumpArgs({ format: "directory", jobs: 2, compress: "zstd:3", pgDumpArgs: ["--clean"] }, "/tmp/x");
-    expect(args).toEqual(["--format=d", "--file=/tmp/x", "--jobs=2", "--compress=zstd:3", "--no-password", "--clean"]);
+    expect(args).toEqual(["--format=d", "--file=/tmp/x", "--jobs=2", "--compress=zstd:3", "--no-password", "--lock-wait-timeout=180000", "--clean"]);
+  });
+
+  it("bounds the wait for table locks by default; pg-dump-args may set another bound", () => {
+    const args = (extra: string[]) => pgDumpArgs({ format: "custom", pgDumpArgs: extra }, "/tmp/x").filter((a) => a.startsWith("--lock-wait-timeout"));
+    expect(args([])).toEqual([`--lock-wait-timeout=${DEFAULT_LOCK_WAIT_TIMEOUT_MS}`]);
+    expect(args(["--lock-wait-timeout=5000"])).toEqual(["--lock-wait-timeout=5000"]);
+    expect(args(["--lock-wait-timeout", "1s"])).toEqual(["--lock-wait-timeout"]);
   });
 
   it("checks the compression against the client", () => {

@@ -6,17 +6,19 @@ import { findServer, planServer } from "../src/postgres/pg-server.js";
 import { installClients } from "../src/restore-steps.js";
 import type { CommandRunner } from "../src/runner/commands.js";
 
-const platform = { canInstall: true, codename: "noble", root: false };
-const log = { info: () => undefined, warning: () => undefined };
+const platform = { os: "linux", canInstall: true, debianLike: true, codename: "noble", root: false } as const;
+// apt-config answers with apt's usual folders; nothing here reads them.
+const APT_PATHS = "L='/etc/apt/sources.list'\nP='/nonexistent/sources.list.d/'\nC='/var/cache/apt/'\n";
 
 function recorder(): { run: CommandRunner; calls: string[][] } {
   const calls: string[][] = [];
   const run: CommandRunner = async (file, args) => {
     calls.push([file, ...args]);
-    return { code: 0, stdout: "", stderr: "" };
+    return { code: 0, stdout: file === "apt-config" ? APT_PATHS : "", stderr: "" };
   };
   return { calls, run };
 }
+const deps = (run: CommandRunner) => ({ run, log: () => undefined, env: {}, tempDir: tmpdir() });
 const installs = (calls: string[][]) => calls.filter((c) => c.includes("install") && c.includes("apt-get"));
 
 describe("the restore check's server: found or installed with pg_dump", () => {
@@ -55,8 +57,7 @@ describe("the restore check's server: found or installed with pg_dump", () => {
       { kind: "install", major: 17 },
       { install: true, binDir: "/usr/lib/postgresql/17/bin", hadCluster: true },
       platform,
-      run,
-      log,
+      deps(run),
     );
     expect(pgDump).toBe("/usr/lib/postgresql/17/bin/pg_dump");
     expect(installs(calls)).toHaveLength(1);
@@ -69,8 +70,7 @@ describe("the restore check's server: found or installed with pg_dump", () => {
       { kind: "use", major: 17, path: "/opt/pg/bin/pg_dump" },
       { install: true, binDir: "/usr/lib/postgresql/17/bin", hadCluster: true },
       platform,
-      run,
-      log,
+      deps(run),
     );
     expect(pgDump).toBe("/opt/pg/bin/pg_dump");
     expect(installs(calls)[0]?.at(-1)).toBe("postgresql-17");
@@ -79,7 +79,7 @@ describe("the restore check's server: found or installed with pg_dump", () => {
 
   it("runs nothing when both are installed", async () => {
     const { run, calls } = recorder();
-    await installClients({ kind: "use", major: 17, path: "/x/pg_dump" }, { install: false, binDir: "/x" }, platform, run, log);
+    await installClients({ kind: "use", major: 17, path: "/x/pg_dump" }, { install: false, binDir: "/x" }, platform, deps(run));
     expect(calls).toEqual([]);
   });
 });

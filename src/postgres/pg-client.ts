@@ -1,7 +1,7 @@
 import { access, readdir, readFile, realpath } from "node:fs/promises";
 import * as path from "node:path";
-import { ActionError } from "../errors.js";
 import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { installPackages } from "./apt-install.js";
 
 /** Installed pg_dump binaries by major version. */
 export type Installed = Map<number, string>;
@@ -9,10 +9,31 @@ export type Installed = Map<number, string>;
 export type Choice = { kind: "use"; major: number; path: string } | { kind: "install"; major: number } | { kind: "fail"; message: string };
 
 export interface Platform {
-  /** Debian or Ubuntu, with apt-get and curl, and root or password-less sudo. */
+  /** `process.platform`: the advice for a missing pg_dump depends on it. */
+  os: NodeJS.Platform;
+  /** Debian or Ubuntu (any architecture PGDG builds), with apt-get and curl, and root or password-less sudo. */
   canInstall: boolean;
+  /** Debian or Ubuntu, whether or not this user may install. */
+  debianLike: boolean;
   codename?: string;
   root: boolean;
+}
+
+/** Refused before any API call: nothing on Windows runners can install or run the right pg_dump here. */
+export function unsupportedPlatform(os: NodeJS.Platform): string | undefined {
+  if (os === "win32") {
+    return "Windows runners are not supported: run this action on a Linux runner (`runs-on: ubuntu-latest`), or on macOS with pg_dump installed.";
+  }
+  return undefined;
+}
+
+/** What to run before this step to get pg_dump `major`, in the platform's own terms. */
+export function installAdvice(major: number, platform: Pick<Platform, "os" | "debianLike">): string {
+  if (platform.os === "darwin") return `brew install postgresql@${major} (its pg_dump is in $(brew --prefix postgresql@${major})/bin)`;
+  if (platform.debianLike) {
+    return `sudo /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y && sudo apt-get install -y postgresql-client-${major} (PostgreSQL's own apt setup, from the postgresql-common package)`;
+  }
+  return `install the PostgreSQL ${major} client with this system's package manager`;
 }
 
 export function majorOf(version: string): number {
@@ -47,32 +68,13 @@ export function choosePgDump(o: { serverMajor: number; requested: "auto" | numbe
     newer === undefined
       ? ""
       : ` Or set \`pg-dump-version: ${newer}\` to use the installed pg_dump ${newer} (restore its dumps with pg_restore ${newer} or later).`;
-  const install = installCommands(wanted, "<codename>", true)
-    .map((c) => c.join(" "))
-    .join(" && ");
+  const why = o.platform.debianLike
+    ? "installing it needs apt-get, curl and root or password-less sudo"
+    : "the action installs pg_dump on Debian and Ubuntu only";
   return {
     kind: "fail",
-    message: `No pg_dump ${wanted} on this runner (${have}) and it cannot be installed here (that needs Debian/Ubuntu with apt-get, curl and root or password-less sudo). Install it before this step, e.g.: ${install}.${alternative}`,
+    message: `No pg_dump ${wanted} on this runner (${have}) and it cannot be installed here (${why}). Install it before this step, e.g.: ${installAdvice(wanted, o.platform)}.${alternative}`,
   };
-}
-
-const PGDG_KEY = "/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc";
-const PGDG_LIST = "/etc/apt/sources.list.d/pgdg.list";
-
-/**
- * GitHub's images remove the PostgreSQL apt source after building: add its key and source back,
- * refresh that source alone (fast, and immune to other broken sources), then install the client.
- */
-export function installCommands(major: number, codename: string, sudo: boolean, packages = [`postgresql-client-${major}`]): string[][] {
-  const source = `deb [signed-by=${PGDG_KEY}] https://apt.postgresql.org/pub/repos/apt ${codename}-pgdg main`;
-  const commands = [
-    ["install", "-d", path.dirname(PGDG_KEY)],
-    ["curl", "-fsSL", "--retry", "3", "-o", PGDG_KEY, "https://www.postgresql.org/media/keys/ACCC4CF8.asc"],
-    ["sh", "-c", `echo '${source}' > ${PGDG_LIST}`],
-    ["apt-get", "update", "-o", `Dir::Etc::sourcelist=${PGDG_LIST}`, "-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"],
-    ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", ...packages],
-  ];
-  return sudo ? commands.map((c) => ["sudo", "-n", ...c]) : commands;
 }
 
 export const debianBinDir = (major: number) => `/usr/lib/postgresql/${major}/bin`;
@@ -93,36 +95,32 @@ export async function findInstalled(run: CommandRunner = runCommand, root = "/us
   return found;
 }
 
-export async function detectPlatform(run: CommandRunner = runCommand): Promise<Platform> {
+export async function detectPlatform(run: CommandRunner = runCommand, os: NodeJS.Platform = process.platform): Promise<Platform> {
   const root = process.getuid?.() === 0;
-  if (process.platform !== "linux") return { canInstall: false, root };
+  if (os !== "linux") return { os, canInstall: false, debianLike: false, root };
   const osRelease = await readFile("/etc/os-release", "utf8").catch(() => "");
   const field = (name: string) => new RegExp(`^${name}="?([^"\\n]*)`, "m").exec(osRelease)?.[1] ?? "";
   const debianLike = /\b(debian|ubuntu)\b/.test(`${field("ID")} ${field("ID_LIKE")}`);
-  const codename = field("VERSION_CODENAME") || undefined;
+  const codename = field("VERSION_CODENAME") || field("UBUNTU_CODENAME") || undefined;
   const hasApt = (await isExecutable("/usr/bin/apt-get")) && (await isExecutable("/usr/bin/curl"));
-  const privileged = root || (await run("sudo", ["-n", "true"], { silent: true })).code === 0;
-  return { canInstall: debianLike && hasApt && privileged && Boolean(codename), codename, root };
+  const privileged = root || (await run("sudo", ["-n", "true"], { silent: true, timeoutSeconds: 30 })).code === 0;
+  return { os, canInstall: debianLike && hasApt && privileged && Boolean(codename), debianLike, codename, root };
 }
 
-/** Installs the client of `major`, and with `packages` more of the same repository in the same apt run. */
-export async function installPgDump(
-  major: number,
-  platform: Platform,
-  run: CommandRunner,
-  log: (m: string) => void,
-  packages = [`postgresql-client-${major}`],
-): Promise<string> {
-  log(`Installing ${packages.join(", ")} from the PostgreSQL apt repository...`);
-  for (const [file, ...args] of installCommands(major, platform.codename ?? "", !platform.root, packages)) {
-    const result = await run(file, args);
-    if (result.code !== 0) {
-      throw new ActionError(
-        "pg-dump-client",
-        `Installing pg_dump ${major} failed at \`${[file, ...args].join(" ")}\` (exit ${result.code}): ${result.stderr.trim().slice(-500)}. Install ${packages.join(" ")} before this step, or set \`pg-dump-version\`.`,
-      );
-    }
-  }
+export interface InstallDeps {
+  run: CommandRunner;
+  log(message: string): void;
+  signal?: AbortSignal;
+  env: Record<string, string | undefined>;
+  tempDir: string;
+}
+
+/**
+ * postgresql-client-<major> from PGDG, and with `packages` more of the same repository in the same
+ * apt run; Debian's layout puts its pg_dump in /usr/lib/postgresql/<major>/bin.
+ */
+export async function installPgDump(major: number, platform: Platform, deps: InstallDeps, packages = [`postgresql-client-${major}`]): Promise<string> {
+  await installPackages(packages, { ...deps, codename: platform.codename ?? "", sudo: !platform.root });
   return path.join(debianBinDir(major), "pg_dump");
 }
 
