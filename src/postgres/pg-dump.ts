@@ -16,7 +16,15 @@ export function compressProblem(compress: string | undefined, major: number, for
   return undefined;
 }
 
+/**
+ * pg_dump waits for a share lock on every table it dumps; without a limit, a lock held elsewhere (a
+ * migration, VACUUM FULL) keeps it waiting, and the firewall open, for as long as that lasts.
+ * Three minutes let a short migration finish; `pg-dump-args` may set another value.
+ */
+export const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 180_000;
+
 export function pgDumpArgs(config: Pick<Config, "format" | "jobs" | "compress" | "pgDumpArgs">, outputPath: string): string[] {
+  const ownLockWait = config.pgDumpArgs.some((a) => a.startsWith("--lock-wait-timeout"));
   return [
     `--format=${FORMAT_FLAG[config.format]}`,
     `--file=${outputPath}`,
@@ -24,6 +32,7 @@ export function pgDumpArgs(config: Pick<Config, "format" | "jobs" | "compress" |
     ...(config.compress ? [`--compress=${config.compress}`] : []),
     // Never prompt: a missing password must fail, not hang the job.
     "--no-password",
+    ...(ownLockWait ? [] : [`--lock-wait-timeout=${DEFAULT_LOCK_WAIT_TIMEOUT_MS}`]),
     ...config.pgDumpArgs,
   ];
 }

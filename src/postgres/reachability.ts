@@ -56,9 +56,13 @@ export async function waitUntilReachable(
   let allowPlain = false;
   let lastError = "";
   for (let attempt = 1; ; attempt++) {
+    if (o.signal?.aborted) throw new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere.");
     const remaining = o.timeoutMs - (clock.now() - started);
     const client = new pg.Client(pgClientConfig(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain));
     client.on("error", () => undefined);
+    // An attempt in flight is cut short too: its connect fails once the client is ended.
+    const endOnAbort = () => void client.end().catch(() => undefined);
+    o.signal?.addEventListener("abort", endOnAbort, { once: true });
     try {
       await client.connect();
       const { rows } = await client.query<{ server_version_num: string }>("SHOW server_version_num");
@@ -78,16 +82,32 @@ export async function waitUntilReachable(
       if (verdict === "plain-retry") allowPlain = true;
       if (attempt === 1 || attempt % 5 === 0) o.log(`Database not reachable yet (${lastError}); waiting for the firewall rule to apply...`);
     } finally {
+      o.signal?.removeEventListener("abort", endOnAbort);
       await client.end().catch(() => undefined);
     }
+    if (o.signal?.aborted) continue;
     const elapsed = clock.now() - started;
-    if (elapsed >= o.timeoutMs || o.signal?.aborted) {
+    if (elapsed >= o.timeoutMs) {
       throw new ActionError(
         "reachability",
         `The database was still unreachable after ${Math.round(elapsed / 1000)} s and ${attempt} attempts (last error: ${lastError}). Check that the firewall rule was applied (Scalingo usually takes about two minutes; raise \`reachable-timeout\`), that the detected IP is really the runner's egress address (set \`runner-ip\` for self-hosted runners behind NAT), and that \`region\` is the database's.`,
       );
     }
     // Start quick (a reused rule is usually in effect already), then settle at one try every 10 s.
-    await clock.sleep(Math.min(10_000, 100 * 2 ** attempt, o.timeoutMs - elapsed));
+    await sleepUnlessAborted(clock, Math.min(10_000, 100 * 2 ** attempt, o.timeoutMs - elapsed), o.signal);
   }
+}
+
+/** The pause between attempts ends early when the run is stopped (the install failed). */
+function sleepUnlessAborted(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return clock.sleep(ms);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    clock.sleep(ms).then(done);
+  });
 }
