@@ -128,6 +128,8 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
     stopOthersOnFailure(server).then((s) => (session.restoreServer = s)),
   ] as const;
   await Promise.allSettled(tasks);
+  // The failure that stopped the others is the one to report, not their "stopped".
+  if (stop.signal.aborted) throw stop.signal.reason;
   const [pgDump, reachable] = await Promise.all(tasks);
   report.pgDumpVersion = String(choice.major);
   const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
