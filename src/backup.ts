@@ -18,7 +18,7 @@ import { type CommandRunner, runCommand } from "./runner/commands.js";
 import { createPrivate, exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
 import { lookupPublicIp } from "./runner/public-ip.js";
 import { ScalingoClient } from "./scalingo/client.js";
-import { closeRule, type OpenRule, openRule, removeStaleRules, timedLabel, whoRemovesLeftover } from "./scalingo/firewall.js";
+import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "./scalingo/firewall.js";
 import type { Log, StateStore } from "./types.js";
 
 /** What the cancellation handler needs to undo: kept current as the run goes. */
@@ -92,13 +92,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
       ? await phase(report, "restore-server", () => planServer(choice.major, choice.kind === "use" ? choice.path : undefined, platform.canInstall))
       : undefined;
 
-  const rule = await phase(report, "firewall", async () => {
-    let rules = await client.listRules();
-    const sweep = { nowMs: Date.now(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, repository: config.repository, log };
-    // After a sweep the list is stale: a removed rule for this very IP must not be "reused".
-    if ((await removeStaleRules(client, rules, sweep)) > 0) rules = await client.listRules();
-    return openRule(client, { ip, label: timedLabel(config.ruleLabel, new Date()), rules, state: deps.state, log });
-  });
+  const rule = await phase(report, "firewall", () => sweepAndOpen(client, config, { ip, now: new Date(), state: deps.state, log }));
   session.rule = rule;
   Object.assign(report, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: new Date() });
   if (rule.created) log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);

@@ -6,6 +6,8 @@ export const State = {
   ruleCidr: "rule-cidr",
   /** Id of the rule this job created; saved right after the API answered. */
   ruleId: "rule-id",
+  /** The database-API form the rules answered in ("regional" or "legacy"): post calls the same. */
+  firewallApi: "firewall-api",
   /** "true" once main removed its rule itself: post has nothing to do. */
   ruleRemoved: "rule-removed",
 } as const;

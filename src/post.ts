@@ -1,9 +1,11 @@
 import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
 import { parseConfig } from "./config.js";
+import { State } from "./constants.js";
 import { errorMessage } from "./errors.js";
 import { actionState } from "./runner/state.js";
 import { ScalingoClient } from "./scalingo/client.js";
+import { isDbApiForm } from "./scalingo/database-api.js";
 import { hasLeftoverRule, removeLeftoverRule } from "./scalingo/firewall.js";
 
 /**
@@ -18,7 +20,8 @@ export async function runPost(): Promise<void> {
   try {
     const config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
     core.setSecret(config.apiToken);
-    const client = new ScalingoClient({ ...config, onSecret: core.setSecret });
+    const saved = actionState.get(State.firewallApi);
+    const client = new ScalingoClient({ ...config, onSecret: core.setSecret, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
     await client.connect();
     await removeLeftoverRule(client, actionState, { info: core.info, warning: core.warning });
   } catch (error) {

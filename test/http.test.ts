@@ -1,7 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { isPublicIPv4 } from "../src/runner/public-ip.js";
-import { jwtExpiryMs } from "../src/scalingo/client.js";
-import { apiMessage, backoffMs, DEFAULT_RETRY, retryAfterMs } from "../src/scalingo/http.js";
+import { apiMessage, backoffMs, DEFAULT_RETRY, requestJson, retryAfterMs } from "../src/scalingo/http.js";
+import { jwtExpiryMs } from "../src/scalingo/tokens.js";
 
 describe("HTTP helpers", () => {
   it("read every error body shape Scalingo sends, and plain text", () => {
@@ -24,6 +26,27 @@ describe("HTTP helpers", () => {
     expect(backoffMs(3, DEFAULT_RETRY, () => 1)).toBe(4000);
     expect(backoffMs(20, DEFAULT_RETRY, () => 1)).toBe(10_000);
     expect(backoffMs(3, DEFAULT_RETRY, () => 0)).toBe(0);
+  });
+
+  it("after Scalingo's 429 without Retry-After, keep trying across the whole minute, even past a shorter deadline", async () => {
+    // A loopback server that always answers the documented 429; time is a fake clock's.
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(429, { "Content-Type": "text/plain" }).end("Retry later");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    let now = 0;
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/regions`;
+      const call = requestJson({ method: "GET", url, authorization: "Bearer x", expect: [200] }, clock, { ...DEFAULT_RETRY, deadlineMs: 5_000 });
+      await expect(call).rejects.toThrow(/answered 429: Retry later/);
+      expect(now).toBeGreaterThanOrEqual(60_000); // an attempt was made after the window had passed
+      expect(hits).toBeGreaterThan(DEFAULT_RETRY.attempts); // 429s do not use up the attempts
+    } finally {
+      server.close();
+    }
   });
 
   it("read a JWT's expiry without verifying it", () => {

@@ -1,6 +1,8 @@
 import { ScalingoApiError } from "../errors.js";
 import { insecureUrlProblem } from "../urls.js";
+import { availableForms, bodyFor, type DbApiForm, type DbApiForms, type DbApiResource, dbApiUrl, resourceOf, routeMissing } from "./database-api.js";
 import { type ApiRequest, type ApiResponse, type Clock, DEFAULT_RETRY, type RetryPolicy, realClock, requestJson } from "./http.js";
+import { ADDON_TOKEN_LIFETIME_MS, isFresh, jwtExpiryMs, type Token } from "./tokens.js";
 
 export interface FirewallRule {
   id: string;
@@ -20,7 +22,8 @@ export interface DatabaseDetails {
 interface Region {
   name: string;
   api: string;
-  database_api: string;
+  /** The old database API host; a region may stop listing it once the API has moved. */
+  database_api?: string;
 }
 
 export interface ScalingoOptions {
@@ -32,19 +35,8 @@ export interface ScalingoOptions {
   onSecret: (secret: string) => void;
   clock?: Clock;
   retry?: RetryPolicy;
-}
-
-/** The Go client exchanges again when less than this is left on the JWT. */
-const REFRESH_MARGIN_MS = 5 * 60_000;
-
-/** JWT `exp` in milliseconds; the token is only decoded, never verified (the API does that). */
-export function jwtExpiryMs(jwt: string): number | undefined {
-  try {
-    const payload = JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8"));
-    return typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
+  /** Database-API forms already known (post reads main's choice from the saved state). */
+  forms?: DbApiForms;
 }
 
 /**
@@ -53,13 +45,20 @@ export function jwtExpiryMs(jwt: string): number | undefined {
  * the database API (details, firewall rules), each with its own bearer.
  */
 export class ScalingoClient {
-  private jwt?: { token: string; expiresAtMs?: number };
+  private jwt?: Token;
   private urls?: Region;
-  private addon?: { id: string; token?: string };
+  private addon?: { id: string; token?: Token };
   private readonly clock: Clock;
+  private readonly forms: DbApiForms;
 
   constructor(private readonly o: ScalingoOptions) {
     this.clock = o.clock ?? realClock;
+    this.forms = { ...o.forms };
+  }
+
+  /** The form the database API answered in for this resource, once a call settled it. */
+  formOf(resource: DbApiResource): DbApiForm | undefined {
+    return this.forms[resource];
   }
 
   /** Exchange, region and addon: everything the other calls need. */
@@ -93,13 +92,13 @@ export class ScalingoClient {
   /** Not retried on a lost answer here: the firewall module lists the rules before adding again. */
   async addRule(cidr: string, label: string): Promise<FirewallRule> {
     const body = { type: "custom_range", cidr, label };
-    return (await this.dbApi<{ rule: FirewallRule }>("POST", "/firewall_rules", body, [201], false)).body.rule;
+    return (await this.dbApi<{ rule: FirewallRule }>("POST", "/firewall_rules", body, [200, 201], false)).body.rule;
   }
 
   /** Resolves false when the rule was already gone (404): the goal, no rule, is reached. */
   async removeRule(ruleId: string): Promise<boolean> {
-    const res = await this.dbApi<unknown>("DELETE", `/firewall_rules/${encodeURIComponent(ruleId)}`, undefined, [204, 404]);
-    return res.status === 204;
+    const res = await this.dbApi<unknown>("DELETE", `/firewall_rules/${encodeURIComponent(ruleId)}`, undefined, [200, 204, 404]);
+    return res.status !== 404;
   }
 
   private region(): Region {
@@ -113,8 +112,7 @@ export class ScalingoClient {
 
   /** A bearer JWT with at least five minutes left, exchanging the API token again when needed. */
   private async bearer(): Promise<string> {
-    const expires = this.jwt?.expiresAtMs;
-    if (this.jwt && (expires === undefined || expires - this.clock.now() > REFRESH_MARGIN_MS)) return `Bearer ${this.jwt.token}`;
+    if (isFresh(this.jwt, this.clock.now())) return `Bearer ${this.jwt.value}`;
     try {
       const { body } = await this.call<{ token: string }>({
         method: "POST",
@@ -123,7 +121,7 @@ export class ScalingoClient {
         expect: [200],
       });
       this.o.onSecret(body.token);
-      this.jwt = { token: body.token, expiresAtMs: jwtExpiryMs(body.token) };
+      this.jwt = { value: body.token, expiresAtMs: jwtExpiryMs(body.token) };
       return `Bearer ${body.token}`;
     } catch (error) {
       if (error instanceof ScalingoApiError && error.status === 401) {
@@ -148,11 +146,11 @@ export class ScalingoClient {
       throw new ScalingoApiError(`Region "${this.o.region}" not found. Set \`region\` to one of: ${body.regions.map((r) => r.name).join(", ")}.`);
     }
     // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
-    for (const url of [region.api, region.database_api]) {
+    for (const url of [region.api, region.database_api].filter((u): u is string => u !== undefined)) {
       const problem = insecureUrlProblem(url);
       if (problem) throw new ScalingoApiError(`Region ${region.name} in the regions list of \`auth-url\` has an unsafe URL: ${problem} Check \`auth-url\`.`);
     }
-    return { name: region.name, api: region.api.replace(/\/+$/, ""), database_api: region.database_api.replace(/\/+$/, "") };
+    return { name: region.name, api: region.api.replace(/\/+$/, ""), database_api: region.database_api?.replace(/\/+$/, "") };
   }
 
   /** A Dedicated Resources database is an app holding exactly one addon: the database itself. */
@@ -181,10 +179,16 @@ export class ScalingoClient {
     return addons[0].id;
   }
 
+  /**
+   * A database-API (addon) token with at least five minutes left. It lives about an hour and a
+   * dump can last longer; what an expired one gets (401, 403, 400) is not documented, so it is
+   * renewed from its expiry before the call, never only after a refusal.
+   */
   private async addonToken(): Promise<string> {
     const addon = this.addon;
     if (!addon) throw new Error("ScalingoClient.connect() must run first");
-    if (!addon.token) {
+    if (!isFresh(addon.token, this.clock.now())) {
+      const obtainedAt = this.clock.now();
       const { body } = await this.call<{ addon: { token: string } }>({
         method: "POST",
         url: `${this.region().api}/v1/apps/${this.o.database}/addons/${addon.id}/token`,
@@ -192,24 +196,53 @@ export class ScalingoClient {
         expect: [200],
       });
       this.o.onSecret(body.addon.token);
-      addon.token = body.addon.token;
+      addon.token = { value: body.addon.token, expiresAtMs: jwtExpiryMs(body.addon.token) ?? obtainedAt + ADDON_TOKEN_LIFETIME_MS };
     }
-    return `Bearer ${addon.token}`;
+    return `Bearer ${addon.token?.value}`;
   }
 
   /**
-   * A database-API call. The addon token lives about an hour and a dump can last longer: on a 401
-   * get a fresh one (exchanging again if the JWT is old too) and retry once, so that removing the
-   * rule after a long dump never fails for a stale token.
+   * A database-API call in whichever form this resource answers. The first read of a resource
+   * settles its form: the preferred one, then the other when the first answers that the route
+   * does not exist. A write never probes (a DELETE's 404 means "already gone", a POST must not be
+   * sent to two places): it settles the form with a read first.
    */
   private async dbApi<T>(method: ApiRequest["method"], suffix: string, body?: unknown, expect = [200], retryLostAnswer = true): Promise<ApiResponse<T>> {
-    const url = `${this.region().database_api}/api/databases/${this.addon?.id}${suffix}`;
-    for (let retried = false; ; retried = true) {
+    const resource = resourceOf(suffix);
+    const known = this.forms[resource];
+    if (known) return this.dbApiAs<T>(known, method, suffix, body, expect, retryLostAnswer);
+    if (method !== "GET") {
+      await this.dbApi("GET", resource === "firewall_rules" ? "/firewall_rules" : "");
+      return this.dbApi<T>(method, suffix, body, expect, retryLostAnswer);
+    }
+    const forms = availableForms(this.region());
+    for (const [i, form] of forms.entries()) {
       try {
-        return await this.call<T>({ method, url, body, expect, retryLostAnswer, authorization: await this.addonToken() });
+        const res = await this.dbApiAs<T>(form, method, suffix, body, expect, retryLostAnswer);
+        this.forms[resource] = form;
+        return res;
+      } catch (error) {
+        if (i + 1 >= forms.length || !(error instanceof ScalingoApiError) || !routeMissing(error.status)) throw error;
+      }
+    }
+    throw new Error("unreachable: no database API form");
+  }
+
+  /**
+   * One call in one form: the regional API with the user's bearer, or the old database API with
+   * an addon token. A 401 gets a fresh credential and one more try.
+   */
+  private async dbApiAs<T>(form: DbApiForm, method: ApiRequest["method"], suffix: string, body: unknown, expect: number[], retryLostAnswer: boolean) {
+    const url = dbApiUrl(form, this.region(), this.addon?.id ?? "", suffix) as string;
+    const payload = bodyFor(form, resourceOf(suffix), body);
+    for (let retried = false; ; retried = true) {
+      const authorization = form === "regional" ? await this.bearer() : await this.addonToken();
+      try {
+        return await this.call<T>({ method, url, body: payload, expect, retryLostAnswer, authorization });
       } catch (error) {
         if (retried || !(error instanceof ScalingoApiError) || error.status !== 401) throw error;
-        if (this.addon) this.addon.token = undefined;
+        if (form === "regional") this.jwt = undefined;
+        else if (this.addon) this.addon.token = undefined;
       }
     }
   }

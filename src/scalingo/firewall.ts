@@ -1,3 +1,4 @@
+import type { Config } from "../config.js";
 import { LABEL_PREFIX, State } from "../constants.js";
 import { ActionError, errorMessage, ScalingoApiError } from "../errors.js";
 import type { Log, StateStore } from "../types.js";
@@ -123,6 +124,23 @@ export async function openRule(
       await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
     }
   }
+}
+
+/**
+ * The firewall step of main: list, sweep this repository's stale rules, list again if the sweep
+ * removed any (a removed rule for this very IP must not be "reused"), then open this job's rule.
+ */
+export async function sweepAndOpen(
+  client: Rules & Pick<ScalingoClient, "formOf">,
+  config: Pick<Config, "staleRuleAgeMs" | "ruleLabel" | "repository">,
+  o: { ip: string; now: Date; state: StateStore; log: Log },
+): Promise<OpenRule> {
+  let rules = await client.listRules();
+  // The list settled which form of the database API serves the rules: post must call the same.
+  o.state.save(State.firewallApi, client.formOf("firewall_rules") ?? "");
+  const sweep = { nowMs: o.now.getTime(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, repository: config.repository, log: o.log };
+  if ((await removeStaleRules(client, rules, sweep)) > 0) rules = await client.listRules();
+  return openRule(client, { ip: o.ip, label: timedLabel(config.ruleLabel, o.now), rules, state: o.state, log: o.log });
 }
 
 /** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */

@@ -117,15 +117,41 @@ async function attemptOnce<T>(
   }
 }
 
-/** A JSON call with a timeout per attempt and capped, jittered retries within a deadline. */
+/**
+ * Scalingo allows about 60 requests a minute and its documented 429 is plain text "Retry later",
+ * without Retry-After: the refused request can only succeed once the window it was counted in has
+ * passed. So after such a 429 the call keeps trying for at least this long.
+ */
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+/**
+ * How long a call may keep trying: the policy's deadline, extended after a 429 without
+ * Retry-After until one attempt can land after a whole rate-limit window.
+ */
+export function callDeadline(startedMs: number, policy: RetryPolicy, rateLimitedSinceMs?: number): number {
+  const deadline = startedMs + policy.deadlineMs;
+  if (rateLimitedSinceMs === undefined) return deadline;
+  return Math.max(deadline, rateLimitedSinceMs + RATE_LIMIT_WINDOW_MS + policy.maxDelayMs);
+}
+
+/**
+ * A JSON call with a timeout per attempt and capped, jittered retries within a deadline. A 429
+ * does not use up attempts (the request was not processed); it waits as Retry-After says, or,
+ * without it, keeps backing off across the whole window (see callDeadline).
+ */
 export async function requestJson<T>(req: ApiRequest, clock: Clock = realClock, policy: RetryPolicy = DEFAULT_RETRY): Promise<ApiResponse<T>> {
   const started = clock.now();
+  let rateLimitedSince: number | undefined;
+  let failures = 0;
   for (let attempt = 0; ; attempt++) {
     const result = await attemptOnce<T>(req, policy, clock);
     if (!("failure" in result)) return result;
+    const limited = result.failure.status === 429;
+    if (limited && result.retryAfterMs === undefined) rateLimitedSince ??= clock.now();
+    if (!limited) failures++;
     const waitMs = Math.max(backoffMs(attempt, policy), result.retryAfterMs ?? 0);
-    const outOfTime = clock.now() - started + waitMs > policy.deadlineMs;
-    if (!result.failure.retryable || attempt + 1 >= policy.attempts || outOfTime) throw result.failure;
+    const outOfTime = clock.now() + waitMs > callDeadline(started, policy, rateLimitedSince);
+    if (!result.failure.retryable || failures >= policy.attempts || outOfTime) throw result.failure;
     await clock.sleep(waitMs);
   }
 }

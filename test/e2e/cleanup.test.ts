@@ -134,7 +134,7 @@ describe("the temporary rule never outlives the job", () => {
   it("post finds the rule by this job's label when main died before the API answered", async () => {
     const s = await w.scenario();
     // The rule is created, but the answer arrives only after main is gone.
-    s.scalingo.addFault({ service: "dbapi", method: "POST", path: /firewall_rules$/, passThrough: true, delayMs: 30_000 });
+    s.scalingo.addFault({ method: "POST", path: /firewall_rules$/, passThrough: true, delayMs: 30_000 });
     const step = startStep(s.ctx, "main", s.inputs);
     for (let i = 0; i < 300 && s.scalingo.rules.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     step.child.kill("SIGKILL");

@@ -46,8 +46,8 @@ describe("faults of the services", () => {
     });
     f({ service: "api", method: "GET", path: /\/addons$/, reset: true });
     f({ service: "api", method: "GET", path: /\/variables$/, delayMs: 1500 });
-    f({ service: "dbapi", method: "GET", path: /\/firewall_rules$/, status: 502 });
-    f({ service: "dbapi", method: "DELETE", path: /\/firewall_rules\//, status: 500, passThrough: true });
+    f({ method: "GET", path: /\/firewall_rules$/, status: 502 });
+    f({ method: "DELETE", path: /\/firewall_rules\//, status: 500, passThrough: true });
     const started = Date.now();
     const main = await runStep(s.ctx, "main", s.inputs);
     expect(main.code, describeStep(main)).toBe(0);
@@ -71,7 +71,7 @@ describe("faults of the services", () => {
 
   it("adopts the rule whose creation answer was lost instead of adding a second one", async () => {
     const s = await w.scenario();
-    s.scalingo.addFault({ service: "dbapi", method: "POST", path: /\/firewall_rules$/, passThrough: true, reset: true });
+    s.scalingo.addFault({ method: "POST", path: /\/firewall_rules$/, passThrough: true, reset: true });
     const main = await runStep(s.ctx, "main", s.inputs);
     expect(main.code, describeStep(main)).toBe(0);
     expect(main.stdout).toMatch(/created although its answer was lost .*adopting it/);
@@ -131,8 +131,8 @@ describe("faults of the services", () => {
   });
 
   it("renews expired tokens, so removing the rule after a long dump still works", async () => {
-    // Both tokens expire during the wait: the DELETE gets a 401 and must recover.
-    const s = await w.scenario({ jwtLifetimeSeconds: 2, addonTokenLifetimeSeconds: 2, ruleDelayMs: 3000 });
+    // Both tokens expire during the wait (the old database API form, which uses the addon token).
+    const s = await w.scenario({ jwtLifetimeSeconds: 2, addonTokenLifetimeSeconds: 2, ruleDelayMs: 3000, databaseApi: "legacy" });
     const main = await runStep(s.ctx, "main", s.inputs);
     expect(main.code, describeStep(main)).toBe(0);
     const seen = s.scalingo.requests.map((r) => `${r.service} ${r.method} ${r.status}`);

@@ -33,7 +33,8 @@ describe("behind an HTTPS proxy", () => {
   });
 
   it("sends every Scalingo and IP lookup call through the proxy, and the backup succeeds", async () => {
-    const s = await w.scenario({ tls });
+    // The old database API form, so that all three Scalingo hosts are contacted.
+    const s = await w.scenario({ tls, databaseApi: "legacy" });
     expect(s.inputs["auth-url"]).toMatch(/^https:\/\/auth\.scalingo\.test:\d+$/);
     const env = { HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: ca.caCertPath };
     const main = await runStep(s.ctx, "main", { ...s.inputs, "ip-lookup-urls": ip.url }, { env });

@@ -21,6 +21,8 @@ export interface World {
   dbPassword: string;
   database: string;
   dbName: string;
+  /** What every scenario's Scalingo emulator starts from (for tests that run several at once). */
+  emulatorBase: ScalingoEmulatorOptions;
   scenario(o?: Partial<ScalingoEmulatorOptions>, runner?: { repositoryPrivate?: boolean | null }): Promise<Scenario>;
   close(): Promise<void>;
 }
@@ -103,6 +105,7 @@ export async function startWorld(): Promise<World> {
     dbPassword,
     database,
     dbName,
+    emulatorBase: base,
     scenario,
     close: async () => {
       await Promise.allSettled([...opened.map((o) => o.close()), ip.close(), artifacts.close()]);

@@ -37,11 +37,16 @@ export class TokenIssuer {
     return token;
   }
 
-  /** The token's subject, or a 401 in Scalingo's `{"error": ...}` form. */
-  verify(token: string | undefined): string {
+  /** Whether this issuer issued the token, expired or not. */
+  knows(token: string): boolean {
+    return this.expiries.has(token);
+  }
+
+  /** The token's subject, or a 401 (or `expiredStatus` once expired) in Scalingo's `{"error": ...}` form. */
+  verify(token: string | undefined, expiredStatus = 401): string {
     const known = token === undefined ? undefined : this.expiries.get(token);
     if (!known) return fail(401, { error: "You are not authorized to do this operation" });
-    if (Date.now() >= known.expiresAt) return fail(401, { error: "token expired" });
+    if (Date.now() >= known.expiresAt) return fail(expiredStatus, { error: "token expired" });
     return known.subject;
   }
 }

@@ -29,6 +29,19 @@ export function isIpv4Cidr(value: string): boolean {
 
 const invalid = (field: string, message: string) => fail(422, { errors: { [field]: [message] } });
 
+/**
+ * Several emulated databases may share one real server (a matrix of databases in one test): an
+ * address stays allowed in pg_hba while any of their firewalls allows it.
+ */
+const allowedBy = new WeakMap<PgServer, Map<string, Set<Firewall>>>();
+function holders(pg: PgServer, cidr: string): Set<Firewall> {
+  let byCidr = allowedBy.get(pg);
+  if (!byCidr) allowedBy.set(pg, (byCidr = new Map()));
+  let set = byCidr.get(cidr);
+  if (!set) byCidr.set(cidr, (set = new Set()));
+  return set;
+}
+
 export class Firewall {
   readonly rules: FirewallRule[] = [];
   private readonly pending = new Set<Promise<void>>();
@@ -93,7 +106,7 @@ export class Firewall {
   async shutdown(): Promise<void> {
     this.aborter.abort();
     await Promise.all(this.pending);
-    for (const cidr of this.opened) await this.pg.denyCidr(cidr);
+    for (const cidr of this.opened) await this.deny(cidr);
     this.opened.clear();
   }
 
@@ -108,14 +121,21 @@ export class Firewall {
   }
 
   private async open(cidr: string): Promise<void> {
+    holders(this.pg, cidr).add(this);
     await this.pg.allowCidr(cidr);
     this.opened.add(cidr);
+  }
+
+  private async deny(cidr: string): Promise<void> {
+    const set = holders(this.pg, cidr);
+    set.delete(this);
+    if (set.size === 0) await this.pg.denyCidr(cidr);
   }
 
   // Decided when the change lands, not when it was requested: a rule re-added meanwhile keeps it open.
   private async close(cidr: string): Promise<void> {
     if (this.rules.some((r) => r.type === "custom_range" && r.cidr === cidr)) return;
-    await this.pg.denyCidr(cidr);
+    await this.deny(cidr);
     this.opened.delete(cidr);
   }
 }

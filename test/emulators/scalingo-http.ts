@@ -73,16 +73,25 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Sliding one-minute window per credential, as Scalingo counts per token. */
+/**
+ * A sliding window per user: at most `perWindow` requests answered in any `windowMs` (one minute,
+ * as Scalingo counts). Refused requests are not counted.
+ */
 export class RateLimiter {
   private readonly hits = new Map<string, number[]>();
+  /** How many requests were refused, for tests to prove the limit was reached. */
+  refused = 0;
 
-  constructor(private readonly perMinute: number) {}
+  constructor(
+    private readonly perWindow: number,
+    private readonly windowMs = 60_000,
+  ) {}
 
   allow(key: string): boolean {
     const now = Date.now();
-    const recent = (this.hits.get(key) ?? []).filter((t) => now - t < 60_000);
-    const allowed = recent.length < this.perMinute;
+    const recent = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
+    const allowed = recent.length < this.perWindow;
+    if (!allowed) this.refused++;
     if (allowed) recent.push(now);
     this.hits.set(key, recent);
     return allowed;
@@ -149,16 +158,18 @@ export interface RequestRecord {
 export interface Hosting {
   faults: FaultList;
   limiter?: RateLimiter;
+  /** whose budget a request counts against (default: its Authorization header) */
+  rateKey?: (req: IncomingMessage) => string;
   requests: RequestRecord[];
   /** Served over TLS as `<service>.<domain>` instead of plain http on 127.0.0.1. */
   tls?: TlsFront;
 }
 
-async function realReply(routes: Route[], limiter: RateLimiter | undefined, service: Service, req: IncomingMessage, path: string): Promise<Reply> {
+async function realReply(routes: Route[], hosting: Hosting, service: Service, req: IncomingMessage, path: string): Promise<Reply> {
   try {
-    if (limiter && !limiter.allow(req.headers.authorization ?? "anonymous")) {
-      return { status: 429, body: "Retry later", headers: { "Retry-After": "1" } };
-    }
+    const key = hosting.rateKey?.(req) ?? req.headers.authorization ?? "anonymous";
+    // Scalingo's documented answer: plain text, and no Retry-After.
+    if (hosting.limiter && !hosting.limiter.allow(key)) return { status: 429, body: "Retry later" };
     for (const route of routes) {
       const match = route.service === service ? route.pattern.exec(path) : null;
       if (match && route.method === req.method) return await route.handle(match.slice(1).map(decodeURIComponent), req);
@@ -180,7 +191,7 @@ async function answer(routes: Route[], hosting: Hosting, service: Service, req: 
   if (fault?.delayMs && !fault.passThrough) await sleep(fault.delayMs);
   // A fault that answers by itself (status or reset) replaces the real work, unless passThrough.
   const replaces = fault !== undefined && (fault.reset === true || fault.status !== undefined);
-  let reply = !replaces || fault?.passThrough ? await realReply(routes, hosting.limiter, service, req, path) : undefined;
+  let reply = !replaces || fault?.passThrough ? await realReply(routes, hosting, service, req, path) : undefined;
   if (fault?.delayMs && fault.passThrough) await sleep(fault.delayMs);
   if (fault?.reset) {
     record(0);

@@ -241,13 +241,42 @@ describe("Scalingo emulator", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
 
-  it("rate-limits per token with a plain-text 429", async () => {
-    const limited = await another({ rateLimitPerMinute: 3 });
-    const jwt = (await call(`${limited.authUrl}/v1/tokens/exchange`, { method: "POST", basic: API_TOKEN })).json.token;
-    for (let i = 0; i < 3; i++) expect((await call(`${limited.authUrl}/v1/regions`, { bearer: jwt })).status).toBe(200);
-    const refused = await call(`${limited.authUrl}/v1/regions`, { bearer: jwt });
-    expect([refused.status, refused.text, refused.headers.get("retry-after")]).toEqual([429, "Retry later", "1"]);
+  it("rate-limits per user (every token of one API token) with Scalingo's plain-text 429 and no Retry-After", async () => {
+    const limited = await another({ rateLimitPerMinute: 4 });
+    const exchange = () => call(`${limited.authUrl}/v1/tokens/exchange`, { method: "POST", basic: API_TOKEN });
+    const jwt = (await exchange()).json.token;
+    const other = (await exchange()).json.token; // a second run's JWT: same user, same budget
+    expect((await call(`${limited.authUrl}/v1/regions`, { bearer: jwt })).status).toBe(200);
+    expect((await call(`${limited.authUrl}/v1/regions`, { bearer: other })).status).toBe(200);
+    const refused = await call(`${limited.authUrl}/v1/regions`, { bearer: other });
+    expect([refused.status, refused.text, refused.headers.get("retry-after")]).toEqual([429, "Retry later", null]);
     expect(refused.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect((await exchange()).status).toBe(429);
+  });
+
+  it("serves the database API in the regional form: user's bearer, wrapped body, same answers", async () => {
+    const regional = await another({ databaseApi: "regional" });
+    const s = await login(regional);
+    const rulesUrl = `${regional.apiUrl}/api/databases/${regional.addonId}/firewall_rules`;
+    expect((await call(s.rulesUrl, { bearer: s.addonToken })).status).toBe(404); // the old host no longer serves it
+    expect((await call(rulesUrl, { bearer: s.addonToken })).status).toBe(401); // an addon token is not the user's
+    const bare = await call(rulesUrl, { method: "POST", bearer: s.jwt, body: JSON.stringify({ type: "custom_range", cidr: "192.0.2.1/32" }) });
+    expect(bare.status).toBe(400);
+    const rule = { type: "custom_range", cidr: "192.0.2.1/32", label: "office" };
+    const added = await call(rulesUrl, { method: "POST", bearer: s.jwt, body: JSON.stringify({ firewall_rule: rule }) });
+    expect([added.status, added.json.rule]).toEqual([201, expect.objectContaining(rule)]);
+    expect((await call(rulesUrl, { bearer: s.jwt })).json).toEqual({ rules: [expect.objectContaining(rule)] });
+    expect((await call(`${rulesUrl}/${added.json.rule.id}`, { method: "DELETE", bearer: s.jwt })).status).toBe(204);
+    expect((await call(`${regional.apiUrl}/api/databases/${regional.addonId}`, { bearer: s.jwt })).json.database.id).toBe(regional.addonId);
+    await regional.settle();
+  });
+
+  it("can answer an expired addon token with another status than 401", async () => {
+    const expiring = await another({ addonTokenLifetimeSeconds: 1, expiredAddonTokenStatus: 403, databaseApi: "legacy" });
+    const s = await login(expiring);
+    await new Promise((r) => setTimeout(r, 1100));
+    const late = await call(s.rulesUrl, { bearer: s.addonToken });
+    expect([late.status, late.json]).toEqual([403, { error: "token expired" }]);
   });
 
   it("logs requests with their credentials; seeded rules gate at once; close() removes its pg_hba lines", async () => {

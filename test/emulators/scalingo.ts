@@ -1,24 +1,13 @@
 // An emulator of the Scalingo services the action talks to (auth, regional API, database API),
 // answering as docs/scalingo-api.md describes, in front of a real PostgreSQL server whose
 // pg_hba.conf plays the database's firewall.
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { type PgServer, quoteIdent, quoteLiteral } from "../support/postgres.js";
 import { basicCredentials, bearerToken, TokenIssuer } from "./scalingo-auth.js";
-import { Firewall, type FirewallRule, MANAGED_RANGES } from "./scalingo-firewall.js";
-import {
-  type Fault,
-  FaultList,
-  fail,
-  parseJsonObject,
-  RateLimiter,
-  type Reply,
-  type RequestRecord,
-  type Route,
-  readBody,
-  type Service,
-  serve,
-} from "./scalingo-http.js";
+import { type DatabaseApiForms, databaseRoutes } from "./scalingo-database.js";
+import { Firewall, type FirewallRule } from "./scalingo-firewall.js";
+import { type Fault, FaultList, fail, RateLimiter, type Reply, type RequestRecord, type Route, type Service, serve } from "./scalingo-http.js";
 import type { TlsFront } from "./tls-front.js";
 
 export type { FirewallRule } from "./scalingo-firewall.js";
@@ -47,8 +36,14 @@ export interface ScalingoEmulatorOptions {
   addonCount?: number;
   /** default 30 */
   maxRules?: number;
-  /** default off; beyond it: 429, Retry-After: 1, plain-text body */
+  /** default off; beyond it per user (all tokens of one API token): 429, plain-text "Retry later", no Retry-After */
   rateLimitPerMinute?: number;
+  /** a limiter shared by several emulators: one user's databases, one budget */
+  rateLimiter?: RateLimiter;
+  /** which forms of the database API are served; default both, as Scalingo does while it moves it */
+  databaseApi?: DatabaseApiForms;
+  /** what an expired addon token gets; default 401 (undocumented: the action must not depend on it) */
+  expiredAddonTokenStatus?: 400 | 401 | 403;
   /** Serve https as auth.<domain>, api.<domain>, dbapi.<domain> (the regions list says so) instead of http on 127.0.0.1. */
   tls?: TlsFront;
   /** rewrites the regional URLs of the regions list (default: the emulator's own) */
@@ -96,7 +91,14 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
   const firewall = new Firewall(o.pg, addonId, o.ruleDelayMs ?? 0, o.maxRules ?? 30);
   const jwts = new TokenIssuer(o.jwtLifetimeSeconds ?? 3600);
   const addonTokens = new TokenIssuer(o.addonTokenLifetimeSeconds ?? 3600);
-  const limiter = o.rateLimitPerMinute === undefined ? undefined : new RateLimiter(o.rateLimitPerMinute);
+  const limiter = o.rateLimiter ?? (o.rateLimitPerMinute === undefined ? undefined : new RateLimiter(o.rateLimitPerMinute));
+  // Every credential derived from the API token counts against its user's one budget.
+  const user = `user-${createHash("sha256").update(o.apiToken).digest("hex").slice(0, 16)}`;
+  const rateKey = (req: IncomingMessage) => {
+    const token = bearerToken(req) ?? basicCredentials(req)?.password;
+    const mine = token !== undefined && (token === o.apiToken || jwts.knows(token) || addonTokens.knows(token));
+    return mine ? user : (req.headers.authorization ?? "anonymous");
+  };
   const faults = new FaultList();
   const requests: RequestRecord[] = [];
   const createdAt = new Date().toISOString();
@@ -122,8 +124,13 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
     withJwt(req);
     if (id !== o.databaseId) fail(404, { resource: "app", error: "not found" });
   };
-  const withDatabase = (req: IncomingMessage, id: string) => {
-    const tokenAddon = addonTokens.verify(bearerToken(req));
+  const authorize = (form: "legacy" | "regional", req: IncomingMessage, id: string) => {
+    if (form === "regional") {
+      withJwt(req); // the user's bearer: this emulator's one user owns the database
+      if (id !== addonId) fail(404, { resource: "database", error: "not found" });
+      return;
+    }
+    const tokenAddon = addonTokens.verify(bearerToken(req), o.expiredAddonTokenStatus);
     if (id !== addonId) fail(404, { resource: "database", error: "not found" });
     if (tokenAddon !== id) fail(403, { error: "token is not valid for this database" });
   };
@@ -190,28 +197,9 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
       ];
       return ok({ variables });
     }),
-    route("dbapi", "GET", /^\/api\/databases\/([^/]+)$/, ([id], req) => {
-      withDatabase(req, id);
-      return ok({ database: databaseJson() });
-    }),
-    route("dbapi", "GET", /^\/api\/databases\/([^/]+)\/firewall_rules$/, ([id], req) => {
-      withDatabase(req, id);
-      return ok({ rules: firewall.rules });
-    }),
-    route("dbapi", "POST", /^\/api\/databases\/([^/]+)\/firewall_rules$/, async ([id], req) => {
-      withDatabase(req, id);
-      return ok({ rule: firewall.add(parseJsonObject(await readBody(req))) }, 201);
-    }),
-    route("dbapi", "DELETE", /^\/api\/databases\/([^/]+)\/firewall_rules\/([^/]+)$/, ([id, rule], req) => {
-      withDatabase(req, id);
-      return firewall.remove(rule) ? { status: 204 } : fail(404, { error: "not found" });
-    }),
-    route("dbapi", "GET", /^\/api\/firewall\/managed_ranges$/, (_, req) => {
-      addonTokens.verify(bearerToken(req));
-      return ok({ ranges: MANAGED_RANGES });
-    }),
+    ...databaseRoutes(o.databaseApi ?? "both", { addonId, firewall, details: databaseJson, authorize }),
   ];
-  const { urls, close } = await serve(routes, { faults, limiter, requests, ...(o.tls ? { tls: o.tls } : {}) });
+  const { urls, close } = await serve(routes, { faults, limiter, rateKey, requests, ...(o.tls ? { tls: o.tls } : {}) });
   let closing: Promise<void> | undefined;
 
   return {
