@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4173);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5813);
 
 await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
 
@@ -28875,7 +28875,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4173:
+/***/ 5813:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51603,6 +51603,8 @@ const constants_State = {
     ruleCidr: "rule-cidr",
     /** Id of the rule this job created; saved right after the API answered. */
     ruleId: "rule-id",
+    /** The database-API form the rules answered in ("regional" or "legacy"): post calls the same. */
+    firewallApi: "firewall-api",
     /** "true" once main removed its rule itself: post has nothing to do. */
     ruleRemoved: "rule-removed",
 };
@@ -51749,16 +51751,43 @@ async function attemptOnce(req, policy, clock) {
         return { failure: new errors_ScalingoApiError(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
     }
 }
-/** A JSON call with a timeout per attempt and capped, jittered retries within a deadline. */
+/**
+ * Scalingo allows about 60 requests a minute and its documented 429 is plain text "Retry later",
+ * without Retry-After: the refused request can only succeed once the window it was counted in has
+ * passed. So after such a 429 the call keeps trying for at least this long.
+ */
+const RATE_LIMIT_WINDOW_MS = 60_000;
+/**
+ * How long a call may keep trying: the policy's deadline, extended after a 429 without
+ * Retry-After until one attempt can land after a whole rate-limit window.
+ */
+function callDeadline(startedMs, policy, rateLimitedSinceMs) {
+    const deadline = startedMs + policy.deadlineMs;
+    if (rateLimitedSinceMs === undefined)
+        return deadline;
+    return Math.max(deadline, rateLimitedSinceMs + RATE_LIMIT_WINDOW_MS + policy.maxDelayMs);
+}
+/**
+ * A JSON call with a timeout per attempt and capped, jittered retries within a deadline. A 429
+ * does not use up attempts (the request was not processed); it waits as Retry-After says, or,
+ * without it, keeps backing off across the whole window (see callDeadline).
+ */
 async function requestJson(req, clock = http_realClock, policy = http_DEFAULT_RETRY) {
     const started = clock.now();
+    let rateLimitedSince;
+    let failures = 0;
     for (let attempt = 0;; attempt++) {
         const result = await attemptOnce(req, policy, clock);
         if (!("failure" in result))
             return result;
+        const limited = result.failure.status === 429;
+        if (limited && result.retryAfterMs === undefined)
+            rateLimitedSince ??= clock.now();
+        if (!limited)
+            failures++;
         const waitMs = Math.max(http_backoffMs(attempt, policy), result.retryAfterMs ?? 0);
-        const outOfTime = clock.now() - started + waitMs > policy.deadlineMs;
-        if (!result.failure.retryable || attempt + 1 >= policy.attempts || outOfTime)
+        const outOfTime = clock.now() + waitMs > callDeadline(started, policy, rateLimitedSince);
+        if (!result.failure.retryable || failures >= policy.attempts || outOfTime)
             throw result.failure;
         await clock.sleep(waitMs);
     }
@@ -51867,6 +51896,19 @@ async function openRule(client, o) {
             await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
         }
     }
+}
+/**
+ * The firewall step of main: list, sweep this repository's stale rules, list again if the sweep
+ * removed any (a removed rule for this very IP must not be "reused"), then open this job's rule.
+ */
+async function sweepAndOpen(client, config, o) {
+    let rules = await client.listRules();
+    // The list settled which form of the database API serves the rules: post must call the same.
+    o.state.save(State.firewallApi, client.formOf("firewall_rules") ?? "");
+    const sweep = { nowMs: o.now.getTime(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, repository: config.repository, log: o.log };
+    if ((await removeStaleRules(client, rules, sweep)) > 0)
+        rules = await client.listRules();
+    return openRule(client, { ip: o.ip, label: timedLabel(config.ruleLabel, o.now), rules, state: o.state, log: o.log });
 }
 /** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
 async function closeRule(client, rule, state, log) {
@@ -52214,12 +52256,46 @@ function runnerState() {
 }
 const actionState = runnerState();
 
-;// CONCATENATED MODULE: ./src/scalingo/client.ts
+;// CONCATENATED MODULE: ./src/scalingo/database-api.ts
+// Where the database API lives. Scalingo is moving it: its JavaScript client (2026) calls
+// `{api}/api/databases/{addon}/...` on the regional API host with the user's bearer and wraps
+// bodies as `{"firewall_rule": {...}}`, while its Go client and CLI still call
+// `{database_api}/api/databases/{addon}/...` with an addon token and a bare body. Endpoints moved
+// one resource at a time, so each resource's form is chosen on its own, by what the API answers.
+/** Tried first: the form Scalingo is moving to, which needs no addon token (one request less). */
+const PREFERRED_FORMS = ["regional", "legacy"];
+/** The forms this region can be called in, preferred first: the old one only while the region lists its host. */
+function availableForms(urls) {
+    return PREFERRED_FORMS.filter((form) => form === "regional" || urls.database_api !== undefined);
+}
+/** What a host answers for a route it does not serve (Method Not Allowed and Gone included). */
+const ROUTE_MISSING = new Set([404, 405, 410]);
+function routeMissing(status) {
+    return status !== undefined && ROUTE_MISSING.has(status);
+}
+function isDbApiForm(value) {
+    return value === "regional" || value === "legacy";
+}
+/** `""` is the database itself, `/firewall_rules...` its rules. */
+function resourceOf(suffix) {
+    return suffix.startsWith("/firewall_rules") ? "firewall_rules" : "database";
+}
+/** The request body in the form's shape: the regional API wants the rule wrapped. */
+function bodyFor(form, resource, body) {
+    return form === "regional" && resource === "firewall_rules" && body !== undefined ? { firewall_rule: body } : body;
+}
+function dbApiUrl(form, urls, addonId, suffix) {
+    const base = form === "regional" ? urls.api : urls.database_api;
+    return base === undefined ? undefined : `${base}/api/databases/${encodeURIComponent(addonId)}${suffix}`;
+}
 
-
-
-/** The Go client exchanges again when less than this is left on the JWT. */
+;// CONCATENATED MODULE: ./src/scalingo/tokens.ts
+// Lifetimes of the bearer tokens the client holds: the JWT from the token exchange and the
+// database-API (addon) token.
+/** The Go client exchanges again when less than this is left on the JWT; the addon token gets the same margin. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
+/** Scalingo documents about an hour for an addon token; used when the token carries no `exp`. */
+const ADDON_TOKEN_LIFETIME_MS = 60 * 60_000;
 /** JWT `exp` in milliseconds; the token is only decoded, never verified (the API does that). */
 function jwtExpiryMs(jwt) {
     try {
@@ -52230,6 +52306,17 @@ function jwtExpiryMs(jwt) {
         return undefined;
     }
 }
+/** Whether a token has more than the margin left. */
+function isFresh(token, nowMs) {
+    return token !== undefined && (token.expiresAtMs === undefined || token.expiresAtMs - nowMs > REFRESH_MARGIN_MS);
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/client.ts
+
+
+
+
+
 /**
  * Scalingo's three services as the official CLI uses them for a Dedicated Resources database:
  * auth (token exchange, regions), the regional API (the database is an app with one addon) and
@@ -52241,9 +52328,15 @@ class ScalingoClient {
     urls;
     addon;
     clock;
+    forms;
     constructor(o) {
         this.o = o;
         this.clock = o.clock ?? http_realClock;
+        this.forms = { ...o.forms };
+    }
+    /** The form the database API answered in for this resource, once a call settled it. */
+    formOf(resource) {
+        return this.forms[resource];
     }
     /** Exchange, region and addon: everything the other calls need. */
     async connect() {
@@ -52273,12 +52366,12 @@ class ScalingoClient {
     /** Not retried on a lost answer here: the firewall module lists the rules before adding again. */
     async addRule(cidr, label) {
         const body = { type: "custom_range", cidr, label };
-        return (await this.dbApi("POST", "/firewall_rules", body, [201], false)).body.rule;
+        return (await this.dbApi("POST", "/firewall_rules", body, [200, 201], false)).body.rule;
     }
     /** Resolves false when the rule was already gone (404): the goal, no rule, is reached. */
     async removeRule(ruleId) {
-        const res = await this.dbApi("DELETE", `/firewall_rules/${encodeURIComponent(ruleId)}`, undefined, [204, 404]);
-        return res.status === 204;
+        const res = await this.dbApi("DELETE", `/firewall_rules/${encodeURIComponent(ruleId)}`, undefined, [200, 204, 404]);
+        return res.status !== 404;
     }
     region() {
         if (!this.urls)
@@ -52290,9 +52383,8 @@ class ScalingoClient {
     }
     /** A bearer JWT with at least five minutes left, exchanging the API token again when needed. */
     async bearer() {
-        const expires = this.jwt?.expiresAtMs;
-        if (this.jwt && (expires === undefined || expires - this.clock.now() > REFRESH_MARGIN_MS))
-            return `Bearer ${this.jwt.token}`;
+        if (isFresh(this.jwt, this.clock.now()))
+            return `Bearer ${this.jwt.value}`;
         try {
             const { body } = await this.call({
                 method: "POST",
@@ -52301,7 +52393,7 @@ class ScalingoClient {
                 expect: [200],
             });
             this.o.onSecret(body.token);
-            this.jwt = { token: body.token, expiresAtMs: jwtExpiryMs(body.token) };
+            this.jwt = { value: body.token, expiresAtMs: jwtExpiryMs(body.token) };
             return `Bearer ${body.token}`;
         }
         catch (error) {
@@ -52323,12 +52415,12 @@ class ScalingoClient {
             throw new errors_ScalingoApiError(`Region "${this.o.region}" not found. Set \`region\` to one of: ${body.regions.map((r) => r.name).join(", ")}.`);
         }
         // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
-        for (const url of [region.api, region.database_api]) {
+        for (const url of [region.api, region.database_api].filter((u) => u !== undefined)) {
             const problem = insecureUrlProblem(url);
             if (problem)
                 throw new errors_ScalingoApiError(`Region ${region.name} in the regions list of \`auth-url\` has an unsafe URL: ${problem} Check \`auth-url\`.`);
         }
-        return { name: region.name, api: region.api.replace(/\/+$/, ""), database_api: region.database_api.replace(/\/+$/, "") };
+        return { name: region.name, api: region.api.replace(/\/+$/, ""), database_api: region.database_api?.replace(/\/+$/, "") };
     }
     /** A Dedicated Resources database is an app holding exactly one addon: the database itself. */
     async findAddonId() {
@@ -52349,11 +52441,17 @@ class ScalingoClient {
             throw new errors_ScalingoApiError(`Multiple addons found for "${this.o.database}": it may be an application, not a Dedicated Resources database. Check \`database\`.`);
         return addons[0].id;
     }
+    /**
+     * A database-API (addon) token with at least five minutes left. It lives about an hour and a
+     * dump can last longer; what an expired one gets (401, 403, 400) is not documented, so it is
+     * renewed from its expiry before the call, never only after a refusal.
+     */
     async addonToken() {
         const addon = this.addon;
         if (!addon)
             throw new Error("ScalingoClient.connect() must run first");
-        if (!addon.token) {
+        if (!isFresh(addon.token, this.clock.now())) {
+            const obtainedAt = this.clock.now();
             const { body } = await this.call({
                 method: "POST",
                 url: `${this.region().api}/v1/apps/${this.o.database}/addons/${addon.id}/token`,
@@ -52361,25 +52459,57 @@ class ScalingoClient {
                 expect: [200],
             });
             this.o.onSecret(body.addon.token);
-            addon.token = body.addon.token;
+            addon.token = { value: body.addon.token, expiresAtMs: jwtExpiryMs(body.addon.token) ?? obtainedAt + ADDON_TOKEN_LIFETIME_MS };
         }
-        return `Bearer ${addon.token}`;
+        return `Bearer ${addon.token?.value}`;
     }
     /**
-     * A database-API call. The addon token lives about an hour and a dump can last longer: on a 401
-     * get a fresh one (exchanging again if the JWT is old too) and retry once, so that removing the
-     * rule after a long dump never fails for a stale token.
+     * A database-API call in whichever form this resource answers. The first read of a resource
+     * settles its form: the preferred one, then the other when the first answers that the route
+     * does not exist. A write never probes (a DELETE's 404 means "already gone", a POST must not be
+     * sent to two places): it settles the form with a read first.
      */
     async dbApi(method, suffix, body, expect = [200], retryLostAnswer = true) {
-        const url = `${this.region().database_api}/api/databases/${this.addon?.id}${suffix}`;
-        for (let retried = false;; retried = true) {
+        const resource = resourceOf(suffix);
+        const known = this.forms[resource];
+        if (known)
+            return this.dbApiAs(known, method, suffix, body, expect, retryLostAnswer);
+        if (method !== "GET") {
+            await this.dbApi("GET", resource === "firewall_rules" ? "/firewall_rules" : "");
+            return this.dbApi(method, suffix, body, expect, retryLostAnswer);
+        }
+        const forms = availableForms(this.region());
+        for (const [i, form] of forms.entries()) {
             try {
-                return await this.call({ method, url, body, expect, retryLostAnswer, authorization: await this.addonToken() });
+                const res = await this.dbApiAs(form, method, suffix, body, expect, retryLostAnswer);
+                this.forms[resource] = form;
+                return res;
+            }
+            catch (error) {
+                if (i + 1 >= forms.length || !(error instanceof errors_ScalingoApiError) || !routeMissing(error.status))
+                    throw error;
+            }
+        }
+        throw new Error("unreachable: no database API form");
+    }
+    /**
+     * One call in one form: the regional API with the user's bearer, or the old database API with
+     * an addon token. A 401 gets a fresh credential and one more try.
+     */
+    async dbApiAs(form, method, suffix, body, expect, retryLostAnswer) {
+        const url = dbApiUrl(form, this.region(), this.addon?.id ?? "", suffix);
+        const payload = bodyFor(form, resourceOf(suffix), body);
+        for (let retried = false;; retried = true) {
+            const authorization = form === "regional" ? await this.bearer() : await this.addonToken();
+            try {
+                return await this.call({ method, url, body: payload, expect, retryLostAnswer, authorization });
             }
             catch (error) {
                 if (retried || !(error instanceof errors_ScalingoApiError) || error.status !== 401)
                     throw error;
-                if (this.addon)
+                if (form === "regional")
+                    this.jwt = undefined;
+                else if (this.addon)
                     this.addon.token = undefined;
             }
         }
@@ -52387,6 +52517,8 @@ class ScalingoClient {
 }
 
 ;// CONCATENATED MODULE: ./src/post.ts
+
+
 
 
 
@@ -52406,7 +52538,8 @@ async function runPost() {
     try {
         const config = parseConfig((name) => getInput(name), process.env, new Date(), (0,external_node_os_namespaceObject.availableParallelism)());
         core_setSecret(config.apiToken);
-        const client = new ScalingoClient({ ...config, onSecret: core_setSecret });
+        const saved = actionState.get(constants_State.firewallApi);
+        const client = new ScalingoClient({ ...config, onSecret: core_setSecret, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
         await client.connect();
         await removeLeftoverRule(client, actionState, { info: info, warning: warning });
     }
