@@ -37,7 +37,12 @@ describe("HTTP helpers", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     let now = 0;
-    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+      },
+    };
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/regions`;
       const call = requestJson({ method: "GET", url, authorization: "Bearer x", expect: [200] }, clock, { ...DEFAULT_RETRY, deadlineMs: 5_000 });

@@ -35,10 +35,10 @@ const invalid = (field: string, message: string) => fail(422, { errors: { [field
  */
 const allowedBy = new WeakMap<PgServer, Map<string, Set<Firewall>>>();
 function holders(pg: PgServer, cidr: string): Set<Firewall> {
-  let byCidr = allowedBy.get(pg);
-  if (!byCidr) allowedBy.set(pg, (byCidr = new Map()));
-  let set = byCidr.get(cidr);
-  if (!set) byCidr.set(cidr, (set = new Set()));
+  const byCidr = allowedBy.get(pg) ?? new Map<string, Set<Firewall>>();
+  allowedBy.set(pg, byCidr);
+  const set = byCidr.get(cidr) ?? new Set<Firewall>();
+  byCidr.set(cidr, set);
   return set;
 }
 
