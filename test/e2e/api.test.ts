@@ -8,15 +8,18 @@ const databaseCalls = (s: Scenario) =>
     .filter((r) => r.path.startsWith("/api/databases/"))
     .map((r) => `${r.service} ${r.method} ${r.path.includes("firewall") ? "rules" : "db"} ${r.status}`);
 
+/** Uploads are not the point here (and two runs in one second would want one artifact name). */
+const inputs = (s: Scenario) => ({ ...s.inputs, upload: "false" });
+
 /** Main with a rule that never takes effect, killed once the rule is added; then post. */
 async function killedMainThenPost(s: Scenario) {
-  const step = startStep(s.ctx, "main", s.inputs);
+  const step = startStep(s.ctx, "main", inputs(s));
   await step.waitFor(/Added firewall rule/, 30_000);
   step.child.kill("SIGKILL");
   const main = await step.done;
   expect(s.scalingo.rules).toHaveLength(1);
   const before = s.scalingo.requests.length;
-  const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+  const post = await runStep(s.ctx, "post", inputs(s), { state: main.state });
   expect(post.code, describeStep(post)).toBe(0);
   expect(s.scalingo.rules).toEqual([]);
   return { main, post, postCalls: s.scalingo.requests.slice(before).filter((r) => r.path.startsWith("/api/")) };
@@ -33,7 +36,7 @@ describe("both forms of the database API", () => {
 
   it("only the regional form (the old host is gone): backup, and post removes a killed main's rule", async () => {
     const s = await w.scenario({ databaseApi: "regional" });
-    const main = await runStep(s.ctx, "main", s.inputs);
+    const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
     expect(databaseCalls(s)).toEqual(["api GET db 200", "api GET rules 200", "api POST rules 201", "api DELETE rules 204"]);
     expect(s.scalingo.requests.some((r) => r.path.endsWith("/token"))).toBe(false); // no addon token needed
@@ -47,7 +50,7 @@ describe("both forms of the database API", () => {
 
   it("only the old form: falls back once per resource after the regional host's 404, and post uses what main used", async () => {
     const s = await w.scenario({ databaseApi: "legacy" });
-    const main = await runStep(s.ctx, "main", s.inputs);
+    const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
     expect(databaseCalls(s)).toEqual([
       "api GET db 404",
@@ -67,7 +70,7 @@ describe("both forms of the database API", () => {
 
   it("both forms served (today): the regional one is used, the old host is never contacted", async () => {
     const s = await w.scenario({ databaseApi: "both" });
-    const main = await runStep(s.ctx, "main", s.inputs);
+    const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
     expect(s.scalingo.requests.filter((r) => r.service === "dbapi")).toEqual([]);
     expect(s.scalingo.rules).toEqual([]);
@@ -77,7 +80,7 @@ describe("both forms of the database API", () => {
   // not documented, so the token is renewed from its expiry before the DELETE, whatever the status.
   it.each([401, 403, 400] as const)("main removes its rule after its addon token expired (expired token answered %i)", async (status) => {
     const s = await w.scenario({ databaseApi: "legacy", addonTokenLifetimeSeconds: 2, expiredAddonTokenStatus: status, ruleDelayMs: 3000 });
-    const main = await runStep(s.ctx, "main", s.inputs);
+    const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
     expect(main.stdout).toContain("Removed the temporary firewall rule");
     expect(main.warnings.join("\n")).not.toMatch(/Could not remove/);

@@ -40,7 +40,7 @@ describe("firewall rule lifecycle", () => {
       cidr: "127.0.0.1/32",
       label: `scalingo-pg-dump acme/shop run 9/1 job backup at ${LONG_AGO}`,
     });
-    const main = await runStep(s.ctx, "main", { ...s.inputs, "reachable-timeout": "15" });
+    const main = await runStep(s.ctx, "main", { ...s.inputs, upload: "false", "reachable-timeout": "15" });
     expect(main.code, describeStep(main)).toBe(0);
     expect(main.stdout).toContain("Removed stale rule 127.0.0.1/32");
     expect(main.outputs["firewall-rule-id"]).not.toBe(stale.id);
@@ -56,7 +56,7 @@ describe("firewall rule lifecycle", () => {
       cidr: "198.51.100.10/32",
       label: `scalingo-pg-dump acme/shop run 9/1 job backup at ${LONG_AGO}`,
     });
-    const main = await runStep(s.ctx, "main", s.inputs);
+    const main = await runStep(s.ctx, "main", { ...s.inputs, upload: "false" });
     expect(main.code, describeStep(main)).toBe(0);
     expect(s.scalingo.rules.map((r) => r.id)).toEqual([other.id]);
     expect(s.scalingo.rules.some((r) => r.id === ours.id)).toBe(false);
@@ -64,7 +64,7 @@ describe("firewall rule lifecycle", () => {
 
   it("post finds main's rule by label AND address: another job's rule with the same label stays", async () => {
     const s = await w.scenario();
-    const inputs = { ...s.inputs, "rule-label": "nightly backup" };
+    const inputs = { ...s.inputs, upload: "false", "rule-label": "nightly backup" };
     // The rule is created, but the answer arrives only after main is gone.
     s.scalingo.addFault({ method: "POST", path: /\/firewall_rules$/, passThrough: true, delayMs: 30_000 });
     const step = startStep(s.ctx, "main", inputs);
@@ -82,7 +82,7 @@ describe("firewall rule lifecycle", () => {
 
   it("adopting a rule whose creation answer was lost matches label AND address", async () => {
     const s = await w.scenario();
-    const inputs = { ...s.inputs, "rule-label": "nightly backup" };
+    const inputs = { ...s.inputs, upload: "false", "rule-label": "nightly backup" };
     s.scalingo.addFault({ method: "POST", path: /\/firewall_rules$/, passThrough: true, delayMs: 1500, reset: true });
     const step = startStep(s.ctx, "main", inputs);
     await until(() => s.scalingo.rules.length > 0, "main's rule");
@@ -97,7 +97,7 @@ describe("firewall rule lifecycle", () => {
   it("one 5xx on rule creation, with no rule created, is retried and the backup succeeds", async () => {
     const s = await w.scenario();
     s.scalingo.addFault({ method: "POST", path: /\/firewall_rules$/, status: 503 });
-    const main = await runStep(s.ctx, "main", s.inputs);
+    const main = await runStep(s.ctx, "main", { ...s.inputs, upload: "false" });
     expect(main.code, describeStep(main)).toBe(0);
     expect(requestsTo(s, "POST").map((r) => r.status)).toEqual([503, 201]);
     expect(s.scalingo.rules).toEqual([]);
@@ -107,6 +107,7 @@ describe("firewall rule lifecycle", () => {
     const s = await w.scenario();
     // Both upload attempts fail, after pg_dump ended and the rule was removed.
     w.artifacts.failNext(/FinalizeArtifact$/, 403, 2);
+    // Uploads on: they are the later step that fails here.
     const main = await runStep(s.ctx, "main", s.inputs);
     expect(main.code, describeStep(main)).toBe(1);
     expect(main.errors.join("\n")).toMatch(/Uploading the artifact .*failed/);
@@ -122,9 +123,9 @@ describe("firewall rule lifecycle", () => {
     const s = await w.scenario();
     // Every attempt main makes fails (DEFAULT_RETRY.attempts); post's first one works.
     s.scalingo.addFault({ method: "DELETE", path: /\/firewall_rules\//, status: 500, times: 6 });
-    const main = await runStep(s.ctx, "main", s.inputs);
+    const main = await runStep(s.ctx, "main", { ...s.inputs, upload: "false" });
     expect(main.warnings.join("\n")).toMatch(/Could not remove the firewall rule now .*the post step will try again/);
-    const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    const post = await runStep(s.ctx, "post", { ...s.inputs, upload: "false" }, { state: main.state });
     expect(post.code, describeStep(post)).toBe(0);
     expect(s.scalingo.rules).toEqual([]);
   });
