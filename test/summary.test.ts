@@ -17,14 +17,14 @@ describe("job summary", () => {
       ruleId: "r1",
       ruleCreated: true,
       ruleAddedAt: new Date("2026-11-25T03:00:00Z"),
-      ruleRemovedAt: new Date("2026-11-25T03:02:30Z"),
+      ruleRemovedAt: new Date("2026-11-25T03:02:31Z"),
       durationsMs: { reachability: 120_000, dump: 30_500 },
     });
     const md = summaryMarkdown(r);
     expect(md).toContain("✅ Scalingo PostgreSQL backup succeeded");
     expect(md).toContain("| Size | 5.0 MiB |");
     expect(md).toContain("[my-db-1.dump](https://github.com/a/b/actions/runs/1/artifacts/9)");
-    expect(md).toContain("open 150.0 s");
+    expect(md).toContain("open 151.0 s (wait for the database 120.0 s, pg_dump 30.5 s, exposure overhead 0.5 s)");
     expect(md).toContain("| Wait for database | 120.0 s |");
     expect(md).not.toContain("WARNING");
   });

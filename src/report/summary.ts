@@ -52,7 +52,19 @@ export function ruleLifetime(r: Report): string {
   if (!r.ruleCreated) return r.ruleId ? "an existing rule was reused and left in place" : "no rule was added";
   const added = r.ruleAddedAt?.toISOString() ?? "?";
   if (!r.ruleRemovedAt || !r.ruleAddedAt) return `added ${added}, **not removed by this step** (the post step removes it)`;
-  return `added ${added}, removed ${r.ruleRemovedAt.toISOString()}: open ${seconds(r.ruleRemovedAt.getTime() - r.ruleAddedAt.getTime())}`;
+  const openMs = r.ruleRemovedAt.getTime() - r.ruleAddedAt.getTime();
+  return `added ${added}, removed ${r.ruleRemovedAt.toISOString()}: open ${seconds(openMs)}${exposureParts(openMs, r)}`;
+}
+
+/**
+ * What the rule's lifetime is made of: the wait for it to apply, pg_dump's own run, and the rest
+ * (the exposure overhead: the action's own steps while the database is open to this address).
+ */
+function exposureParts(openMs: number, r: Report): string {
+  const wait = r.durationsMs.reachability;
+  const dump = r.durationsMs.dump;
+  if (wait === undefined || dump === undefined) return "";
+  return ` (wait for the database ${seconds(wait)}, pg_dump ${seconds(dump)}, exposure overhead ${seconds(Math.max(0, openMs - wait - dump))})`;
 }
 
 /** The job summary as Markdown. */

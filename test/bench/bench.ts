@@ -1,7 +1,9 @@
-// `npm run bench [-- --size 200MB --runs 1]`: what the action costs over a bare pg_dump, and what
-// its format and compression options buy, on a generated database of a chosen size. One
-// database per run, variants measured round-robin (so drift in the machine spreads over all of
-// them), medians and ratios to the floor printed at the end, exit 1 when a target is missed.
+// `npm run bench [-- --size 200MB --runs 1]`: what the action costs over a bare pg_dump and over the
+// hand-written workflow (pg_dump, then @actions/artifact's uploadArtifact), how long the firewall
+// stays open beyond pg_dump, and what its format and compression options buy, on a generated
+// database of a chosen size (or two, to compare peak memory). Variants measured round-robin (so
+// drift in the machine spreads over all of them), medians and ratios printed at the end, exit 1
+// when a target is missed.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -13,15 +15,16 @@ import { startWorld, type World } from "../e2e/world.js";
 import { NODE24, REPO_ROOT } from "../support/runner.js";
 import { buildDataset, mib, parseSize } from "./dataset.js";
 import { current, ensureGnuTime, killTree, processCpu } from "./measure.js";
-import { runLine, summarize } from "./report.js";
-import { installedPgDumps, runAction, runFloor, type Sample, variants } from "./variants.js";
+import { rssVerdict, runLine, summarize } from "./report.js";
+import { installedPgDumps, runAction, runFloor, type Sample, type Variant, variants } from "./variants.js";
 
-const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3] [--only action,age]
-  --size  database size to generate (default 1GB, or BENCH_SIZE), e.g. 200MB for a quick run
+const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3] [--only handwritten,action,age]
+  --size  database size(s) to generate, comma-separated (default 1GB, or BENCH_SIZE), e.g. 200MB for a
+          quick run; with two sizes (200MB,1GB) the action's peak RSS at both is compared
   --runs  repetitions of every variant, round-robin (default 3, or BENCH_RUNS)
   --only  comma-separated variant ids to run (the floor always runs: ratios are to it)`;
 
-function options(): { size: number; runs: number; only?: string[] } {
+function options(): { sizes: number[]; runs: number; only?: string[] } {
   const { values } = parseArgs({
     options: { size: { type: "string" }, runs: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
   });
@@ -29,11 +32,11 @@ function options(): { size: number; runs: number; only?: string[] } {
     console.log(USAGE);
     process.exit(0);
   }
-  const size = parseSize(values.size ?? process.env.BENCH_SIZE ?? "1GB");
+  const sizes = (values.size ?? process.env.BENCH_SIZE ?? "1GB").split(",").map(parseSize);
   const runs = Number(values.runs ?? process.env.BENCH_RUNS ?? "3");
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer\n${USAGE}`);
   const only = values.only?.split(",").map((id) => id.trim());
-  return { size, runs, ...(only ? { only } : {}) };
+  return { sizes, runs, ...(only ? { only } : {}) };
 }
 
 /** The bundle is what the runner executes: refuse to measure a missing or stale one. */
@@ -87,7 +90,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 async function main(): Promise<number> {
-  const { size, runs, only } = options();
+  const { sizes, runs, only } = options();
   checkBundle();
   ensureGnuTime(console.log);
   world = await startWorld();
@@ -95,10 +98,6 @@ async function main(): Promise<number> {
   scratch = await mkdtemp(path.join(tmpdir(), "bench-"));
   const major = await printMachine(w);
 
-  const dataset = await buildDataset(w.pg, w.dbName, "shop_user", size, (m) => console.log(`dataset:    ${m}`));
-  console.log(
-    `dataset:    ${mib(dataset.bytes)} built in ${dataset.seconds.toFixed(0)} s; ${dataset.tables.map((t) => `${t.name} ${mib(t.bytes)}`).join(", ")}`,
-  );
   // The emulated firewall edits pg_hba.conf and reloads through psql, children of this process:
   // their CPU lands in the action's tree. Measured once so the table can be read net of it.
   const before = processCpu("self").children;
@@ -110,24 +109,40 @@ async function main(): Promise<number> {
   const all = variants(major, installedPgDumps());
   const unknown = only?.filter((id) => !all.list.some((v) => v.id === id)) ?? [];
   if (unknown.length) throw new Error(`--only: unknown variant(s) ${unknown.join(", ")}; known: ${all.list.map((v) => v.id).join(", ")}`);
-  const list = all.list.filter((v) => !v.inputs || !only || only.includes(v.id));
-  const skipped = all.skipped;
-  for (const line of skipped) console.log(line);
-  console.log(`runs:       ${runs} x ${list.length} variants, round-robin\n`);
+  const list = all.list.filter((v) => v.id === "floor" || !only || only.includes(v.id));
+  for (const line of all.skipped) console.log(line);
 
+  const failed: string[] = [];
+  const peaks: { size: number; peak: number }[] = [];
+  for (const size of sizes) {
+    const result = await measureSize(w, list, size, runs);
+    failed.push(...result.failed);
+    peaks.push({ size, peak: result.actionPeak });
+  }
+  console.log("");
+  failed.push(...rssVerdict(peaks, console.log));
+  if (failed.length) console.log(`\n${failed.length} target(s) missed: ${failed.join("; ")}`);
+  return failed.length ? 1 : 0;
+}
+
+/** One dataset of `size` (replacing the previous one), every variant `runs` times round-robin, its tables and verdicts. */
+async function measureSize(w: World, list: Variant[], size: number, runs: number): Promise<ReturnType<typeof summarize>> {
+  const dataset = await buildDataset(w.pg, w.dbName, "shop_user", size, (m) => console.log(`dataset:    ${m}`));
+  console.log(
+    `dataset:    ${mib(dataset.bytes)} built in ${dataset.seconds.toFixed(0)} s; ${dataset.tables.map((t) => `${t.name} ${mib(t.bytes)}`).join(", ")}`,
+  );
+  console.log(`runs:       ${runs} x ${list.length} variants, round-robin\n`);
   const samples: Sample[] = [];
   for (let run = 1; run <= runs; run++) {
     // Each round starts one variant later, so no variant always follows the same one.
-    const order = list.map((_, i) => list[(i + run - 1) % list.length] as (typeof list)[number]);
+    const order = list.map((_, i) => list[(i + run - 1) % list.length] as Variant);
     for (const v of order) {
-      const sample = v.inputs ? await runAction(w, v, run, (pid) => (actionPid = pid)) : await runFloor(w, scratch, run);
+      const sample = v.inputs ? await runAction(w, v, run, (pid) => (actionPid = pid)) : await runFloor(w, scratch as string, run, v.id === "handwritten");
       samples.push(sample);
       console.log(runLine(v, sample, runs));
     }
   }
-  const failed = summarize(list, samples, size, console.log);
-  if (failed.length) console.log(`\n${failed.length} target(s) missed: ${failed.join("; ")}`);
-  return failed.length ? 1 : 0;
+  return summarize(list, samples, size, console.log);
 }
 
 main()

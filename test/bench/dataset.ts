@@ -37,12 +37,15 @@ export async function buildDataset(pg: PgServer, database: string, owner: string
   const asOwner = (sql: string) => pg.psql(`SET ROLE ${quoteIdent(owner)};\n${sql}`, database);
   // gen_random_bytes returns at most 1024 bytes per call: concatenate calls for wider values.
   const random = (kib: number) => Array.from({ length: kib }, () => "gen_random_bytes(1024)").join(" || ");
+  // A second size in the same run replaces the first's tables (pgbench -i drops its own).
   const textTable = (n: number) => `
+    DROP TABLE IF EXISTS bench_documents_${n};
     CREATE TABLE bench_documents_${n} (id bigint PRIMARY KEY, title text NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL);
     INSERT INTO bench_documents_${n}
     SELECT i, 'document ' || i, encode(${random(2)}, 'hex'), timestamptz '2025-01-01' + i * interval '1 minute'
     FROM generate_series(1, ${textRows}) AS i;`;
   const byteaTable = (n: number) => `
+    DROP TABLE IF EXISTS bench_files_${n};
     CREATE TABLE bench_files_${n} (id bigint PRIMARY KEY, name text NOT NULL, data bytea NOT NULL);
     INSERT INTO bench_files_${n} SELECT i, 'file-' || i || '.bin', ${random(8)} FROM generate_series(1, ${byteaRows}) AS i;`;
 

@@ -2,8 +2,9 @@
 // writeback, another process) should not move the result, and N is small.
 import { PHASES, type Sample, type Variant } from "./variants.js";
 
-export const RSS_LIMIT = 150 * 2 ** 20; // the action's node process, whatever the dump size
-export const OVERHEAD_LIMIT = 0.1; // action (default inputs) over bare pg_dump, wall time, at >= 1 GiB
+export const HANDWRITTEN_RATIO = 1.05; // action (default inputs) over pg_dump + uploadArtifact by hand, wall time, at >= 1 GiB
+export const EXPOSURE_LIMIT_MS = 1000; // rule added to removed, minus the wait for it and pg_dump's run, any size
+export const RSS_GROWTH_LIMIT = 1.1; // the action's peak RSS at the largest size over the smallest: it must not grow
 export const SPEEDUP_TARGET = 1.5; // fastest action variant over the default custom format, wall time
 export const ENFORCED_FROM = 2 ** 30; // the ratio targets mean nothing on a database that dumps in seconds
 
@@ -42,6 +43,7 @@ interface Stats {
   output: number;
   server: number;
   bench: number;
+  exposure: number;
   samples: Sample[];
 }
 
@@ -58,24 +60,28 @@ function stats(v: Variant, samples: Sample[]): Stats {
     output: m((x) => x.outputBytes),
     server: m((x) => x.serverCpuMs),
     bench: m((x) => x.benchCpuMs),
+    exposure: m((x) => x.exposureMs ?? Number.NaN),
     samples: mine,
   };
 }
 
 /** Prints the tables and the verdicts; returns the failed targets (empty: all met). */
-export function summarize(list: Variant[], samples: Sample[], sizeBytes: number, out: (line: string) => void): string[] {
+export function summarize(list: Variant[], samples: Sample[], sizeBytes: number, out: (line: string) => void): { failed: string[]; actionPeak: number } {
   const all = list.map((v) => stats(v, samples));
   const floor = all.find((a) => a.v.id === "floor") as Stats;
+  const hand = all.find((a) => a.v.id === "handwritten");
   out("");
-  out(`Medians over ${floor.samples.length} run(s); peak RSS is the largest seen in any run; ratios are to the bare pg_dump (floor).`);
+  out(`Medians over ${floor.samples.length} run(s); peak RSS is the largest seen in any run; ratios are to the bare pg_dump (floor)`);
+  out("and to the hand-written workflow (pg_dump -Fc, then @actions/artifact's uploadArtifact of the file).");
   out(
     table(
-      ["variant", "wall s", "cpu s", "wall/floor", "cpu/floor", "node peak MiB", "pg_dump peak MiB", "output MiB", "server cpu s", "bench cpu s"],
+      ["variant", "wall s", "cpu s", "wall/floor", "wall/hand", "cpu/floor", "node peak MiB", "pg_dump peak MiB", "output MiB", "server cpu s", "bench cpu s"],
       all.map((a) => [
         a.v.label,
         s(a.wall),
         s(a.cpu),
         x(a.wall / floor.wall),
+        hand ? x(a.wall / hand.wall) : "-",
         x(a.cpu / floor.cpu),
         a.nodePeak === undefined ? "-" : mb(a.nodePeak),
         mb(a.pgDumpPeak),
@@ -86,20 +92,22 @@ export function summarize(list: Variant[], samples: Sample[], sizeBytes: number,
     ),
   );
   out("cpu = user+sys of the measured process tree (action: node + pg_dump + pg_restore, and the emulated firewall's psql reloads);");
-  out("server = postmaster and backends; bench = this process: the Scalingo and artifact emulators (HTTP, block md5, writes, sha256).");
+  out("node peak = the action's node process, or the hand-written upload's; server = postmaster and backends;");
+  out("bench = this process: the Scalingo and artifact emulators (HTTP, block md5, writes, sha256).");
 
   const actions = all.filter((a) => a.v.inputs);
   out("");
   out("Where the action's wall time goes (medians, s): start = node start, inputs, API calls, adding the rule; wait db = until the");
-  out("rule lets it in; dump = pg_dump + removing the rule; to upload = encryption, size (the custom, tar and plain formats upload while pg_dump runs);");
-  out("upload = CreateArtifact unless done during the dump, blocks left (and blocks changed since), sha256, commit, FinalizeArtifact;");
-  out("exit = outputs, summary, process exit.");
+  out("rule lets it in; dump = pg_dump + removing the rule; verify+tar = pg_restore --list, tar; to upload = encryption, size;");
+  out("upload = @actions/artifact's uploadArtifact (CreateArtifact, the blocks, FinalizeArtifact); exit = outputs, summary, process exit;");
+  out("exposure = rule added to removed, minus the wait for it and pg_dump's run (from the job summary).");
   out(
     table(
-      ["variant", ...PHASES, "node cpu s"],
+      ["variant", ...PHASES, "exposure", "node cpu s"],
       actions.map((a) => [
         a.v.label,
         ...PHASES.map((p) => s(median(a.samples.map((x) => x.phases?.[p] ?? Number.NaN)))),
+        s(a.exposure),
         s(median(a.samples.map((x) => x.nodeCpuMs ?? Number.NaN))),
       ]),
     ),
@@ -113,17 +121,37 @@ export function summarize(list: Variant[], samples: Sample[], sizeBytes: number,
     if (!ok && counts) failed.push(text);
   };
   out("");
-  const base = actions.find((a) => a.v.id === "action") as Stats;
-  const overhead = base.wall / floor.wall - 1;
-  verdict(
-    overhead <= OVERHEAD_LIMIT,
-    `overhead of the action over bare pg_dump: ${(overhead * 100).toFixed(1)}% (target <= ${OVERHEAD_LIMIT * 100}%)`,
-    enforced,
-  );
-  const fastest = actions.reduce((a, b) => (b.wall < a.wall ? b : a));
-  const speedup = base.wall / fastest.wall;
-  verdict(speedup >= SPEEDUP_TARGET, `fastest option ${fastest.v.label}: ${x(speedup)} the default custom format (target >= ${x(SPEEDUP_TARGET)})`, enforced);
-  const worst = actions.reduce((a, b) => ((b.nodePeak ?? 0) > (a.nodePeak ?? 0) ? b : a));
-  verdict((worst.nodePeak ?? 0) <= RSS_LIMIT, `action's peak RSS: ${mb(worst.nodePeak ?? 0)} MiB in ${worst.v.label} (target <= ${mb(RSS_LIMIT)} MiB)`, true);
-  return failed;
+  const base = actions.find((a) => a.v.id === "action");
+  if (base && hand) {
+    const ratio = base.wall / hand.wall;
+    verdict(ratio <= HANDWRITTEN_RATIO, `action (default) over the hand-written workflow: ${x(ratio)} (target <= ${x(HANDWRITTEN_RATIO)})`, enforced);
+  }
+  const exposed = actions.reduce((a, b) => (b.exposure > a.exposure ? b : a), actions[0] as Stats);
+  if (exposed) {
+    verdict(
+      exposed.exposure <= EXPOSURE_LIMIT_MS,
+      `exposure overhead (rule open beyond its wait and pg_dump): ${s(exposed.exposure)} s in ${exposed.v.label} (target <= ${s(EXPOSURE_LIMIT_MS)} s)`,
+      true,
+    );
+  }
+  const fastest = actions.reduce((a, b) => (b.wall < a.wall ? b : a), actions[0] as Stats);
+  if (base && fastest && fastest !== base) {
+    const speedup = base.wall / fastest.wall;
+    verdict(speedup >= SPEEDUP_TARGET, `fastest option ${fastest.v.label}: ${x(speedup)} the default custom format (target >= ${x(SPEEDUP_TARGET)})`, enforced);
+  }
+  const worst = actions.reduce((a, b) => ((b.nodePeak ?? 0) > (a.nodePeak ?? 0) ? b : a), actions[0] as Stats);
+  if (worst) out(`INFO  action's peak RSS at ${mb(sizeBytes)} MiB of data: ${mb(worst.nodePeak ?? 0)} MiB in ${worst.v.label}`);
+  return { failed, actionPeak: worst?.nodePeak ?? 0 };
+}
+
+/** Across sizes: the action's peak RSS must not grow with the dump (none of it is held in memory). */
+export function rssVerdict(peaks: { size: number; peak: number }[], out: (line: string) => void): string[] {
+  if (peaks.length < 2) return [];
+  const sorted = [...peaks].sort((a, b) => a.size - b.size);
+  const small = sorted[0] as { size: number; peak: number };
+  const large = sorted[sorted.length - 1] as { size: number; peak: number };
+  const growth = large.peak / small.peak;
+  const text = `action's peak RSS: ${mb(small.peak)} MiB at ${mb(small.size)} MiB of data, ${mb(large.peak)} MiB at ${mb(large.size)} MiB (${x(growth)}, target <= ${x(RSS_GROWTH_LIMIT)})`;
+  out(`${growth <= RSS_GROWTH_LIMIT ? "PASS" : "FAIL"}  ${text}`);
+  return growth <= RSS_GROWTH_LIMIT ? [] : [text];
 }

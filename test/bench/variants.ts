@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_PG_DUMP_ARGS } from "../../src/constants.js";
 import { parseWords } from "../../src/words.js";
 import { describeStep, type World } from "../e2e/world.js";
-import { startStep } from "../support/runner.js";
+import { NODE24, REPO_ROOT, startStep } from "../support/runner.js";
 import { childrenOf, processCpu, runUnderTime, watchTree } from "./measure.js";
 
 export interface Variant {
@@ -36,10 +36,15 @@ export interface Sample {
   benchCpuMs: number;
   /** action only: where its wall time went, ms (from its log lines' arrival and its summary) */
   phases?: Record<Phase, number>;
+  /** action only: rule added to removed, minus the wait for it and pg_dump's run (its job summary) */
+  exposureMs?: number;
 }
 
 export type Phase = "start" | "wait db" | "dump" | "verify+tar" | "to upload" | "upload" | "exit";
 export const PHASES: Phase[] = ["start", "wait db", "dump", "verify+tar", "to upload", "upload", "exit"];
+
+/** Numbers every artifact of the bench: names are unique per workflow run, and one bench is one run. */
+let serial = 0;
 
 /** Majors of every pg_dump in Debian's layout, where the action looks first. */
 export function installedPgDumps(): number[] {
@@ -53,6 +58,7 @@ export function installedPgDumps(): number[] {
 export function variants(serverMajor: number, pgDumps: number[]): { list: Variant[]; skipped: string[] } {
   const list: Variant[] = [
     { id: "floor", label: "pg_dump -Fc (bare, floor)" },
+    { id: "handwritten", label: "pg_dump -Fc + uploadArtifact" },
     { id: "action", label: "action, custom (default)", inputs: {} },
     { id: "dir-j2", label: "action, directory -j2", inputs: { format: "directory", jobs: "2" } },
     { id: "gzip1", label: "action, compress 1", inputs: { compress: "1" } },
@@ -121,9 +127,14 @@ function connectionEnv(w: World): Record<string, string> {
   };
 }
 
-/** Bare pg_dump -Fc with the action's default pg-dump-args, so both write the same archive. */
-export async function runFloor(w: World, dir: string, run: number): Promise<Sample> {
-  const file = path.join(dir, `floor-${run}.dump`);
+/**
+ * Bare pg_dump -Fc with the action's default pg-dump-args, so both write the same archive; with
+ * `upload`, the hand-written workflow: then @actions/artifact's uploadArtifact of the file, in a
+ * Node 24 process of its own, as a workflow's next step would run it, to the same emulator.
+ */
+export async function runFloor(w: World, dir: string, run: number, upload = false): Promise<Sample> {
+  const variant = upload ? "handwritten" : "floor";
+  const file = path.join(dir, `bench-${variant}-${++serial}.dump`);
   const args = ["--format=c", `--file=${file}`, "--no-password", ...parseWords(DEFAULT_PG_DUMP_ARGS)];
   await w.pg.allowCidr("127.0.0.1/32"); // the rule the action would add, opened outside the timing
   const postmaster = await postmasterPid(w);
@@ -131,32 +142,48 @@ export async function runFloor(w: World, dir: string, run: number): Promise<Samp
   const bench0 = process.cpuUsage();
   try {
     const r = await runUnderTime(path.join(w.pg.binDir, "pg_dump"), args, connectionEnv(w));
-    const bench = process.cpuUsage(bench0);
     if (r.code !== 0) throw new Error(`pg_dump exited ${r.code}: ${r.stderr}`);
+    const up = upload ? await runUnderTime(NODE24, [path.join(REPO_ROOT, "test/bench/upload-file.mjs"), file], uploadEnv(w)) : undefined;
+    if (up && up.code !== 0) throw new Error(`uploadArtifact exited ${up.code}: ${up.stderr}`);
+    const bench = process.cpuUsage(bench0);
     return {
-      variant: "floor",
+      variant,
       run,
-      wallMs: r.wallMs,
-      cpuMs: r.cpuMs,
+      wallMs: r.wallMs + (up?.wallMs ?? 0),
+      cpuMs: r.cpuMs + (up?.cpuMs ?? 0),
+      ...(up ? { nodePeak: up.peakRss, nodeCpuMs: up.cpuMs } : {}),
       pgDumpPeak: r.peakRss,
       outputBytes: (await stat(file)).size,
       serverCpuMs: (await quietServerCpu(postmaster)) - server0,
       benchCpuMs: (bench.user + bench.system) / 1000,
     };
   } finally {
-    await rm(file, { force: true });
+    const stored = w.artifacts.artifacts.get(path.basename(file))?.path;
+    await Promise.all([rm(file, { force: true }), stored ? rm(stored, { force: true }) : undefined]);
     await w.pg.denyCidr("127.0.0.1/32");
   }
+}
+
+/** What a runner gives the upload step: its artifact credentials, here pointed at the emulator. */
+function uploadEnv(w: World): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    ACTIONS_RUNTIME_TOKEN: w.artifacts.runtimeToken,
+    ACTIONS_RESULTS_URL: w.artifacts.resultsUrl,
+    GITHUB_SERVER_URL: "https://github.com",
+    NO_PROXY: "127.0.0.1,localhost",
+  };
 }
 
 /** The action's main step as the runner runs it, against a fresh Scalingo emulator whose rule applies at once. */
 export async function runAction(w: World, v: Variant, run: number, onPid: (pid: number | undefined) => void): Promise<Sample> {
   const s = await w.scenario({ ruleDelayMs: 0 });
-  const inputs = { ...s.inputs, "artifact-name": `bench-${v.id}-${run}`, ...v.inputs };
+  const inputs = { ...s.inputs, "artifact-name": `bench-${v.id}-${++serial}`, ...v.inputs };
   const postmaster = await postmasterPid(w);
   const server0 = await quietServerCpu(postmaster);
   const tree0 = processCpu("self").children;
   const bench0 = process.cpuUsage();
+  let stored: string | undefined; // the artifact's bytes in the emulator, deleted once measured
   const started = performance.now();
   const step = startStep(s.ctx, "main", inputs);
   onPid(step.pid);
@@ -185,6 +212,7 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
     onPid(undefined);
     if (result.code !== 0) throw new Error(`the action failed in variant ${v.id}:\n${describeStep(result)}`);
     if (s.scalingo.rules.length) throw new Error(`variant ${v.id} left a firewall rule behind`);
+    stored = w.artifacts.artifacts.get(result.outputs["artifact-name"] ?? "")?.path;
     const summary = (label: string) => Number(new RegExp(`^\\| ${label} \\| ([\\d.]+) s \\|$`, "m").exec(result.summary)?.[1] ?? 0) * 1000;
     const at = (name: string) => seen[name] ?? Number.NaN;
     const verify = summary("Verify") + summary("Pack \\(tar\\)");
@@ -195,7 +223,7 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
       dump: at("dumpEnd") - at("dumpStart"), // pg_dump, then the DELETE of the rule
       "verify+tar": verify, // pg_restore --list, and the tar of the directory format
       "to upload": at("uploadStart") - at("dumpEnd") - verify, // encryption, size
-      upload: at("done") - at("uploadStart"), // blocks not staged during the dump, sha256, commit, FinalizeArtifact
+      upload: at("done") - at("uploadStart"), // uploadArtifact: CreateArtifact, the blocks, FinalizeArtifact
       exit: ended - at("done"), // outputs, summary, process exit
     };
     return {
@@ -210,11 +238,11 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
       serverCpuMs: (await quietServerCpu(postmaster)) - server0,
       benchCpuMs: (bench.user + bench.system) / 1000,
       phases,
+      exposureMs: Number(/exposure overhead ([\d.]+) s/.exec(result.summary)?.[1] ?? Number.NaN) * 1000,
     };
   } finally {
     watch.stop();
     await s.scalingo.settle().catch(() => undefined); // pg_hba closed again before the next variant
-    const stored = w.artifacts.artifacts.get(`${inputs["artifact-name"]}${v.inputs?.format === "directory" ? ".tar" : ".dump"}`);
-    await Promise.all([stored?.path ? rm(stored.path, { force: true }) : undefined, s.ctx.cleanup(), s.scalingo.close()]);
+    await Promise.all([stored ? rm(stored, { force: true }) : undefined, s.ctx.cleanup(), s.scalingo.close()]);
   }
 }

@@ -76,7 +76,7 @@ describe("a nightly backup, end to end", () => {
   it("wrote a job summary", () => {
     expect(main.summary).toContain("Scalingo PostgreSQL backup succeeded");
     expect(main.summary).toContain(main.outputs["dump-sha256"]);
-    expect(main.summary).toMatch(/removed .*: open \d+\.\d s/);
+    expect(main.summary).toMatch(/removed .*: open \d+\.\d s \(wait for the database \d+\.\d s, pg_dump \d+\.\d s, exposure overhead \d+\.\d s\)/);
   });
 
   it("never printed or wrote a secret", async () => {
