@@ -48,6 +48,13 @@ describe("both forms of the database API", () => {
     expect(postCalls.map((r) => `${r.service} ${r.method} ${r.status}`)).toEqual(["api DELETE 204"]);
   });
 
+  it("a regions list without the old database API host: the regional form, and no fallback to try", async () => {
+    const s = await w.scenario({ databaseApi: "regional", regionUrls: (u) => ({ api: u.api }) });
+    const main = await runStep(s.ctx, "main", inputs(s));
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(databaseCalls(s)).toEqual(["api GET db 200", "api GET rules 200", "api POST rules 201", "api DELETE rules 204"]);
+  });
+
   it("only the old form: falls back once per resource after the regional host's 404, and post uses what main used", async () => {
     const s = await w.scenario({ databaseApi: "legacy" });
     const main = await runStep(s.ctx, "main", inputs(s));

@@ -47,7 +47,7 @@ export interface ScalingoEmulatorOptions {
   /** Serve https as auth.<domain>, api.<domain>, dbapi.<domain> (the regions list says so) instead of http on 127.0.0.1. */
   tls?: TlsFront;
   /** rewrites the regional URLs of the regions list (default: the emulator's own) */
-  regionUrls?: (urls: { api: string; dbapi: string }) => { api: string; dbapi: string };
+  regionUrls?: (urls: { api: string; dbapi: string }) => { api: string; dbapi?: string };
 }
 
 export interface ScalingoEmulator {
@@ -142,6 +142,7 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
       name,
       display_name: name === "osc-secnum-fr1" ? "Paris - SecNumCloud - Outscale" : `Emulated ${name}`,
       api: listed.api,
+      // undefined: the region no longer lists the old database API host (the field is left out)
       database_api: listed.dbapi,
       ssh: `ssh.${name}.scalingo.com:22`,
       dashboard: "https://dashboard.scalingo.com",
