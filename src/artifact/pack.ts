@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { ActionError } from "../errors.js";
-import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { type CommandRunner, LONG_TIMEOUT_SECONDS, runCommand } from "../runner/commands.js";
 
 /**
  * The directory format is a folder of already-compressed files: pack it into one uncompressed
@@ -11,6 +11,6 @@ import { type CommandRunner, runCommand } from "../runner/commands.js";
  */
 export async function packDirectory(dir: string, tarPath: string, run: CommandRunner = runCommand): Promise<void> {
   // `--`: a folder named `-something` is a name, not options.
-  const result = await run("tar", ["-cf", tarPath, "-C", path.dirname(dir), "--", path.basename(dir)]);
+  const result = await run("tar", ["-cf", tarPath, "-C", path.dirname(dir), "--", path.basename(dir)], { timeoutSeconds: LONG_TIMEOUT_SECONDS });
   if (result.code !== 0) throw new ActionError("pack", `Packing the directory dump with tar failed (exit ${result.code}): ${result.stderr.trim()}`);
 }

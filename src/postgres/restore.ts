@@ -2,7 +2,7 @@ import * as path from "node:path";
 import pg from "pg";
 import type { DumpFormat } from "../config.js";
 import { ActionError } from "../errors.js";
-import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { type CommandRunner, LONG_TIMEOUT_SECONDS, runCommand } from "../runner/commands.js";
 import type { ThrowawayServer } from "./throwaway-server.js";
 
 export interface RestoredTable {
@@ -60,13 +60,16 @@ export async function restoreDump(o: {
   if (o.format === "plain") {
     // Stops at the first error: what follows would only fail in its wake.
     const args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "-o", "/dev/null", "-f", o.source];
-    const result = await run(path.join(o.binDir, "psql"), args, { env: { ...env, PGOPTIONS: "-c client_min_messages=warning" } });
+    const result = await run(path.join(o.binDir, "psql"), args, {
+      env: { ...env, PGOPTIONS: "-c client_min_messages=warning" },
+      timeoutSeconds: LONG_TIMEOUT_SECONDS,
+    });
     if (result.code !== 0) throw restoreError("psql", result.code, result.stderr);
     return;
   }
   const jobs = o.format === "tar" ? [] : [`--jobs=${o.jobs}`];
   const args = ["--no-owner", "--no-privileges", "--no-tablespaces", "--no-password", ...jobs, `--dbname=${o.database}`, o.source];
-  const result = await run(path.join(o.binDir, "pg_restore"), args, { env });
+  const result = await run(path.join(o.binDir, "pg_restore"), args, { env, timeoutSeconds: LONG_TIMEOUT_SECONDS });
   // pg_restore goes on after an error and exits 1 at the end with "errors ignored on restore: N":
   // every failed object is listed, not only the first.
   if (result.code !== 0) throw restoreError("pg_restore", result.code, result.stderr);

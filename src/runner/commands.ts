@@ -26,6 +26,11 @@ export type CommandRunner = (file: string, args: string[], options?: CommandOpti
 
 /** Probes and local commands answer in seconds; the slow ones (apt) say how long they may take. */
 export const DEFAULT_TIMEOUT_SECONDS = 120;
+/**
+ * For work whose length grows with the database (tar, restore): GitHub's limit for a whole job.
+ * The firewall is closed by then; this only ends a hang.
+ */
+export const LONG_TIMEOUT_SECONDS = 6 * 3600;
 export const KILL_AFTER_SECONDS = 10;
 /** What coreutils `timeout` exits with when the time ran out (124), or when TERM was not enough (137). */
 const TIMED_OUT = [124, 137];

@@ -1,0 +1,53 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { packDirectory } from "../src/artifact/pack.js";
+import { type CommandOptions, type CommandRunner, LONG_TIMEOUT_SECONDS, runCommand } from "../src/runner/commands.js";
+
+/** Running, and not a zombie (in a container, PID 1 may never reap orphans). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+describe("every command is bounded", () => {
+  it("a command past its timeout is stopped and says so", async () => {
+    const started = Date.now();
+    const result = await runCommand("sleep", ["30"], { silent: true, timeoutSeconds: 1 });
+    expect(result.code).toBe(124);
+    expect(result.stderr).toMatch(/timed out after 1 s/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("a command given a signal stops as soon as it is aborted, with what it started", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "abort-"));
+    const pidFile = path.join(dir, "pid");
+    const stop = new AbortController();
+    // A shell whose child writes its pid: the whole group must go, not only the first process.
+    const running = runCommand("sh", ["-c", `sleep 30 & echo $! > ${pidFile}; wait`], { silent: true, signal: stop.signal, timeoutSeconds: 60 });
+    for (let i = 0; i < 50 && !(await readFile(pidFile, "utf8").catch(() => "")); i++) await new Promise((r) => setTimeout(r, 20));
+    const child = Number(await readFile(pidFile, "utf8"));
+    const started = Date.now();
+    stop.abort();
+    const result = await running;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result.stderr).toMatch(/stopped: the run failed elsewhere/);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(alive(child)).toBe(false);
+  });
+
+  it("work that grows with the database (tar of a directory dump) gets the long bound, not the probes' 120 s", async () => {
+    const seen: CommandOptions[] = [];
+    const run: CommandRunner = async (_file, _args, options = {}) => {
+      seen.push(options);
+      return { code: 0, stdout: "", stderr: "" };
+    };
+    await packDirectory("/tmp/dump", "/tmp/dump.tar", run);
+    expect(seen[0]?.timeoutSeconds).toBe(LONG_TIMEOUT_SECONDS);
+  });
+});
