@@ -163,8 +163,6 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
 
   const verify = verifyLevel(text("verify"), fail);
   const verifyRowCounts = boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
-  if (verify === "restore" && format === "plain" && compressionMethod(compress) !== "none")
-    fail("verify", `\`restore\` reads a plain dump with psql, which cannot read a compressed one: use \`compress: none\` or the custom format.`);
   if (verifyRowCounts && verify !== "restore")
     fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
   if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))

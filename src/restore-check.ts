@@ -4,7 +4,9 @@ import { createDatabase, type RestoredTable, restoreDump, restoredTables, withDa
 import type { CountedTable } from "./postgres/row-counts.js";
 import type { ThrowawayServer } from "./postgres/throwaway-server.js";
 import { type DumpedTable, dumpedTables } from "./postgres/toc.js";
-import type { CommandRunner } from "./runner/commands.js";
+import { decompressedPlain } from "./postgres/verify.js";
+import { type CommandRunner, runCommand } from "./runner/commands.js";
+import { removeQuietly } from "./runner/files.js";
 
 /** What the restore check proved, for the outputs and the job summary. */
 export interface RestoreReport {
@@ -29,6 +31,8 @@ export const qualified = (t: { schema: string; name: string }) => `${t.schema}.$
  */
 export async function restoreCheck(o: {
   format: DumpFormat;
+  /** A plain dump's compression: psql reads it decompressed. */
+  compress?: string | undefined;
   source: string;
   /** pg_dump's folder: pg_restore and psql of the same major */
   clientDir: string;
@@ -38,6 +42,16 @@ export async function restoreCheck(o: {
   run?: CommandRunner;
 }): Promise<RestoreReport> {
   const started = Date.now();
+  const plainSql = `${o.source}.restore.sql`;
+  const source = o.format === "plain" ? await decompressedPlain(o.source, o.compress, plainSql, o.run ?? runCommand) : o.source;
+  try {
+    return await restoreAndCount({ ...o, source }, started);
+  } finally {
+    if (source !== o.source) await removeQuietly(source);
+  }
+}
+
+async function restoreAndCount(o: Parameters<typeof restoreCheck>[0], started: number): Promise<RestoreReport> {
   // Read before restoring: a dump whose table of contents is unreadable fails here, in a second.
   const dumped = o.counted ? await dumpedTables(o.format, o.source, o.clientDir, o.run) : undefined;
   await createDatabase(o.server, DATABASE);

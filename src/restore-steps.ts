@@ -50,7 +50,15 @@ export async function runRestoreCheck(
   report.restore = await phase(report, "restore", async () => {
     o.log.info(`Restoring the dump into the throwaway server (${config.restoreJobs} job(s))...`);
     try {
-      const source = { format: config.format, source: config.dumpPath, clientDir: path.dirname(o.pgDump), server, jobs: config.restoreJobs, run: o.run };
+      const source = {
+        format: config.format,
+        compress: config.compress,
+        source: config.dumpPath,
+        clientDir: path.dirname(o.pgDump),
+        server,
+        jobs: config.restoreJobs,
+        run: o.run,
+      };
       return await restoreCheck(o.counted ? { ...source, counted: o.counted } : source);
     } finally {
       await stopRestoreCheck(session);

@@ -132,7 +132,6 @@ describe("parseConfig", () => {
       { "verify-row-counts": "true" },
       /`verify-row-counts`: compares the dump with its restored copy: it needs `verify: restore` \(verify is "list"\)/,
     ],
-    ["restore of a compressed plain dump", { verify: "restore", format: "plain", compress: "6" }, /`verify`: `restore` reads a plain dump with psql/],
     ["row counts not boolean", { verify: "restore", "verify-row-counts": "yes" }, /`verify-row-counts`: "yes" is not true or false/],
     [
       "row counts with its own snapshot",

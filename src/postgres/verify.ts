@@ -1,17 +1,15 @@
-import { createReadStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { type CompressionMethod, compressionMethod, type DumpFormat } from "../config.js";
 import { ActionError, errorMessage } from "../errors.js";
-import type { CommandRunner } from "../runner/commands.js";
+import { type CommandRunner, LONG_TIMEOUT_SECONDS } from "../runner/commands.js";
 import { readTail } from "../runner/files.js";
 
 const COMPLETE = "-- PostgreSQL database dump complete";
 const TAIL_BYTES = 4096;
-/** Decompressing a large dump takes minutes; the rule is closed by then, so this only stops a hang. */
-const DECOMPRESS_TIMEOUT_SECONDS = 3 * 3600;
 
 /**
  * A dump is only worth uploading if it can be read back: archive formats must list their table of
@@ -51,12 +49,29 @@ export async function plainTail(file: string, method: CompressionMethod, run: Co
     return tail.text();
   }
   // lz4 and zstd are packaged on every Debian/Ubuntu runner; Node has no lz4, and its zstd is experimental.
-  const result = await run(method, ["-d", "-c", file], { silent: true, timeoutSeconds: DECOMPRESS_TIMEOUT_SECONDS, onStdout: (c) => tail.push(c) });
+  const result = await run(method, ["-d", "-c", file], { silent: true, timeoutSeconds: LONG_TIMEOUT_SECONDS, onStdout: (c) => tail.push(c) });
   if (result.code === 127) {
     throw new ActionError("verify", `Checking a ${method}-compressed plain dump needs the \`${method}\` program: install it, or set \`verify: false\`.`);
   }
   if (result.code !== 0) throw new ActionError("verify", `The plain dump is not a complete ${method} stream: ${result.stderr.trim()}`);
   return tail.text();
+}
+
+/**
+ * A compressed plain dump, decompressed to `out` for psql (which reads only SQL text): gzip in
+ * Node, lz4 and zstd with their own tools. Returns `file` itself when it is not compressed.
+ */
+export async function decompressedPlain(file: string, compress: string | undefined, out: string, run: CommandRunner): Promise<string> {
+  const method = compressionMethod(compress);
+  if (method === "none") return file;
+  if (method === "gzip") {
+    await pipeline(createReadStream(file), createGunzip(), createWriteStream(out, { mode: 0o600 }));
+    return out;
+  }
+  const args = method === "zstd" ? ["-d", "-q", "-f", "-o", out, file] : ["-d", "-q", "-f", file, out];
+  const result = await run(method, args, { silent: true, timeoutSeconds: LONG_TIMEOUT_SECONDS });
+  if (result.code !== 0) throw new ActionError("restore", `Could not decompress the plain dump with ${method} (exit ${result.code}): ${result.stderr.trim()}`);
+  return out;
 }
 
 /** Keeps the last `size` bytes of a stream in one fixed buffer. */

@@ -60,6 +60,16 @@ describe("verify: restore", () => {
     expectNothingLeft(main);
   });
 
+  it("plain format with compress 6: the .sql.gz is restored through gzip, row counts and all", async () => {
+    const { main } = await backup({ format: "plain", compress: "6", "verify-row-counts": "true" });
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(main.outputs).toMatchObject({ "restore-verified": "true", tables: String(FIXTURE_TABLES), rows: String(FIXTURE_ROWS) });
+    expect(main.outputs["dump-path"]).toMatch(/\.sql\.gz$/);
+    // The decompressed copy psql read is gone.
+    expect(readdirSync(main.outputs["dump-path"].replace(/\/[^/]+$/, "")).filter((f) => f.endsWith(".restore.sql"))).toEqual([]);
+    expectNothingLeft(main);
+  });
+
   it("a view over a table of an excluded schema: the restore fails in pg_restore's words, nothing is uploaded", async () => {
     await w.pg.psql(
       `SET ROLE shop_user;
