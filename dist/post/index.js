@@ -52108,8 +52108,6 @@ function parseConfig(read, env, now, cpuCount) {
         : external_node_path_namespaceObject.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format, compress));
     const verify = verifyLevel(text("verify"), fail);
     const verifyRowCounts = config_boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
-    if (verify === "restore" && format === "plain" && compressionMethod(compress) !== "none")
-        fail("verify", `\`restore\` reads a plain dump with psql, which cannot read a compressed one: use \`compress: none\` or the custom format.`);
     if (verifyRowCounts && verify !== "restore")
         fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
     if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
