@@ -11,6 +11,7 @@ import { planServer } from "./postgres/pg-server.js";
 import { type Reachable, waitUntilReachable } from "./postgres/reachability.js";
 import { type CountedTable, openSnapshot, type SnapshotCounter } from "./postgres/row-counts.js";
 import type { ThrowawayServer } from "./postgres/throwaway-server.js";
+import { applyTls, decideTls } from "./postgres/tls.js";
 import { verifyDump } from "./postgres/verify.js";
 import { phase, type Report } from "./report/report.js";
 import { installClients, runRestoreCheck, startRestoreServer, stopRestoreCheck } from "./restore-steps.js";
@@ -32,6 +33,8 @@ export interface Session {
   snapshot?: SnapshotCounter;
   /** Files that are not a finished backup yet, deleted if the run stops. */
   partial: Set<string>;
+  /** The private folder holding the CA file for pg_dump, removed when the run ends, however it ends. */
+  tlsDir?: string;
 }
 
 export interface BackupDeps {
@@ -47,6 +50,7 @@ export async function backup(config: Config, session: Session, report: Report, d
     await backupSteps(config, session, report, deps);
   } finally {
     await stopRestoreCheck(session);
+    await removeQuietly(session.tlsDir);
   }
 }
 
@@ -70,7 +74,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
 
   // The API calls and the IP lookup are independent: do them at once.
   const [{ connection, serverVersion }, ip] = await Promise.all([
-    phase(report, "scalingo", () => readDatabase(client, config, deps)),
+    phase(report, "scalingo", () => readDatabase(client, config, deps, session)),
     phase(report, "ip-lookup", () => detectIp(config)),
   ]);
   report.serverVersion = serverVersion;
@@ -126,6 +130,11 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   if (stop.signal.aborted) throw stop.signal.reason;
   const [pgDump, reachable] = await Promise.all(tasks);
   report.pgDumpVersion = String(choice.major);
+  if (connection.requireAuth && choice.major < 16) {
+    log.info(
+      `pg_dump ${choice.major} ignores require_auth (libpq 16+): the probe refused what "${connection.requireAuth}" forbids, pg_dump cannot. Verify the server (\`ssl-mode: verify-full\`) to be sure.`,
+    );
+  }
   const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
   log.info(
     `Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`,
@@ -153,15 +162,25 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   } else report.sha256 = await sha256File(final);
 }
 
-async function readDatabase(client: ScalingoClient, config: Config, deps: BackupDeps): Promise<{ connection: Connection; serverVersion: string }> {
+async function readDatabase(
+  client: ScalingoClient,
+  config: Config,
+  deps: BackupDeps,
+  session: Session,
+): Promise<{ connection: Connection; serverVersion: string }> {
   await client.connect();
   const [db, uri] = await Promise.all([client.database(), client.connectionUri()]);
   if (db.status === "stopped")
     throw new ActionError("scalingo", `Database ${config.database} is stopped: start it in the Scalingo dashboard before backing it up.`);
   if (db.status !== "running") deps.log.warning(`Database ${config.database} is ${db.status}; trying anyway.`);
-  const connection = parseConnectionUri(uri);
-  deps.setSecret(connection.password);
-  deps.setSecret(encodeURIComponent(connection.password));
+  const parsed = parseConnectionUri(uri);
+  deps.setSecret(parsed.password);
+  deps.setSecret(encodeURIComponent(parsed.password));
+  // Known only now that the URI is: still before the firewall opens.
+  const connection = await applyTls(parsed, decideTls(parsed, config, process.env), process.env.RUNNER_TEMP, (dir) => {
+    session.tlsDir = dir;
+  });
+  deps.log.info(`TLS to the database: sslmode ${connection.sslmode}, ${tlsVerification(connection)}.`);
   return { connection, serverVersion: db.readable_version.replace(/\.0$/, "") };
 }
 
@@ -261,4 +280,9 @@ async function createOwned(session: Session, target: string, kind: "file" | "dir
     throw error;
   }
   session.partial.add(target);
+}
+
+function tlsVerification(c: Connection): string {
+  if (!c.sslrootcert) return "the server's certificate is not verified (see `ssl-mode` and `ssl-root-cert`)";
+  return c.sslmode === "verify-full" ? "the server's certificate and host name are verified" : "the server's certificate chain is verified (not its host name)";
 }

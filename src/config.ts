@@ -7,6 +7,9 @@ import { looksLikeOwnLabel } from "./scalingo/firewall.js";
 import { insecureUrlProblem } from "./urls.js";
 import { parseWords } from "./words.js";
 
+export type SslModeInput = "require" | "verify-ca" | "verify-full";
+const SSL_MODE_INPUTS: readonly SslModeInput[] = ["require", "verify-ca", "verify-full"];
+
 export type DumpFormat = "custom" | "directory" | "tar" | "plain";
 export const FORMATS: readonly DumpFormat[] = ["custom", "directory", "tar", "plain"];
 
@@ -41,6 +44,10 @@ export interface Config {
   verify: VerifyLevel;
   /** With `verify: restore`: compare every dumped table's rows in pg_dump's snapshot with the restored ones. */
   verifyRowCounts: boolean;
+  /** Stricter than the URI's sslmode when set; never weaker (checked once the URI is known). */
+  sslMode?: SslModeInput;
+  /** CA to verify the server with: PEM text, an absolute file path, or "system" (the OS roots). */
+  sslRootCert?: string;
   /** pg_restore --jobs for the restore check: the runner's cores. */
   restoreJobs: number;
   /** Where the restore check's throwaway server gets its folder: RUNNER_TEMP. */
@@ -167,6 +174,9 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
   if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
     fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
+  const sslMode = (text("ssl-mode") || undefined) as SslModeInput | undefined;
+  if (sslMode && !SSL_MODE_INPUTS.includes(sslMode)) fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
+  const sslRootCert = parseRootCert(read("ssl-root-cert").trim(), env, fail);
   const upload = boolean(text("upload"), true, "upload", fail);
   const allowUnencryptedPublic = boolean(text("allow-unencrypted-public"), false, "allow-unencrypted-public", fail);
 
@@ -214,6 +224,8 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     retentionDays,
     encryptionRecipients,
     allowUnencryptedPublic,
+    ...(sslMode ? { sslMode } : {}),
+    ...(sslRootCert ? { sslRootCert } : {}),
   };
 }
 
@@ -293,4 +305,19 @@ function parseServiceUrl(value: string, input: string, fail: Fail): string {
   const problem = insecureUrlProblem(value);
   if (problem) fail(input, problem);
   return value.replace(/\/+$/, "");
+}
+
+/** PEM text is kept as is, `system` too; anything else is a file, relative to the workspace. */
+function parseRootCert(value: string, env: Env, fail: Fail): string | undefined {
+  if (!value || value === "system") return value || undefined;
+  if (value.includes("-----BEGIN")) {
+    if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value))
+      fail("ssl-root-cert", "holds PEM text but no complete certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).");
+    return value;
+  }
+  if (/[\r\n]/.test(value)) {
+    fail("ssl-root-cert", "is neither PEM text, a file path, nor `system`.");
+    return undefined;
+  }
+  return path.resolve(env.GITHUB_WORKSPACE || process.cwd(), value);
 }

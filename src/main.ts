@@ -91,7 +91,7 @@ function onCancel(session: Session, report: Report): () => void {
     session.dump?.kill("SIGTERM");
     // The restore check's server and folder, and the snapshot's transaction, go too.
     await Promise.all([closeSessionRule(session, report), stopRestoreCheck(session)]);
-    for (const file of session.partial) await removeQuietly(file);
+    for (const file of [...session.partial, session.tlsDir]) await removeQuietly(file);
     report.failedPhase ??= "dump";
     report.error = `Cancelled by ${signal}.`;
     await writeSummary(report);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import type { ClientConfig } from "pg";
+import pg, { type ClientConfig } from "pg";
 import { ActionError } from "../errors.js";
+import { guardAuthentication } from "./auth-guard.js";
 
 /** The parts of SCALINGO_POSTGRESQL_URL, decoded. */
 export interface Connection {
@@ -11,7 +12,11 @@ export interface Connection {
   database: string;
   /** libpq's sslmode; absent means libpq's default, prefer. */
   sslmode?: string;
+  /** A file of trusted CA certificates: the server's chain is verified whenever it is set, as libpq does. */
   sslrootcert?: string;
+  /** libpq's channel_binding and require_auth, decided in tls.ts. */
+  channelBinding?: "disable" | "prefer" | "require";
+  requireAuth?: string;
 }
 
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
@@ -55,30 +60,44 @@ export function libpqEnv(c: Connection): Record<string, string> {
   };
   if (c.sslmode) env.PGSSLMODE = c.sslmode;
   if (c.sslrootcert) env.PGSSLROOTCERT = c.sslrootcert;
+  // libpq before 13 (channel_binding) and before 16 (require_auth) ignores these variables.
+  if (c.channelBinding) env.PGCHANNELBINDING = c.channelBinding;
+  if (c.requireAuth) env.PGREQUIREAUTH = c.requireAuth;
   return env;
 }
 
 /**
- * The same connection for the `pg` library, with libpq's sslmode semantics (node-postgres treats
- * `require` as `verify-full`, which would refuse a server pg_dump itself accepts). Never weaker
- * than the URI asks: require encrypts, verify-* also check the certificate.
+ * The same connection for the `pg` library, verified exactly as libpq verifies it (node-postgres
+ * would read `require` as `verify-full`, and trust Node's own CA list): TLS unless sslmode
+ * disables it; the chain checked against `sslrootcert` whenever one is set (libpq does so even for
+ * require); the host name checked for verify-full only. Without `sslrootcert`, nothing is verified,
+ * as libpq's require. The password is added by pgClient, behind the authentication guard.
  */
 export function pgClientConfig(c: Connection, connectTimeoutMs: number, allowPlain = false): ClientConfig {
   const mode = c.sslmode ?? "prefer";
   const ca = c.sslrootcert ? readFileSync(c.sslrootcert, "utf8") : undefined;
   let ssl: ClientConfig["ssl"];
   if (mode === "disable" || (allowPlain && (mode === "allow" || mode === "prefer"))) ssl = false;
+  else if (!ca) ssl = { rejectUnauthorized: false };
   else if (mode === "verify-full") ssl = { rejectUnauthorized: true, ca };
-  else if (mode === "verify-ca") ssl = { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
-  else ssl = { rejectUnauthorized: false };
+  else ssl = { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
   return {
     host: c.host,
     port: c.port,
     user: c.user,
-    password: c.password,
     database: c.database,
     ssl,
+    // SCRAM-SHA-256-PLUS when the server offers it over TLS, as libpq's channel_binding=prefer.
+    enableChannelBinding: c.channelBinding !== "disable",
     connectionTimeoutMillis: connectTimeoutMs,
     application_name: "scalingo-pg-dump",
   };
+}
+
+/** A pg.Client for the connection whose password is only sent for an authentication libpq would allow. */
+export function pgClient(c: Connection, connectTimeoutMs: number, allowPlain = false): pg.Client {
+  const config = pgClientConfig(c, connectTimeoutMs, allowPlain);
+  const client = new pg.Client(config);
+  guardAuthentication(client, { requireAuth: c.requireAuth, channelBinding: c.channelBinding }, c.password, () => config.ssl !== false);
+  return client;
 }

@@ -1,7 +1,6 @@
-import pg from "pg";
 import { ActionError, errorMessage } from "../errors.js";
 import { type Clock, realClock } from "../scalingo/http.js";
-import { type Connection, pgClientConfig } from "./connection.js";
+import { type Connection, pgClient } from "./connection.js";
 
 export interface Reachable {
   serverVersionNum: number;
@@ -24,6 +23,7 @@ export function classifyConnectError(error: unknown): Verdict {
     case "28P01": // invalid_password
     case "3D000": // invalid_catalog_name
     case "ENOTFOUND":
+    case "AUTH_REFUSED": // the authentication guard: a method require_auth or channel binding forbids
       return "fatal";
     case "57P03": // cannot_connect_now: starting up or in recovery
     case "53300": // too_many_connections
@@ -36,6 +36,18 @@ export function classifyConnectError(error: unknown): Verdict {
   // Any other SQLSTATE is the server answering about something waiting will not change.
   if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return "fatal";
   return "wait";
+}
+
+/** A refused certificate or authentication method is a security stop, not a wrong password. */
+function fatalAdvice(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  if (e.code === "AUTH_REFUSED") {
+    return "Nothing was sent: someone on the path may be impersonating the server. Verify it with `ssl-mode: verify-full` and `ssl-root-cert` (see the README's security notes).";
+  }
+  if (/certificate|self[- ]signed|CERT_|ERR_TLS/i.test(`${e.code} ${e.message}`)) {
+    return "The server's certificate did not verify, so no password was sent: check `ssl-root-cert` (the CA that signed it) and, for verify-full, that the URI's host name is in the certificate.";
+  }
+  return "Check SCALINGO_POSTGRESQL_URL of the database (its user, password and database name).";
 }
 
 function describeError(error: unknown): string {
@@ -58,7 +70,7 @@ export async function waitUntilReachable(
   for (let attempt = 1; ; attempt++) {
     if (o.signal?.aborted) throw new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere.");
     const remaining = o.timeoutMs - (clock.now() - started);
-    const client = new pg.Client(pgClientConfig(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain));
+    const client = pgClient(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain);
     client.on("error", () => undefined);
     // An attempt in flight is cut short too: its connect fails once the client is ended.
     const endOnAbort = () => void client.end().catch(() => undefined);
@@ -74,10 +86,7 @@ export async function waitUntilReachable(
       if (verdict === "plain-retry") verdict = negotiable && !allowPlain ? "plain-retry" : "fatal";
       lastError = describeError(error);
       if (verdict === "fatal") {
-        throw new ActionError(
-          "reachability",
-          `The database refused the connection: ${lastError}. Check SCALINGO_POSTGRESQL_URL of the database (its user, password and database name).`,
-        );
+        throw new ActionError("reachability", `The database refused the connection: ${lastError}. ${fatalAdvice(error)}`);
       }
       if (verdict === "plain-retry") allowPlain = true;
       if (attempt === 1 || attempt % 5 === 0) o.log(`Database not reachable yet (${lastError}); waiting for the firewall rule to apply...`);

@@ -1,6 +1,6 @@
-import pg from "pg";
+import type pg from "pg";
 import { ActionError, errorMessage } from "../errors.js";
-import { type Connection, pgClientConfig } from "./connection.js";
+import { type Connection, pgClient } from "./connection.js";
 
 /** A table of the production server, counted in the snapshot pg_dump reads. */
 export interface CountedTable {
@@ -28,7 +28,7 @@ export interface SnapshotCounter {
  * import the same snapshot when they start) has taken it: the caller closes it after pg_dump ends.
  */
 export async function openSnapshot(conn: Connection, o: { allowPlain: boolean; serverVersionNum: number; rowSecurity: boolean }): Promise<SnapshotCounter> {
-  const client = new pg.Client(pgClientConfig(conn, 15_000, o.allowPlain));
+  const client = pgClient(conn, 15_000, o.allowPlain);
   client.on("error", () => undefined);
   let closed = false;
   try {

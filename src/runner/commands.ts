@@ -145,8 +145,10 @@ function withTimeoutNote(result: CommandResult, wasBounded: boolean, seconds: nu
  * OIDC request token; no child (pg_dump, sudo, apt and its maintainer scripts) needs them.
  */
 export function childEnv(extra: Record<string, string>): Record<string, string> {
-  // APT_CONFIG: apt's own configuration file, set by hosts that configure apt through it (proxies, mirrors, roots).
-  const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PGSSLROOTCERT", "APT_CONFIG"];
+  // No PG* variable: pg_dump gets the connection's, decided once (postgres/tls.ts honours the
+  // runner's PGSSLMODE, PGSSLROOTCERT, PGCHANNELBINDING and PGREQUIREAUTH there). APT_CONFIG:
+  // apt's own configuration file, set by hosts that configure apt through it (proxies, mirrors, roots).
+  const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG"];
   const env: Record<string, string> = {};
   for (const key of keep) {
     const value = process.env[key];
