@@ -46,6 +46,8 @@ export interface ScalingoEmulatorOptions {
   expiredAddonTokenStatus?: 400 | 401 | 403;
   /** Serve https as auth.<domain>, api.<domain>, dbapi.<domain> (the regions list says so) instead of http on 127.0.0.1. */
   tls?: TlsFront;
+  /** rewrites SCALINGO_POSTGRESQL_URL (e.g. to point at another server) */
+  rewriteUri?: (uri: string) => string;
   /** rewrites the regional URLs of the regions list (default: the emulator's own) */
   regionUrls?: (urls: { api: string; dbapi: string }) => { api: string; dbapi?: string };
 }
@@ -116,7 +118,8 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
   }));
   const enc = encodeURIComponent;
   const query = (o.sslmode ?? "require") === "" ? "" : `?sslmode=${enc(o.sslmode ?? "require")}`;
-  const uri = `postgres://${enc(o.dbUser)}:${enc(o.dbPassword)}@${o.pg.host}:${o.pg.port}/${enc(o.dbName)}${query}`;
+  const plainUri = `postgres://${enc(o.dbUser)}:${enc(o.dbPassword)}@${o.pg.host}:${o.pg.port}/${enc(o.dbName)}${query}`;
+  const uri = o.rewriteUri ? o.rewriteUri(plainUri) : plainUri;
 
   // Credentials first (401), then existence (404), as the real services answer.
   const withJwt = (req: IncomingMessage) => jwts.verify(bearerToken(req));

@@ -1,0 +1,80 @@
+import { existsSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { detectPlatform, findInstalled, installCommands, installPgDump } from "../src/postgres/pg-client.js";
+import { runCommand } from "../src/runner/commands.js";
+import { createEnvSpy, type EnvSpy, forbiddenVariables } from "./support/env-spy.js";
+
+// Every program the action starts through runCommand gets a reduced environment: the runner's
+// secrets are in the action's own environment, and no child needs them. Stand-ins for sudo and the
+// install commands (never the real ones: PATH holds only the stand-ins) record what they receive.
+const TIMEOUT = ["/usr/bin/timeout", "/bin/timeout"].find((f) => existsSync(f)) ?? "/usr/bin/timeout";
+const SECRETS = {
+  "INPUT_API-TOKEN": "tk-us-secret-token",
+  ACTIONS_RUNTIME_TOKEN: "runtime-token-secret",
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc-request-token-secret",
+  ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/oidc?secret",
+  GITHUB_TOKEN: "ghs_secret",
+};
+
+describe("child processes' environment", () => {
+  let spy: EnvSpy;
+  const saved = { ...process.env };
+  beforeEach(async () => {
+    const stub = "exit 0";
+    spy = await createEnvSpy({
+      sudo: { stub },
+      install: { stub },
+      curl: { stub },
+      sh: { stub },
+      "apt-get": { stub },
+      env: { stub },
+      pg_dump: { stub: 'echo "pg_dump (PostgreSQL) 99.0"' },
+      // runCommand bounds every command with coreutils timeout: the real one, which then finds
+      // the stand-in on PATH.
+      timeout: { exec: TIMEOUT },
+    });
+    Object.assign(process.env, SECRETS, { PATH: spy.binDir });
+  });
+  afterEach(async () => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    vi.restoreAllMocks();
+    await spy.remove();
+  });
+
+  async function expectReduced(expected: string[]) {
+    const seen = await spy.captured();
+    expect(
+      seen
+        .map((c) => c.name)
+        .filter((n) => n !== "timeout")
+        .sort(),
+    ).toEqual([...expected].sort());
+    for (const { name, env } of seen) {
+      expect(forbiddenVariables(env), name).toEqual([]);
+      expect(
+        Object.values(env).filter((v) => Object.values(SECRETS).some((s) => v.includes(s))),
+        name,
+      ).toEqual([]);
+      expect(env.PATH, name).toBe(spy.binDir); // what it needs to run is still there
+    }
+  }
+
+  it("the install commands, through sudo (not root)", async () => {
+    await installPgDump(99, { canInstall: true, codename: "bookworm", root: false }, runCommand, () => undefined);
+    await expectReduced(installCommands(99, "bookworm", true).map(([program]) => program));
+  });
+
+  it("the install commands, as root (install, curl, sh, apt-get, env)", async () => {
+    await installPgDump(99, { canInstall: true, codename: "bookworm", root: true }, runCommand, () => undefined);
+    await expectReduced(installCommands(99, "bookworm", false).map(([program]) => program));
+  });
+
+  it("`sudo -n true` and the pg_dump version probes", async () => {
+    vi.spyOn(process, "getuid").mockReturnValue(1000);
+    await detectPlatform(runCommand);
+    const installed = await findInstalled(runCommand, "/nonexistent");
+    expect(installed.get(99)).toBe(`${spy.binDir}/pg_dump`);
+    await expectReduced(process.platform === "linux" ? ["sudo", "pg_dump"] : ["pg_dump"]);
+  });
+});
