@@ -52013,6 +52013,7 @@ function parseWords(text) {
 
 
 
+const SSL_MODE_INPUTS = ["require", "verify-ca", "verify-full"];
 const FORMATS = ["custom", "directory", "tar", "plain"];
 const VERIFY_LEVELS = ["list", "restore", "false"];
 /**
@@ -52112,6 +52113,10 @@ function parseConfig(read, env, now, cpuCount) {
         fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
     if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
         fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
+    const sslMode = (text("ssl-mode") || undefined);
+    if (sslMode && !SSL_MODE_INPUTS.includes(sslMode))
+        fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
+    const sslRootCert = parseRootCert(read("ssl-root-cert").trim(), env, fail);
     const upload = config_boolean(text("upload"), true, "upload", fail);
     const allowUnencryptedPublic = config_boolean(text("allow-unencrypted-public"), false, "allow-unencrypted-public", fail);
     const artifactName = text("artifact-name") || baseName;
@@ -52157,6 +52162,8 @@ function parseConfig(read, env, now, cpuCount) {
         retentionDays,
         encryptionRecipients,
         allowUnencryptedPublic,
+        ...(sslMode ? { sslMode } : {}),
+        ...(sslRootCert ? { sslRootCert } : {}),
     };
 }
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
@@ -52233,6 +52240,21 @@ function parseServiceUrl(value, input, fail) {
     if (problem)
         fail(input, problem);
     return value.replace(/\/+$/, "");
+}
+/** PEM text is kept as is, `system` too; anything else is a file, relative to the workspace. */
+function parseRootCert(value, env, fail) {
+    if (!value || value === "system")
+        return value || undefined;
+    if (value.includes("-----BEGIN")) {
+        if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value))
+            fail("ssl-root-cert", "holds PEM text but no complete certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).");
+        return value;
+    }
+    if (/[\r\n]/.test(value)) {
+        fail("ssl-root-cert", "is neither PEM text, a file path, nor `system`.");
+        return undefined;
+    }
+    return external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), value);
 }
 
 ;// CONCATENATED MODULE: ./src/runner/state.ts
