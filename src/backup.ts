@@ -44,7 +44,7 @@ export interface BackupDeps {
   run?: CommandRunner;
 }
 
-/** Steps 2 to 8 of the contract; main.ts only parses inputs, reports and handles signals around it. */
+/** The main step after the inputs (docs/design.md); main.ts parses inputs, reports and handles signals around it. */
 export async function backup(config: Config, session: Session, report: Report, deps: BackupDeps): Promise<void> {
   try {
     await backupSteps(config, session, report, deps);
@@ -69,10 +69,11 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   }
   // Without artifact access the backup could not be kept: say so before the firewall opens.
   const artifacts = config.upload ? planArtifact(config, process.env, log) : undefined;
-  const client = new ScalingoClient({ ...config, onSecret: deps.setSecret });
+  const client = new ScalingoClient({ ...config, onSecret: deps.setSecret, debug: log.debug });
   session.client = client;
 
-  // The API calls and the IP lookup are independent: do them at once.
+  // The API calls and the IP lookup are independent: do them at once (in one log section).
+  log.section?.("Scalingo API and the runner's address");
   const [{ connection, serverVersion }, ip] = await Promise.all([
     phase(report, "scalingo", () => readDatabase(client, config, deps, session)),
     phase(report, "ip-lookup", () => detectIp(config)),
@@ -82,6 +83,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   log.info(`Database ${config.database}: PostgreSQL ${serverVersion}; runner IP ${ip}.`);
 
   // Choosing the client is quick and can fail on inputs (compress): do it before opening anything.
+  log.section?.("pg_dump client");
   const platform = await detectPlatform(run);
   const choice = await phase(report, "pg-dump-client", async () => {
     const chosen = choosePgDump({ serverMajor: majorOf(serverVersion), requested: config.pgDumpVersion, installed: await findInstalled(run), platform });
@@ -90,12 +92,16 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
     if (problem) throw new ActionError("inputs", problem);
     return chosen;
   });
+  log.info(
+    choice.kind === "use" ? `pg_dump ${choice.major}: ${choice.path}.` : `pg_dump ${choice.major} is not installed: it is installed while the rule propagates.`,
+  );
   // verify: restore needs a server of the same major: found now, or installed while the rule propagates.
   const serverPlan =
     config.verify === "restore"
       ? await phase(report, "restore-server", () => planServer(choice.major, choice.kind === "use" ? choice.path : undefined, platform.canInstall))
       : undefined;
 
+  log.section?.("Firewall rule");
   const rule = await phase(report, "firewall", () => sweepAndOpen(client, config, { ip, now: new Date(), state: deps.state, log }));
   session.rule = rule;
   Object.assign(report, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: new Date() });
@@ -105,6 +111,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   // wait for the database, all at once. The first to fail stops the others at once (the rule must
   // not stay open for a run already lost); all settle before the failure is thrown, so nothing
   // starts after the cleanup.
+  log.section?.("pg_dump client and database wait");
   const stop = new AbortController();
   const stopOthersOnFailure = <T>(work: Promise<T>) =>
     work.catch((error) => {
@@ -147,7 +154,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   }
 
   const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, reachable, rule });
-  const final = await finishFile(config, session, report, dumped);
+  const final = await finishFile(config, session, report, dumped, log);
   report.dumpPath = final;
   // Always one file: the directory format was packed into a tar above.
   report.dumpSize = (await stat(final)).size;
@@ -156,6 +163,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   // @actions/artifact hashes the file as it uploads it: a second read to hash it again would cost
   // a core for nothing (measured: 1.5 s of CPU per 500 MiB on a 2-core runner).
   if (artifacts) {
+    log.section?.("Upload");
     const uploaded = await phase(report, "upload", () => uploadArtifact(artifacts, final, session.partial));
     Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
     report.artifactUrl = artifactUrl(uploaded.id, process.env);
@@ -203,6 +211,7 @@ async function dumpAndClose(
   await createOwned(session, config.dumpPath, config.format === "directory" ? "dir" : "file");
   const run = deps.run ?? runCommand;
   let counted: CountedTable[] | undefined;
+  deps.log.section?.("Dump");
   try {
     await phase(report, "dump", async () => {
       // Exported before pg_dump starts and held until it ends: pg_dump and its workers read this snapshot.
@@ -230,8 +239,10 @@ async function dumpAndClose(
       (error) => deps.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(deps.state)}`),
     );
   }
+  if (config.verify !== "false" || session.restoreServer) deps.log.section?.("Verify");
   if (config.verify !== "false")
     report.verified = await phase(report, "verify", () => verifyDump(config.format, config.compress, config.dumpPath, o.pgDump, run));
+  if (report.verified) deps.log.info(`Verified: ${report.verified}.`);
   if (session.restoreServer) await runRestoreCheck(config, session, report, { pgDump: o.pgDump, counted, run, log: deps.log });
   return config.dumpPath;
 }
@@ -242,9 +253,10 @@ function snapshotOptions(config: Config, reachable: Reachable) {
 }
 
 /** Directory dumps become one tar; with recipients the dump is encrypted and the plaintext removed. */
-async function finishFile(config: Config, session: Session, report: Report, dumped: string): Promise<string> {
+async function finishFile(config: Config, session: Session, report: Report, dumped: string, log: Log): Promise<string> {
   let file = dumped;
   if (config.format === "directory") {
+    log.section?.("Pack");
     const tarPath = `${dumped}.tar`;
     await createOwned(session, tarPath, "file");
     await phase(report, "pack", () => packDirectory(dumped, tarPath));
@@ -252,6 +264,7 @@ async function finishFile(config: Config, session: Session, report: Report, dump
     file = tarPath;
   }
   if (config.encryptionRecipients.length) {
+    log.section?.("Encrypt");
     const agePath = `${file}.age`;
     await createOwned(session, agePath, "file");
     await phase(report, "encrypt", () => encryptFile(file, agePath, config.encryptionRecipients));

@@ -7,11 +7,12 @@ import { newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
 import { stopRestoreCheck } from "./restore-steps.js";
 import { removeQuietly } from "./runner/files.js";
+import { actionLog } from "./runner/log.js";
 import { actionState } from "./runner/state.js";
 import { closeRule, whoRemovesLeftover } from "./scalingo/firewall.js";
 import { publicUploadCheck, repositoryVisibility } from "./visibility.js";
 
-const log = { info: core.info, warning: core.warning };
+const log = actionLog();
 
 /** The main step: inputs, then the backup, then outputs and summary, with cancellation handled. */
 export async function run(): Promise<void> {
@@ -43,8 +44,10 @@ export async function run(): Promise<void> {
   const stopOnSignal = onCancel(session, report);
   try {
     await backup(config, session, report, { state: actionState, log, setSecret: core.setSecret });
+    log.endSection();
     core.info(`Backup done: ${report.dumpPath} (${report.dumpSize} bytes, sha256 ${report.sha256}).`);
   } catch (error) {
+    log.endSection();
     report.error = errorMessage(error);
     report.failedPhase ??= error instanceof ActionError ? error.phase : "dump";
     // A failure before the dump (timeout, client install) must not leave the rule open until post.
@@ -53,6 +56,12 @@ export async function run(): Promise<void> {
     core.setFailed(report.error);
   } finally {
     stopOnSignal();
+    log.endSection();
+    core.debug(
+      `Phase durations: ${Object.entries(report.durationsMs)
+        .map(([name, ms]) => `${name} ${ms} ms`)
+        .join(", ")}`,
+    );
     // What is known is reported either way: a failed run still says which IP and rule it used.
     for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
     await writeSummary(report);
@@ -87,6 +96,7 @@ function onCancel(session: Session, report: Report): () => void {
   const handler = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    log.endSection();
     core.warning(`Received ${signal}: stopping pg_dump and removing the firewall rule.`);
     session.dump?.kill("SIGTERM");
     // The restore check's server and folder, and the snapshot's transaction, go too.

@@ -21,7 +21,7 @@ export async function runPost(): Promise<void> {
     const config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
     core.setSecret(config.apiToken);
     const saved = actionState.get(State.firewallApi);
-    const client = new ScalingoClient({ ...config, onSecret: core.setSecret, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
+    const client = new ScalingoClient({ ...config, onSecret: core.setSecret, debug: core.debug, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
     await client.connect();
     await removeLeftoverRule(client, actionState, { info: core.info, warning: core.warning });
   } catch (error) {

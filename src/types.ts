@@ -10,4 +10,8 @@ export interface StateStore {
 export interface Log {
   info(message: string): void;
   warning(message: string): void;
+  /** Diagnostics (request ids, retries, timings): `core.debug` in the action. */
+  debug?(message: string): void;
+  /** Starts the next sequential section of the log (a collapsible group in the action). */
+  section?(title: string): void;
 }

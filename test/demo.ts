@@ -14,7 +14,8 @@ function asGitHubShows(step: StepResult): string {
   for (const secret of step.masks.filter((m) => m.length > 3).sort((a, b) => b.length - a.length)) text = text.replaceAll(secret, "***");
   return text
     .split("\n")
-    .filter((l) => l && !l.startsWith("::add-mask::") && !l.startsWith("::debug::"))
+    .filter((l) => l && !/^::(add-mask|debug|endgroup)::/.test(l))
+    .map((l) => l.replace(/^::group::/, "▸ "))
     .map((l) => l.replace(/^::(error|warning)::/, (_m, kind) => (kind === "error" ? "Error: " : "Warning: ")).replaceAll("%0A", "\n    "))
     .map((l) => `  | ${l}`)
     .join("\n");

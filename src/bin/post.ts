@@ -1,3 +1,8 @@
 import { runPost } from "../post.js";
+import { failUnexpected } from "../runner/log.js";
 
-await runPost();
+process.on("unhandledRejection", (error) => {
+  failUnexpected("post", error);
+  process.exit(1);
+});
+await runPost().catch((error) => failUnexpected("post", error));

@@ -37,6 +37,8 @@ export interface ScalingoOptions {
   retry?: RetryPolicy;
   /** Database-API forms already known (post reads main's choice from the saved state). */
   forms?: DbApiForms;
+  /** Each call's status, request id and time, and each retry. */
+  debug?: (message: string) => void;
 }
 
 /**
@@ -107,7 +109,7 @@ export class ScalingoClient {
   }
 
   private async call<T>(req: ApiRequest): Promise<ApiResponse<T>> {
-    return requestJson<T>(req, this.clock, this.o.retry ?? DEFAULT_RETRY);
+    return requestJson<T>(req, this.clock, this.o.retry ?? DEFAULT_RETRY, this.o.debug);
   }
 
   /** A bearer JWT with at least five minutes left, exchanging the API token again when needed. */

@@ -139,19 +139,29 @@ export function callDeadline(startedMs: number, policy: RetryPolicy, rateLimited
  * does not use up attempts (the request was not processed); it waits as Retry-After says, or,
  * without it, keeps backing off across the whole window (see callDeadline).
  */
-export async function requestJson<T>(req: ApiRequest, clock: Clock = realClock, policy: RetryPolicy = DEFAULT_RETRY): Promise<ApiResponse<T>> {
+export async function requestJson<T>(
+  req: ApiRequest,
+  clock: Clock = realClock,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  debug: (message: string) => void = () => undefined,
+): Promise<ApiResponse<T>> {
   const started = clock.now();
   let rateLimitedSince: number | undefined;
   let failures = 0;
   for (let attempt = 0; ; attempt++) {
+    const sent = clock.now();
     const result = await attemptOnce<T>(req, policy, clock);
-    if (!("failure" in result)) return result;
+    if (!("failure" in result)) {
+      debug(`${describe(req)}: ${result.status}${result.requestId ? `, request id ${result.requestId}` : ""}, ${clock.now() - sent} ms`);
+      return result;
+    }
     const limited = result.failure.status === 429;
     if (limited && result.retryAfterMs === undefined) rateLimitedSince ??= clock.now();
     if (!limited) failures++;
     const waitMs = Math.max(backoffMs(attempt, policy), result.retryAfterMs ?? 0);
     const outOfTime = clock.now() + waitMs > callDeadline(started, policy, rateLimitedSince);
     if (!result.failure.retryable || failures >= policy.attempts || outOfTime) throw result.failure;
+    debug(`${result.failure.message}; retrying in ${waitMs} ms`);
     await clock.sleep(waitMs);
   }
 }
