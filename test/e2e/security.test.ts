@@ -62,7 +62,8 @@ describe("security review, end to end", () => {
 
     it("only warns when the event payload does not tell the visibility", async () => {
       const s = await w.scenario({}, { repositoryPrivate: null });
-      const main = await runStep(s.ctx, "main", s.inputs);
+      // Its own artifact name: the default one is per second, and the test above may share its second.
+      const main = await runStep(s.ctx, "main", { ...s.inputs, "artifact-name": "unknown-visibility" });
       expect(main.code, describeStep(main)).toBe(0);
       expect(main.warnings.join("\n")).toMatch(/Could not tell .* whether this repository is public/);
     });
