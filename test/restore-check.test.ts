@@ -44,6 +44,7 @@ describe("restore check (modules, real binaries)", () => {
     servers.push(s);
     return s;
   }
+  const connection = () => ({ host: "127.0.0.1", port: source.port, user: ROLE, password: PASSWORD, database: DB, sslmode: "require" });
   const check = (s: ThrowawayServer, format: "custom" | "directory" | "tar" | "plain", file: string) =>
     restoreCheck({ format, source: file, clientDir: source.binDir, server: s, jobs: 2 });
 
@@ -123,6 +124,51 @@ describe("restore check (modules, real binaries)", () => {
     expect(error.message).toMatch(/pg_restore: error: could not open input file/);
   });
 
+  it("plain dumps compressed by pg_dump (gzip) or as one zstd/lz4 stream restore through their decompression, rows compared", async () => {
+    const plain = path.join(dir, "plain.sql");
+    const counter = await openSnapshot(connection(), { allowPlain: false, serverVersionNum: 150000, rowSecurity: false });
+    try {
+      await pgDump(plain, ["--format=p", `--snapshot=${counter.snapshot}`]);
+      await pgDump(`${plain}.gz`, ["--format=p", "--compress=6", `--snapshot=${counter.snapshot}`]);
+      const counted = await counter.countAll();
+      // pg_dump 16+ writes these itself; one zstd or lz4 stream of the SQL is the same file.
+      await execFileP("zstd", ["-q", "-f", plain, "-o", `${plain}.zst`]);
+      await execFileP("lz4", ["-q", "-f", plain, `${plain}.lz4`]);
+      for (const [file, compression] of [
+        [`${plain}.gz`, "6"],
+        [`${plain}.zst`, "zstd"],
+        [`${plain}.lz4`, "lz4"],
+      ] as const) {
+        const report = await restoreCheck({
+          format: "plain",
+          compress: compression,
+          source: file,
+          clientDir: source.binDir,
+          server: await server(),
+          jobs: 2,
+          counted,
+        });
+        expect([compression, report.compared, report.rows]).toEqual([compression, 5, 10_004]);
+      }
+      // Cut short: the stream is broken, and the check says so.
+      await truncate(`${plain}.gz`, Math.floor((await stat(`${plain}.gz`)).size / 2));
+      const error = await restoreCheck({
+        format: "plain",
+        compress: "6",
+        source: `${plain}.gz`,
+        clientDir: source.binDir,
+        server: await server(),
+        jobs: 2,
+      }).catch((e) => e);
+      expect(error).toBeInstanceOf(ActionError);
+      expect(error.message).toMatch(/Could not decompress the plain dump \(gzip\): unexpected end of file/);
+      // No partial plaintext copy is left beside the dump.
+      expect((await readdir(dir)).filter((f) => f.includes(".restore.sql"))).toEqual([]);
+    } finally {
+      await counter.close();
+    }
+  });
+
   it("falls back to /tmp when the server's user cannot reach the temp dir (root only)", async () => {
     if (!root) return;
     const closed = await mkdtemp(path.join(dir, "closed-"));
@@ -135,7 +181,6 @@ describe("restore check (modules, real binaries)", () => {
   });
 
   describe("row counts in pg_dump's snapshot", () => {
-    const connection = () => ({ host: "127.0.0.1", port: source.port, user: ROLE, password: PASSWORD, database: DB, sslmode: "require" });
     const orders = async () => Number(await source.psql("SELECT count(*) FROM public.orders", DB));
 
     it("a row committed after the export is neither dumped nor counted; without --snapshot it would be dumped", async () => {

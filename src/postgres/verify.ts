@@ -6,7 +6,7 @@ import { createGunzip } from "node:zlib";
 import { type CompressionMethod, compressionMethod, type DumpFormat } from "../config.js";
 import { ActionError, errorMessage } from "../errors.js";
 import { type CommandRunner, LONG_TIMEOUT_SECONDS } from "../runner/commands.js";
-import { readTail } from "../runner/files.js";
+import { readTail, removeQuietly } from "../runner/files.js";
 
 const COMPLETE = "-- PostgreSQL database dump complete";
 const TAIL_BYTES = 4096;
@@ -64,13 +64,22 @@ export async function plainTail(file: string, method: CompressionMethod, run: Co
 export async function decompressedPlain(file: string, compress: string | undefined, out: string, run: CommandRunner): Promise<string> {
   const method = compressionMethod(compress);
   if (method === "none") return file;
+  // A broken stream leaves a partial plaintext copy: removed before the failure is reported.
   if (method === "gzip") {
-    await pipeline(createReadStream(file), createGunzip(), createWriteStream(out, { mode: 0o600 }));
+    try {
+      await pipeline(createReadStream(file), createGunzip(), createWriteStream(out, { mode: 0o600 }));
+    } catch (error) {
+      await removeQuietly(out);
+      throw new ActionError("restore", `Could not decompress the plain dump (gzip): ${errorMessage(error)}.`);
+    }
     return out;
   }
   const args = method === "zstd" ? ["-d", "-q", "-f", "-o", out, file] : ["-d", "-q", "-f", file, out];
   const result = await run(method, args, { silent: true, timeoutSeconds: LONG_TIMEOUT_SECONDS });
-  if (result.code !== 0) throw new ActionError("restore", `Could not decompress the plain dump with ${method} (exit ${result.code}): ${result.stderr.trim()}`);
+  if (result.code !== 0) {
+    await removeQuietly(out);
+    throw new ActionError("restore", `Could not decompress the plain dump with ${method} (exit ${result.code}): ${result.stderr.trim()}`);
+  }
   return out;
 }
 

@@ -15,7 +15,8 @@ import { startWorld, type World } from "../e2e/world.js";
 import { NODE24, REPO_ROOT } from "../support/runner.js";
 import { buildDataset, mib, parseSize } from "./dataset.js";
 import { current, ensureGnuTime, killTree, processCpu } from "./measure.js";
-import { rssVerdict, runLine, summarize } from "./report.js";
+import { ENFORCED_FROM, rssVerdict, runLine, summarize } from "./report.js";
+import { summarizeRestore } from "./restore.js";
 import { installedPgDumps, runAction, runFloor, type Sample, type Variant, variants } from "./variants.js";
 
 const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3] [--only handwritten,action,age]
@@ -142,7 +143,9 @@ async function measureSize(w: World, list: Variant[], size: number, runs: number
       console.log(runLine(v, sample, runs));
     }
   }
-  return summarize(list, samples, size, console.log);
+  const result = summarize(list, samples, size, console.log);
+  // The restore check's variants get their own table and verdicts (restore time against the dump's).
+  return { ...result, failed: [...result.failed, ...summarizeRestore(list, samples, size, ENFORCED_FROM, console.log)] };
 }
 
 main()

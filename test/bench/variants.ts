@@ -11,6 +11,7 @@ import { parseWords } from "../../src/words.js";
 import { describeStep, type World } from "../e2e/world.js";
 import { NODE24, REPO_ROOT, startStep } from "../support/runner.js";
 import { childrenOf, processCpu, runUnderTime, watchTree } from "./measure.js";
+import { restoreVariants, summaryPhases } from "./restore.js";
 
 export interface Variant {
   id: string;
@@ -38,6 +39,8 @@ export interface Sample {
   phases?: Record<Phase, number>;
   /** action only: rule added to removed, minus the wait for it and pg_dump's run (its job summary) */
   exposureMs?: number;
+  /** action only: the job summary's phase table, ms by label (Dump, Restore check...) */
+  summaryPhases?: Record<string, number>;
 }
 
 export type Phase = "start" | "wait db" | "dump" | "verify+tar" | "to upload" | "upload" | "exit";
@@ -66,6 +69,7 @@ export function variants(serverMajor: number, pgDumps: number[]): { list: Varian
     // A public key whose identity was thrown away: the bench measures encryption, it never decrypts.
     { id: "age", label: "action, encrypted (age)", inputs: { "encryption-recipients": "age1dmnzvlk4ldltjdzxsndd963qq3682haut3eeezt0su66nk4ynddq5zqlg0" } },
   ];
+  list.push(...restoreVariants());
   const skipped: string[] = [];
   // zstd needs pg_dump 16+: the server's own major when it is that new, else a newer client
   // installed beside it, chosen with pg-dump-version (a newer pg_dump dumps an older server).
@@ -215,13 +219,13 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
     stored = w.artifacts.artifacts.get(result.outputs["artifact-name"] ?? "")?.path;
     const summary = (label: string) => Number(new RegExp(`^\\| ${label} \\| ([\\d.]+) s \\|$`, "m").exec(result.summary)?.[1] ?? 0) * 1000;
     const at = (name: string) => seen[name] ?? Number.NaN;
-    const verify = summary("Verify") + summary("Pack \\(tar\\)");
+    const verify = summary("Verify") + summary("Restore check") + summary("Pack \\(tar\\)");
     const wait = summary("Wait for database");
     const phases: Record<Phase, number> = {
       start: at("dumpStart") - started - wait, // node start, inputs, API calls, IP lookup, adding the rule
       "wait db": wait, // retrying until the new rule lets it in (the emulated rule applies ~0.1 s after the POST)
       dump: at("dumpEnd") - at("dumpStart"), // pg_dump, then the DELETE of the rule
-      "verify+tar": verify, // pg_restore --list, and the tar of the directory format
+      "verify+tar": verify, // pg_restore --list (or the restore check), and the tar of the directory format
       "to upload": at("uploadStart") - at("dumpEnd") - verify, // encryption, size
       upload: at("done") - at("uploadStart"), // uploadArtifact: CreateArtifact, the blocks, FinalizeArtifact
       exit: ended - at("done"), // outputs, summary, process exit
@@ -239,6 +243,7 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
       benchCpuMs: (bench.user + bench.system) / 1000,
       phases,
       exposureMs: Number(/exposure overhead ([\d.]+) s/.exec(result.summary)?.[1] ?? Number.NaN) * 1000,
+      summaryPhases: summaryPhases(result.summary),
     };
   } finally {
     watch.stop();

@@ -126,4 +126,19 @@ describe("verify: restore", () => {
       await holder.end();
     }
   });
+
+  it("cancelled while the rule propagates: the throwaway server stops and its folder goes, with the rule", async () => {
+    const s = await w.scenario({ ruleDelayMs: 20_000 });
+    const step = startStep(s.ctx, "main", { ...s.inputs, verify: "restore" });
+    await step.waitFor(/throwaway PostgreSQL server for the restore check in/);
+    const main = await step.cancel();
+    expect(main.code, describeStep(main)).toBe(1);
+    expect(main.errors.join("\n")).toMatch(/cancelled/);
+    expect(s.scalingo.rules).toEqual([]);
+    const folder = restoreFolder(main);
+    expect(() => readdirSync(folder)).toThrow(/ENOENT/);
+    // pg_ctl's immediate stop returns once postmaster.pid is gone; the processes end a moment later.
+    for (const deadline = Date.now() + 5_000; processesUsing(folder).length && Date.now() < deadline; ) await sleep(50);
+    expect(processesUsing(folder)).toEqual([]);
+  });
 });
