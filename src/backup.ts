@@ -35,6 +35,8 @@ export interface Session {
   partial: Set<string>;
   /** The private folder holding the CA file for pg_dump, removed when the run ends, however it ends. */
   tlsDir?: string;
+  /** Stops the install and the wait for the database (a cancelled job stops them too). */
+  stopWaits?: AbortController;
 }
 
 export interface BackupDeps {
@@ -113,6 +115,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   // starts after the cleanup.
   log.section?.("pg_dump client and database wait");
   const stop = new AbortController();
+  session.stopWaits = stop;
   const stopOthersOnFailure = <T>(work: Promise<T>) =>
     work.catch((error) => {
       stop.abort(error);

@@ -99,6 +99,8 @@ function onCancel(session: Session, report: Report): () => void {
     log.endSection();
     core.warning(`Received ${signal}: stopping pg_dump and removing the firewall rule.`);
     session.dump?.kill("SIGTERM");
+    // An install runs in its own process group, which the runner's signal does not reach.
+    session.stopWaits?.abort(new Error(`Cancelled by ${signal}.`));
     // The restore check's server and folder, and the snapshot's transaction, go too.
     await Promise.all([closeSessionRule(session, report), stopRestoreCheck(session)]);
     for (const file of [...session.partial, session.tlsDir]) await removeQuietly(file);

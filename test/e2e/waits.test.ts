@@ -63,6 +63,21 @@ describe("waits, installs and timeouts", () => {
     expect(isRunning(pid)).toBe(false);
   }, 90_000);
 
+  it("a cancelled job stops a running install too, its processes included", async () => {
+    const s = await w.scenario({ ruleDelayMs: 120_000 });
+    const pidFile = path.join(await mkdtemp(path.join(tmpdir(), "curl-pid-")), "pid");
+    const env = await fakeCurl(`echo $$ > ${pidFile}; exec sleep 300`);
+    const step = startStep(s.ctx, "main", { ...s.inputs, "pg-dump-version": "16" }, { env });
+    await step.waitFor(/Installing postgresql-client-16/, 30_000);
+    for (let i = 0; i < 50 && !(await readFile(pidFile, "utf8").catch(() => "")); i++) await new Promise((r) => setTimeout(r, 50));
+    const pid = Number(await readFile(pidFile, "utf8"));
+    const main = await step.cancel();
+    expect(main.code, describeStep(main)).toBe(1);
+    expect(ours(s)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(isRunning(pid)).toBe(false);
+  }, 60_000);
+
   it("pg_dump waits for a table lock held elsewhere only up to its default lock wait timeout", async () => {
     const s = await w.scenario();
     const locker = new pg.Client({ host: w.pg.socketDir, port: w.pg.port, user: "postgres", database: w.dbName });
