@@ -28,7 +28,7 @@ export interface Session {
   rule?: OpenRule;
   dump?: DumpRun;
   /** The restore check's server, from its start (while the rule propagates) to the end of the check. */
-  restoreServer?: ThrowawayServer;
+  restoreServer?: Promise<ThrowawayServer>;
   /** The transaction holding pg_dump's snapshot, for the row counts. */
   snapshot?: SnapshotCounter;
   /** Files that are not a finished backup yet, deleted if the run stops. */
@@ -123,9 +123,16 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
     });
   const install = { run, log: (m: string) => log.info(m), signal: stop.signal, env: process.env, tempDir: config.tempDir };
   const clients = stopOthersOnFailure(phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, install)));
-  const server = serverPlan
-    ? clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, log)))
-    : Promise.resolve(undefined);
+  // The throwaway server starts once its package is there, and the dump does not wait for it: a
+  // reused rule, reachable at once, stays open no longer for it. A start that fails in the window
+  // still stops the rest; later, the restore check reports it.
+  if (serverPlan) {
+    const starting = stopOthersOnFailure(
+      clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, log))),
+    );
+    starting.catch(() => undefined);
+    session.restoreServer = starting;
+  }
   const tasks = [
     clients,
     stopOthersOnFailure(
@@ -133,7 +140,6 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
         waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m), signal: stop.signal }),
       ),
     ),
-    stopOthersOnFailure(server).then((s) => (session.restoreServer = s)),
   ] as const;
   await Promise.allSettled(tasks);
   // The failure that stopped the others is the one to report, not their "stopped".

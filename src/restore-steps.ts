@@ -46,10 +46,11 @@ export async function runRestoreCheck(
   report: Report,
   o: { pgDump: string; counted?: CountedTable[]; run: CommandRunner; log: Log },
 ): Promise<void> {
-  const server = session.restoreServer as ThrowawayServer;
   report.restore = await phase(report, "restore", async () => {
     o.log.info(`Restoring the dump into the throwaway server (${config.restoreJobs} job(s))...`);
     try {
+      // Started during the dump at the latest; its failure to start is reported here.
+      const server = await (session.restoreServer as Promise<ThrowawayServer>);
       const source = {
         format: config.format,
         compress: config.compress,
@@ -73,5 +74,12 @@ export async function stopRestoreCheck(session: Session): Promise<void> {
   const { restoreServer, snapshot } = session;
   session.restoreServer = undefined;
   session.snapshot = undefined;
-  await Promise.all([restoreServer?.stop(), snapshot?.close()]);
+  // A server still starting is waited for, then stopped: nothing it creates outlives the run.
+  await Promise.all([
+    restoreServer?.then(
+      (server) => server.stop(),
+      () => undefined,
+    ),
+    snapshot?.close(),
+  ]);
 }

@@ -36,7 +36,7 @@ export function summarizeRestore(list: Variant[], samples: Sample[], sizeBytes: 
   const failed: string[] = [];
   out("");
   out("Restore check (medians, s): dump = pg_dump (+ the row counts, in parallel); restore = restore, count and compare, after the");
-  out("rule is closed; server start = initdb + start, while the database is waited for. Server cpu = the dumped database's server.");
+  out("rule is closed; server start = initdb + start, from the end of the install, beside the wait and the dump. Server cpu = the dumped database's server.");
   out("The throwaway server's own CPU is not in any column: pg_ctl detaches it from the action's process tree.");
   const header = ["variant", "dump s", "restore s", "restore/dump", "server start s", "wall s", "wall vs default", "server cpu s", "vs default"];
   const rows = mine.map((v) => {
