@@ -3,6 +3,8 @@ import * as path from "node:path";
 import { Encrypter } from "age-encryption";
 import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS, LABEL_PREFIX } from "./constants.js";
 import { InputError } from "./errors.js";
+import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/pg-dump-options.js";
+import type { LookupPolicy } from "./runner/public-ip.js";
 import { looksLikeOwnLabel } from "./scalingo/firewall.js";
 import { insecureUrlProblem } from "./urls.js";
 import { parseWords } from "./words.js";
@@ -27,6 +29,8 @@ export interface Config {
   ipLookupUrls: string[];
   /** Answers from user-configured lookup URLs are trusted once they parse as IPv4. */
   ipLookupUrlsCustom: boolean;
+  /** `agree` for the built-in providers (two must give the same address), `first` for the user's own. */
+  ipLookupPolicy: LookupPolicy;
   /** This job's label, without the creation time the firewall module appends. */
   ruleLabel: string;
   /** `owner/repo`: the stale-rule sweep only ever removes this repository's own rules. */
@@ -76,9 +80,6 @@ const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // pg_dump --compress: a level, or method[:detail] where detail is a level or key=value list.
 const COMPRESS = /^(\d|(gzip|lz4|zstd|none)(:[a-z0-9=,_-]+)?)$/;
 const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
-// Options the action sets itself: letting pg-dump-args override them would break the contract
-// (where the file goes, which format, where the connection comes from).
-const RESERVED_PG_DUMP_OPTIONS = /^(-[fFjdhpUWwZ]|--(file|format|jobs|dbname|host|port|username|password|no-password|compress)(=|$))/;
 
 /** `20261125T030405Z`: sortable, and safe in file and artifact names. */
 export function utcStamp(now: Date): string {
@@ -144,12 +145,8 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   let pgDumpArgs: string[] = [];
   try {
     pgDumpArgs = parseWords(read("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
-    const reserved = pgDumpArgs.filter((a) => RESERVED_PG_DUMP_OPTIONS.test(a));
-    if (reserved.length)
-      fail(
-        "pg-dump-args",
-        `${reserved.join(" ")} is set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`,
-      );
+    const problem = reservedArgsProblem(parsePgDumpArgs(pgDumpArgs));
+    if (problem) fail("pg-dump-args", problem);
   } catch (error) {
     fail("pg-dump-args", (error as Error).message);
   }
@@ -172,7 +169,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   const verifyRowCounts = boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
   if (verifyRowCounts && verify !== "restore")
     fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
-  if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
+  if (verifyRowCounts && setsSnapshot(parsePgDumpArgs(pgDumpArgs)))
     fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
   const sslMode = (text("ssl-mode") || undefined) as SslModeInput | undefined;
   if (sslMode && !SSL_MODE_INPUTS.includes(sslMode)) fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
@@ -205,6 +202,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     runnerIp,
     ipLookupUrls,
     ipLookupUrlsCustom: lookupLines.length > 0,
+    ipLookupPolicy: lookupLines.length > 0 ? "first" : "agree",
     ruleLabel,
     repository: repositoryOf(env),
     reachableTimeoutMs: reachableTimeout * 1000,

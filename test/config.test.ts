@@ -96,6 +96,8 @@ describe("parseConfig", () => {
     const c = parse({ ...valid, "ip-lookup-urls": "http://127.0.0.1:9/\nhttps://ip.example.com", "encryption-recipients": `${RECIPIENT}\n` });
     expect(c.ipLookupUrls).toEqual(["http://127.0.0.1:9/", "https://ip.example.com"]);
     expect(c.ipLookupUrlsCustom).toBe(true);
+    expect(c.ipLookupPolicy).toBe("first"); // the user's own services: the first valid answer
+    expect(parse(valid).ipLookupPolicy).toBe("agree"); // the built-in providers: two must agree
     expect(c.encryptionRecipients).toEqual([RECIPIENT]);
   });
 
@@ -125,6 +127,20 @@ describe("parseConfig", () => {
     ["pg-dump-args with a pipe", { "pg-dump-args": "--clean | cat" }, /`pg-dump-args`: contains the shell operator "\|"/],
     ["pg-dump-args setting the file", { "pg-dump-args": "--file=/tmp/x" }, /`pg-dump-args`: --file=\/tmp\/x is set by the action itself/],
     ["pg-dump-args setting the host", { "pg-dump-args": "-h evil" }, /`pg-dump-args`: -h/],
+    ["pg-dump-args abbreviating --file", { "pg-dump-args": "--fil=/tmp/x" }, /`pg-dump-args`: --fil=\/tmp\/x is set by the action itself/],
+    ["pg-dump-args abbreviating --format", { "pg-dump-args": "--forma=p" }, /`pg-dump-args`: --forma=p is set by the action itself/],
+    ["pg-dump-args abbreviating --host", { "pg-dump-args": "--hos=evil.example" }, /`pg-dump-args`: --hos=evil\.example is set/],
+    ["pg-dump-args grouping -Z", { "pg-dump-args": "-vZ9" }, /`pg-dump-args`: -Z9 is set by the action itself/],
+    ["pg-dump-args grouping -F", { "pg-dump-args": "-Fp" }, /`pg-dump-args`: -Fp is set/],
+    ["pg-dump-args -fx", { "pg-dump-args": "-fx" }, /`pg-dump-args`: -fx is set/],
+    ["pg-dump-args -f in two words", { "pg-dump-args": "-f /tmp/x" }, /`pg-dump-args`: -f \/tmp\/x is set/],
+    ["pg-dump-args --file in two words", { "pg-dump-args": "--file /tmp/x" }, /`pg-dump-args`: --file \/tmp\/x is set/],
+    [
+      "pg-dump-args with a connection string",
+      { "pg-dump-args": "--clean host=evil.example" },
+      /`pg-dump-args`: "host=evil\.example": pg_dump reads a word that is not an option as the database name or a connection string/,
+    ],
+    ["pg-dump-args after --", { "pg-dump-args": "-- mydb" }, /`pg-dump-args`: "mydb": pg_dump reads/],
     ["pg-dump-version word", { "pg-dump-version": "latest" }, /`pg-dump-version`: "latest"/],
     ["verify unknown", { verify: "yes please" }, /`verify`: "yes please" is not one of list \(or true\), restore, false/],
     [
@@ -136,6 +152,11 @@ describe("parseConfig", () => {
     [
       "row counts with its own snapshot",
       { verify: "restore", "verify-row-counts": "true", "pg-dump-args": "--snapshot=00000003-1" },
+      /`pg-dump-args`: --snapshot is set by the action/,
+    ],
+    [
+      "row counts with an abbreviated --snapshot",
+      { verify: "restore", "verify-row-counts": "true", "pg-dump-args": "--snap=00000003-1" },
       /`pg-dump-args`: --snapshot is set by the action/,
     ],
     ["upload not boolean", { upload: "1" }, /`upload`/],

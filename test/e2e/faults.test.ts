@@ -264,6 +264,10 @@ describe("faults of the services", () => {
     [{ "retention-days": "365" }, /`retention-days`: .*1 to 90/],
     [{ format: "zip" }, /`format`: "zip" is not one of custom, directory, tar, plain/],
     [{ jobs: "4", format: "custom" }, /`jobs`: parallel workers need `format: directory`/],
+    // pg_dump's getopt_long would read these as --file, --compress and a connection string.
+    [{ "pg-dump-args": "--clean --fil=smuggled.sql" }, /`pg-dump-args`: --fil=smuggled\.sql is set by the action itself/],
+    [{ "pg-dump-args": "-vZ9" }, /`pg-dump-args`: -Z9 is set by the action itself/],
+    [{ "pg-dump-args": "--clean host=evil.example" }, /`pg-dump-args`: "host=evil\.example": pg_dump reads a word that is not an option/],
   ];
   it.each(badInputs)("rejects %o before any API call", async (bad, message) => {
     const s = await w.scenario();
