@@ -78,7 +78,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   log.section?.("Scalingo API and the runner's address");
   const [{ connection, serverVersion }, ip] = await Promise.all([
     phase(report, "scalingo", () => readDatabase(client, config, deps, session)),
-    phase(report, "ip-lookup", () => detectIp(config)),
+    phase(report, "ip-lookup", () => detectIp(config, log)),
   ]);
   report.serverVersion = serverVersion;
   report.runnerIp = ip;
@@ -201,9 +201,11 @@ async function readDatabase(
   return { connection, serverVersion: db.readable_version.replace(/\.0$/, "") };
 }
 
-async function detectIp(config: Config): Promise<string> {
+async function detectIp(config: Config, log: Log): Promise<string> {
   if (config.runnerIp) return config.runnerIp;
-  return (await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom })).ip;
+  const found = await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom, policy: config.ipLookupPolicy });
+  if (found.warning) log.warning(found.warning);
+  return found.ip;
 }
 
 /** Runs pg_dump and removes the rule this step created as soon as it ends, whatever the outcome. */
