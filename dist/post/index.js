@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5827);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8542);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28923,7 +28923,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 5827:
+/***/ 8542:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48719,6 +48719,159 @@ const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/
 
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: ./src/postgres/pg-dump-options.ts
+// pg-dump-args as pg_dump itself reads them: getopt_long, with pg_dump's own option table. A
+// plain prefix check misses what getopt accepts: an unambiguous abbreviation (`--fil=/tmp/x`), a
+// group of short options (`-vZ9`, `-Fp`), an argument in the next word (`-f /tmp/x`), and a
+// non-option word, which pg_dump takes as the database name or a whole connection string.
+/** Short options of pg_dump 15 to 18 (`:` = takes an argument), from their getopt_long calls. */
+const SHORT = "abBcCd:e:E:f:F:h:j:n:N:Op:RsS:t:T:U:vwWxXZ:";
+/** Long options of pg_dump 15 to 18 (the union: a name one version lacks is refused by it), with their argument. */
+const LONG = {
+    "data-only": { arg: false, short: "a" },
+    blobs: { arg: false, short: "b" },
+    "large-objects": { arg: false, short: "b" },
+    "no-blobs": { arg: false, short: "B" },
+    "no-large-objects": { arg: false, short: "B" },
+    clean: { arg: false, short: "c" },
+    create: { arg: false, short: "C" },
+    dbname: { arg: true, short: "d" },
+    extension: { arg: true, short: "e" },
+    file: { arg: true, short: "f" },
+    format: { arg: true, short: "F" },
+    host: { arg: true, short: "h" },
+    jobs: { arg: true, short: "j" },
+    "no-reconnect": { arg: false, short: "R" },
+    "no-owner": { arg: false, short: "O" },
+    port: { arg: true, short: "p" },
+    schema: { arg: true, short: "n" },
+    "exclude-schema": { arg: true, short: "N" },
+    "schema-only": { arg: false, short: "s" },
+    superuser: { arg: true, short: "S" },
+    table: { arg: true, short: "t" },
+    "exclude-table": { arg: true, short: "T" },
+    "no-password": { arg: false, short: "w" },
+    password: { arg: false, short: "W" },
+    username: { arg: true, short: "U" },
+    verbose: { arg: false, short: "v" },
+    "no-privileges": { arg: false, short: "x" },
+    "no-acl": { arg: false, short: "x" },
+    compress: { arg: true, short: "Z" },
+    encoding: { arg: true, short: "E" },
+    help: { arg: false },
+    version: { arg: false },
+    "attribute-inserts": { arg: false },
+    "binary-upgrade": { arg: false },
+    "column-inserts": { arg: false },
+    "disable-dollar-quoting": { arg: false },
+    "disable-triggers": { arg: false },
+    "enable-row-security": { arg: false },
+    "exclude-table-data": { arg: true },
+    "extra-float-digits": { arg: true },
+    "if-exists": { arg: false },
+    inserts: { arg: false },
+    "lock-wait-timeout": { arg: true },
+    "no-table-access-method": { arg: false },
+    "no-tablespaces": { arg: false },
+    "quote-all-identifiers": { arg: false },
+    "load-via-partition-root": { arg: false },
+    role: { arg: true },
+    section: { arg: true },
+    "serializable-deferrable": { arg: false },
+    snapshot: { arg: true },
+    "statistics-only": { arg: false },
+    "strict-names": { arg: false },
+    "use-set-session-authorization": { arg: false },
+    "no-comments": { arg: false },
+    "no-data": { arg: false },
+    "no-policies": { arg: false },
+    "no-publications": { arg: false },
+    "no-schema": { arg: false },
+    "no-security-labels": { arg: false },
+    "no-statistics": { arg: false },
+    "no-subscriptions": { arg: false },
+    "no-toast-compression": { arg: false },
+    "no-unlogged-table-data": { arg: false },
+    "no-sync": { arg: false },
+    "on-conflict-do-nothing": { arg: false },
+    "rows-per-insert": { arg: true },
+    "include-foreign-data": { arg: true },
+    "table-and-children": { arg: true },
+    "exclude-table-and-children": { arg: true },
+    "exclude-table-data-and-children": { arg: true },
+    "sync-method": { arg: true },
+    filter: { arg: true },
+    "exclude-extension": { arg: true },
+    "restrict-key": { arg: true },
+    "with-data": { arg: false },
+    "with-schema": { arg: false },
+    "with-statistics": { arg: false },
+    "sequence-data": { arg: false },
+};
+const longNameOf = (short) => Object.keys(LONG).find((name) => LONG[name].short === short) ?? short;
+/**
+ * Every option pg_dump would see, as getopt_long reads them: `--name[=value]` where name may be
+ * any unambiguous prefix (an exact name wins); grouped short options up to the first that takes an
+ * argument, which is the rest of the word or the next word. Everything after `--` is an operand.
+ */
+function parsePgDumpArgs(words) {
+    const options = [];
+    const operands = [];
+    for (let i = 0; i < words.length; i++) {
+        const word = words[i];
+        if (word === "--") {
+            operands.push(...words.slice(i + 1));
+            break;
+        }
+        if (word.startsWith("--")) {
+            const [written, ...value] = word.slice(2).split("=");
+            const names = LONG[written] ? [written] : Object.keys(LONG).filter((name) => name.startsWith(written));
+            // Several names for one option (blobs/large-objects) are one option: getopt takes either.
+            const takesArg = names.length > 0 && names.every((name) => LONG[name].arg);
+            const separate = takesArg && value.length === 0 && i + 1 < words.length;
+            options.push({ names: names.length ? names : [written], text: separate ? `${word} ${words[++i]}` : word });
+            continue;
+        }
+        if (word.startsWith("-") && word.length > 1) {
+            for (let j = 1; j < word.length; j++) {
+                const letter = word[j];
+                const at = SHORT.indexOf(letter);
+                const takesArg = at >= 0 && SHORT[at + 1] === ":";
+                if (!takesArg) {
+                    options.push({ names: [longNameOf(letter)], text: `-${letter}` });
+                    continue;
+                }
+                const inWord = j + 1 < word.length;
+                const text = inWord ? `-${word.slice(j)}` : i + 1 < words.length ? `-${letter} ${words[++i]}` : `-${letter}`;
+                options.push({ names: [longNameOf(letter)], text });
+                break;
+            }
+            continue;
+        }
+        operands.push(word);
+    }
+    return { options, operands };
+}
+/** What the action sets itself: where the file goes, its format, and where the connection comes from. */
+const RESERVED = new Set(["file", "format", "jobs", "dbname", "host", "port", "username", "password", "no-password", "compress"]);
+/**
+ * Why these arguments cannot be passed to pg_dump, or undefined. An abbreviation is refused when
+ * any option it could stand for is reserved: pg_dump versions differ, and one with fewer options
+ * may resolve it to the reserved one.
+ */
+function reservedArgsProblem(parsed) {
+    const taken = parsed.options.filter((o) => o.names.some((name) => RESERVED.has(name)));
+    if (taken.length) {
+        return `${taken.map((o) => o.text).join(", ")} ${taken.length > 1 ? "are" : "is"} set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`;
+    }
+    if (parsed.operands.length) {
+        return `${parsed.operands.map((w) => `"${w}"`).join(" ")}: pg_dump reads a word that is not an option as the database name or a connection string; the connection comes from Scalingo. Pass options only (an option's value goes after = or in the next word).`;
+    }
+    return undefined;
+}
+/** `--snapshot`, however written. */
+const setsSnapshot = (parsed) => parsed.options.some((o) => o.names.includes("snapshot"));
+
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js
 var lib = __nccwpck_require__(2779);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/proxy.js
@@ -49095,6 +49248,7 @@ function parseWords(text) {
 
 
 
+
 const SSL_MODE_INPUTS = ["require", "verify-ca", "verify-full"];
 const FORMATS = ["custom", "directory", "tar", "plain"];
 const VERIFY_LEVELS = ["list", "restore", "false"];
@@ -49110,9 +49264,6 @@ const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // pg_dump --compress: a level, or method[:detail] where detail is a level or key=value list.
 const COMPRESS = /^(\d|(gzip|lz4|zstd|none)(:[a-z0-9=,_-]+)?)$/;
 const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
-// Options the action sets itself: letting pg-dump-args override them would break the contract
-// (where the file goes, which format, where the connection comes from).
-const RESERVED_PG_DUMP_OPTIONS = /^(-[fFjdhpUWwZ]|--(file|format|jobs|dbname|host|port|username|password|no-password|compress)(=|$))/;
 /** `20261125T030405Z`: sortable, and safe in file and artifact names. */
 function utcStamp(now) {
     return now
@@ -49170,9 +49321,9 @@ function parseConfig(read, env, now, cpuCount) {
     let pgDumpArgs = [];
     try {
         pgDumpArgs = parseWords(read("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
-        const reserved = pgDumpArgs.filter((a) => RESERVED_PG_DUMP_OPTIONS.test(a));
-        if (reserved.length)
-            fail("pg-dump-args", `${reserved.join(" ")} is set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`);
+        const problem = reservedArgsProblem(parsePgDumpArgs(pgDumpArgs));
+        if (problem)
+            fail("pg-dump-args", problem);
     }
     catch (error) {
         fail("pg-dump-args", error.message);
@@ -49193,7 +49344,7 @@ function parseConfig(read, env, now, cpuCount) {
     const verifyRowCounts = config_boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
     if (verifyRowCounts && verify !== "restore")
         fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
-    if (verifyRowCounts && pgDumpArgs.some((a) => /^--snapshot(=|$)/.test(a)))
+    if (verifyRowCounts && setsSnapshot(parsePgDumpArgs(pgDumpArgs)))
         fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
     const sslMode = (text("ssl-mode") || undefined);
     if (sslMode && !SSL_MODE_INPUTS.includes(sslMode))
@@ -49225,6 +49376,7 @@ function parseConfig(read, env, now, cpuCount) {
         runnerIp,
         ipLookupUrls,
         ipLookupUrlsCustom: lookupLines.length > 0,
+        ipLookupPolicy: lookupLines.length > 0 ? "first" : "agree",
         ruleLabel,
         repository: repositoryOf(env),
         reachableTimeoutMs: reachableTimeout * 1000,
