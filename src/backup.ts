@@ -205,6 +205,7 @@ async function detectIp(config: Config, log: Log): Promise<string> {
   if (config.runnerIp) return config.runnerIp;
   const found = await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom, policy: config.ipLookupPolicy });
   if (found.warning) log.warning(found.warning);
+  log.debug?.(`Runner IP ${found.ip} from ${found.sources.join(", ")}.`);
   return found.ip;
 }
 

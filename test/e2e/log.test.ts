@@ -62,6 +62,7 @@ describe("the action's log", () => {
     const debug = main.stdout.split("\n").filter((l) => l.startsWith("::debug::"));
     expect(debug).toContainEqual(expect.stringMatching(/^::debug::POST \/v1\/tokens\/exchange: 200, request id \S+, \d+ ms$/));
     expect(debug).toContainEqual(expect.stringMatching(/^::debug::Phase durations: .*firewall \d+ ms/));
+    expect(debug).toContainEqual(`::debug::Runner IP 127.0.0.1 from ${s.inputs["ip-lookup-urls"]}.`);
   });
 
   it("fails with one clear message when something unexpected escapes, not with a stack trace", async () => {
