@@ -128,7 +128,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   // still stops the rest; later, the restore check reports it.
   if (serverPlan) {
     const starting = stopOthersOnFailure(
-      clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, log))),
+      clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, deps))),
     );
     starting.catch(() => undefined);
     session.restoreServer = starting;

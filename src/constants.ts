@@ -10,6 +10,8 @@ export const State = {
   firewallApi: "firewall-api",
   /** "true" once main removed its rule itself: post has nothing to do. */
   ruleRemoved: "rule-removed",
+  /** The restore check's server ({folder, binDir, osUser}): post stops it if main died before. */
+  restoreServer: "restore-server",
 } as const;
 
 /** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */

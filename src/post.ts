@@ -3,6 +3,7 @@ import * as core from "@actions/core";
 import { parseConfig } from "./config.js";
 import { State } from "./constants.js";
 import { errorMessage } from "./errors.js";
+import { removeLeftoverServer } from "./postgres/throwaway-server.js";
 import { actionState } from "./runner/state.js";
 import { ScalingoClient } from "./scalingo/client.js";
 import { isDbApiForm } from "./scalingo/database-api.js";
@@ -13,6 +14,7 @@ import { hasLeftoverRule, removeLeftoverRule } from "./scalingo/firewall.js";
  * it failed, was cancelled or was killed. It never touches a rule main did not create.
  */
 export async function runPost(): Promise<void> {
+  await removeRestoreServer();
   if (!hasLeftoverRule(actionState)) {
     core.info("No temporary firewall rule left to remove.");
     return;
@@ -28,5 +30,16 @@ export async function runPost(): Promise<void> {
     core.setFailed(
       `Could not remove the temporary firewall rule: ${errorMessage(error)}. Remove it by hand now (Scalingo dashboard, or \`scalingo --database <id> database-firewall-rules\`): it allowlists this runner's IP.`,
     );
+  }
+}
+
+/** The restore check's server, when main was killed before stopping it: stopped, its folder removed. */
+async function removeRestoreServer(): Promise<void> {
+  const saved = actionState.get(State.restoreServer);
+  if (!saved) return;
+  try {
+    if (await removeLeftoverServer(JSON.parse(saved))) core.info("Stopped the restore check's server that the main step left running, and removed its folder.");
+  } catch (error) {
+    core.warning(`Could not stop the restore check's server left by the main step: ${errorMessage(error)}`);
   }
 }

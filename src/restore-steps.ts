@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { Session } from "./backup.js";
 import type { Config } from "./config.js";
+import { State } from "./constants.js";
 import { type Choice, debianBinDir, type InstallDeps, installPgDump, type Platform } from "./postgres/pg-client.js";
 import { dropPackageCluster, type ServerPlan, serverPackage } from "./postgres/pg-server.js";
 import type { CountedTable } from "./postgres/row-counts.js";
@@ -8,7 +9,7 @@ import { startThrowawayServer, type ThrowawayServer } from "./postgres/throwaway
 import { phase, type Report } from "./report/report.js";
 import { restoreCheck } from "./restore-check.js";
 import type { CommandRunner } from "./runner/commands.js";
-import type { Log } from "./types.js";
+import type { Log, StateStore } from "./types.js";
 
 // The steps of `verify: restore` that backup.ts orders: the server before the dump, the check after it.
 
@@ -31,8 +32,17 @@ export async function installClients(
 }
 
 /** Started while the rule propagates, so the check costs only the restore itself after the dump. */
-export async function startRestoreServer(config: Config, plan: ServerPlan, superuser: string, platform: Platform, log: Log): Promise<ThrowawayServer> {
+export async function startRestoreServer(
+  config: Config,
+  plan: ServerPlan,
+  superuser: string,
+  platform: Platform,
+  deps: { log: Log; state: StateStore },
+): Promise<ThrowawayServer> {
+  const { log } = deps;
   const server = await startThrowawayServer({ binDir: plan.binDir, tempDir: config.tempDir, superuser, root: platform.root });
+  // For the post step, should this process be killed before it stops the server itself.
+  deps.state.save(State.restoreServer, JSON.stringify({ folder: server.folder, binDir: server.binDir, ...(server.osUser ? { osUser: server.osUser } : {}) }));
   log.info(
     `Started a throwaway PostgreSQL server for the restore check in ${server.folder}${server.osUser ? ` (as ${server.osUser}: this step runs as root)` : ""}.`,
   );

@@ -2,14 +2,14 @@
 // throwaway server, real pg_dump and pg_restore. Broken dumps are made by damaging real ones.
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, open, readdir, rm, stat, truncate } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActionError } from "../src/errors.js";
 import { openSnapshot } from "../src/postgres/row-counts.js";
-import { startThrowawayServer, type ThrowawayServer } from "../src/postgres/throwaway-server.js";
+import { removeLeftoverServer, startThrowawayServer, type ThrowawayServer } from "../src/postgres/throwaway-server.js";
 import { restoreCheck } from "../src/restore-check.js";
 import { seedFixture } from "./support/fixture.js";
 import { type PgServer, startPostgres } from "./support/postgres.js";
@@ -167,6 +167,14 @@ describe("restore check (modules, real binaries)", () => {
     } finally {
       await counter.close();
     }
+  });
+
+  it("the post step's cleanup touches only a folder the action created", async () => {
+    const other = await mkdtemp(path.join(dir, "not-ours-"));
+    await mkdir(path.join(other, "data"));
+    await writeFile(path.join(other, "data", "PG_VERSION"), "15\n");
+    expect(await removeLeftoverServer({ folder: other, binDir: source.binDir })).toBe(false);
+    expect((await stat(other)).isDirectory()).toBe(true);
   });
 
   it("falls back to /tmp when the server's user cannot reach the temp dir (root only)", async () => {

@@ -2,7 +2,7 @@ import { appendFile, chown, mkdtemp, readFile, writeFile } from "node:fs/promise
 import * as path from "node:path";
 import { ActionError } from "../errors.js";
 import { type CommandRunner, runCommand } from "../runner/commands.js";
-import { removeQuietly } from "../runner/files.js";
+import { exists, removeQuietly } from "../runner/files.js";
 
 /** A PostgreSQL server of the dump's major, private to this step, for the restore check. */
 export interface ThrowawayServer {
@@ -12,6 +12,7 @@ export interface ThrowawayServer {
   env: Record<string, string>;
   /** The OS user the server runs as (when this step is root), else undefined. */
   osUser?: string;
+  binDir: string;
   /** Immediate shutdown, then the folder is removed; safe to call twice and after a failed start. */
   stop(): Promise<void>;
 }
@@ -68,17 +69,12 @@ export async function startThrowawayServer(o: ServerOptions): Promise<ThrowawayS
   const folder = await mkdtemp(path.join(parent, "scalingo-pg-dump-restore-"));
   const data = path.join(folder, "data");
   const log = path.join(folder, "server.log");
-  // As the server's user: runuser keeps argv as given, no shell.
-  const as = (program: string, args: string[]) =>
-    osUser
-      ? run("runuser", ["-u", osUser.name, "--", path.join(o.binDir, program), ...args], { silent: true })
-      : run(path.join(o.binDir, program), args, { silent: true });
+  const as = asServerUser(o.binDir, osUser?.name, run);
   let started = false;
   const stop = async () => {
     if (started) {
       started = false;
-      const stopped = await as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
-      if (stopped.code !== 0) await killPostmaster(data);
+      await stopServer(folder, as);
     }
     await removeQuietly(folder);
   };
@@ -102,7 +98,41 @@ export async function startThrowawayServer(o: ServerOptions): Promise<ThrowawayS
     await stop();
     throw error;
   }
-  return { folder, env: { PGHOST: folder, PGPORT: String(PORT), PGUSER: o.superuser }, ...(osUser ? { osUser: osUser.name } : {}), stop };
+  return { folder, binDir: o.binDir, env: { PGHOST: folder, PGPORT: String(PORT), PGUSER: o.superuser }, ...(osUser ? { osUser: osUser.name } : {}), stop };
+}
+
+/** Runs a server program as the server's user: through runuser when this step is root (argv as given, no shell). */
+function asServerUser(binDir: string, osUser: string | undefined, run: CommandRunner) {
+  return (program: string, args: string[]) =>
+    osUser
+      ? run("runuser", ["-u", osUser, "--", path.join(binDir, program), ...args], { silent: true })
+      : run(path.join(binDir, program), args, { silent: true });
+}
+
+/** Immediate shutdown: the data is thrown away anyway. SIGQUIT when pg_ctl cannot do it. */
+async function stopServer(folder: string, as: ReturnType<typeof asServerUser>): Promise<void> {
+  const data = path.join(folder, "data");
+  const stopped = await as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
+  if (stopped.code !== 0) await killPostmaster(data);
+}
+
+/** What the post step needs to stop a server main left running (main was killed). */
+export interface SavedServer {
+  folder: string;
+  binDir: string;
+  osUser?: string;
+}
+
+/**
+ * The post step's safety net: a main killed outright (SIGKILL, out of memory) leaves the server
+ * running with a restored copy of production in its folder. Only a folder this action created
+ * (its name, its data directory) is touched.
+ */
+export async function removeLeftoverServer(saved: SavedServer, run: CommandRunner = runCommand): Promise<boolean> {
+  if (!path.basename(saved.folder).startsWith("scalingo-pg-dump-restore-") || !(await exists(path.join(saved.folder, "data", "PG_VERSION")))) return false;
+  if (await exists(path.join(saved.folder, "data", "postmaster.pid"))) await stopServer(saved.folder, asServerUser(saved.binDir, saved.osUser, run));
+  await removeQuietly(saved.folder);
+  return true;
 }
 
 interface OsUser {

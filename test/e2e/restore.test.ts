@@ -141,4 +141,22 @@ describe("verify: restore", () => {
     for (const deadline = Date.now() + 5_000; processesUsing(folder).length && Date.now() < deadline; ) await sleep(50);
     expect(processesUsing(folder)).toEqual([]);
   });
+
+  it("main killed outright: the post step stops the server it left running and removes its folder", async () => {
+    const s = await w.scenario({ ruleDelayMs: 20_000 });
+    const step = startStep(s.ctx, "main", { ...s.inputs, verify: "restore" });
+    await step.waitFor(/throwaway PostgreSQL server for the restore check in/);
+    step.child.kill("SIGKILL");
+    const main = await step.done;
+    const folder = restoreFolder(main);
+    expect(processesUsing(folder)).not.toEqual([]);
+    expect(JSON.parse(main.state["restore-server"] ?? "{}")).toMatchObject({ folder });
+    const post = await runStep(s.ctx, "post", s.inputs, { state: main.state });
+    expect(post.code, describeStep(post)).toBe(0);
+    expect(post.stdout).toContain("Stopped the restore check's server that the main step left running");
+    expect(() => readdirSync(folder)).toThrow(/ENOENT/);
+    for (const deadline = Date.now() + 5_000; processesUsing(folder).length && Date.now() < deadline; ) await sleep(50);
+    expect(processesUsing(folder)).toEqual([]);
+    expect(s.scalingo.rules).toEqual([]);
+  });
 });
