@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -49,5 +49,32 @@ describe("every command is bounded", () => {
     };
     await packDirectory("/tmp/dump", "/tmp/dump.tar", run);
     expect(seen[0]?.timeoutSeconds).toBe(LONG_TIMEOUT_SECONDS);
+  });
+});
+
+describe("a runner behind a proxy", () => {
+  it("gives curl and apt the proxy variables, and keeps them through sudo by name, never in argv", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "proxy-env-"));
+    const record = path.join(dir, "record");
+    // A stand-in for sudo that writes what it was given: its arguments, then its environment.
+    await writeFile(path.join(dir, "sudo"), `#!/bin/sh\nprintf '%s\\n' "$@" > ${record}.args\nenv > ${record}.env\n`, { mode: 0o755 });
+    const saved = { ...process.env };
+    const proxy = "http://user:proxy-secret@proxy.internal:3128";
+    for (const name of ["https_proxy", "http_proxy", "HTTP_PROXY", "NO_PROXY"]) delete process.env[name];
+    Object.assign(process.env, { PATH: `${dir}:${process.env.PATH}`, HTTPS_PROXY: proxy, no_proxy: "internal", "INPUT_API-TOKEN": "tk-us-never" });
+    try {
+      const result = await runCommand("sudo", ["-n", "apt-get", "update"], { silent: true });
+      expect(result.code).toBe(0);
+    } finally {
+      process.env = saved;
+    }
+    const args = (await readFile(`${record}.args`, "utf8")).split("\n");
+    expect(args[0]).toBe("-n");
+    expect(args[1]).toBe("--preserve-env=HTTPS_PROXY,no_proxy");
+    expect(args.join(" ")).not.toContain("proxy-secret");
+    const env = await readFile(`${record}.env`, "utf8");
+    expect(env).toContain(`HTTPS_PROXY=${proxy}`);
+    expect(env).toContain("no_proxy=internal");
+    expect(env).not.toContain("tk-us-never");
   });
 });

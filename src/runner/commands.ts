@@ -130,7 +130,7 @@ export function spawnCommand(file: string, args: string[], options: CommandOptio
 function bounded(file: string, args: string[], seconds: number): [string, string[]] {
   if (process.platform !== "linux") return [file, args];
   const limit = ["-k", String(KILL_AFTER_SECONDS), String(seconds)];
-  if (file === "sudo" && args[0] === "-n") return ["sudo", ["-n", "timeout", ...limit, ...args.slice(1)]];
+  if (file === "sudo" && args[0] === "-n") return ["sudo", ["-n", ...preserveProxy(), "timeout", ...limit, ...args.slice(1)]];
   return ["timeout", [...limit, file, ...args]];
 }
 
@@ -148,11 +148,26 @@ export function childEnv(extra: Record<string, string>): Record<string, string> 
   // No PG* variable: pg_dump gets the connection's, decided once (postgres/tls.ts honours the
   // runner's PGSSLMODE, PGSSLROOTCERT, PGCHANNELBINDING and PGREQUIREAUTH there). APT_CONFIG:
   // apt's own configuration file, set by hosts that configure apt through it (proxies, mirrors, roots).
-  const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG"];
+  const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG", ...PROXY_VARIABLES];
   const env: Record<string, string> = {};
   for (const key of keep) {
     const value = process.env[key];
     if (value !== undefined) env[key] = value;
   }
   return { ...env, ...extra };
+}
+
+/**
+ * A runner behind a proxy reaches apt.postgresql.org only through it: curl and apt read these
+ * (apt when no Acquire::*::Proxy is configured), so the install's children keep them.
+ */
+const PROXY_VARIABLES = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"];
+
+/**
+ * sudo resets the environment; naming the proxy variables keeps them for root's curl and apt. By
+ * name, not as `env https_proxy=...` words: a proxy URL may hold a password, and argv is public.
+ */
+function preserveProxy(): string[] {
+  const present = PROXY_VARIABLES.filter((name) => process.env[name] !== undefined);
+  return present.length ? [`--preserve-env=${present.join(",")}`] : [];
 }
