@@ -31,8 +31,8 @@ export function canRetryAs(error: unknown): boolean {
 const ADVICE: Record<UploadFailure, string> = {
   ghes: "GitHub Enterprise Server does not support this artifact service: set `upload: false` and store `dump-path` yourself.",
   quota: "The account's artifact storage is full: delete old artifacts or raise its storage limit.",
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression shown to the user, not a template
   "name-taken":
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression shown to the user, not a template
     "An artifact of this name already exists in the run, typically on a re-run with a fixed `artifact-name`: make it unique, e.g. append `-${{ github.run_attempt }}`.",
   network: "The runner could not reach GitHub's artifact service: check its network access (and proxy settings) to GitHub.",
   other: "Check the job has artifact access and the retention is allowed by the repository.",
