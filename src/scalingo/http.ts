@@ -57,8 +57,6 @@ export function apiMessage(text: string): string {
   try {
     const json = JSON.parse(text);
     if (typeof json?.error === "string") return json.code ? `${json.error} (${json.code})` : json.error;
-    // Twirp (GitHub's results service): {"code": "...", "msg": "..."}
-    if (typeof json?.msg === "string") return json.code ? `${json.msg} (${json.code})` : json.msg;
     if (json?.errors && typeof json.errors === "object") {
       return Object.entries(json.errors)
         .map(([field, messages]) => `${field} ${Array.isArray(messages) ? messages.join(", ") : String(messages)}`)

@@ -14,12 +14,24 @@ const asRoot = (file: string, args: string[]) => (process.getuid?.() === 0 ? run
 const RECENT = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 const LONG_AGO = new Date(Date.now() - 48 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-/** pg_dump processes running now, with their argv and environment as /proc shows them. */
-async function pgDumpProcesses(): Promise<{ cmdline: string; environ: string }[]> {
+/** The parent's pid, from /proc/<pid>/stat (the field after the parenthesised command name). */
+async function parentOf(pid: string): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return /\) \S (\d+)/.exec(stat)?.[1];
+}
+
+/** Whether `pid` descends from `ancestor`: other pg_dumps on the machine (other test files) are not this step's. */
+async function descendsFrom(pid: string, ancestor: number): Promise<boolean> {
+  for (let p: string | undefined = pid; p && p !== "0" && p !== "1"; p = await parentOf(p)) if (Number(p) === ancestor) return true;
+  return false;
+}
+
+/** The step's pg_dump processes running now, with their argv and environment as /proc shows them. */
+async function pgDumpProcesses(stepPid: number): Promise<{ cmdline: string; environ: string }[]> {
   const found = [];
   for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.split("\0")[0].endsWith("/pg_dump"))
+    if (cmdline.split("\0")[0].endsWith("/pg_dump") && (await descendsFrom(pid, stepPid)))
       found.push({ cmdline: cmdline.replaceAll("\0", " "), environ: await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "") });
   }
   return found;
@@ -65,7 +77,7 @@ describe("the temporary rule never outlives the job", () => {
       await step.waitFor(/Running pg_dump/, 30_000);
       let seen: { cmdline: string; environ: string }[] = [];
       for (let i = 0; i < 40 && seen.length === 0; i++) {
-        seen = await pgDumpProcesses();
+        seen = await pgDumpProcesses(step.pid);
         await new Promise((r) => setTimeout(r, 50));
       }
       const main = await step.done;
