@@ -1,4 +1,6 @@
-import type { DumpFormat } from "./config.js";
+import { mkdtemp } from "node:fs/promises";
+import * as path from "node:path";
+import { compressionMethod, type DumpFormat } from "./config.js";
 import { ActionError } from "./errors.js";
 import { createDatabase, type RestoredTable, restoreDump, restoredTables, withDatabaseSize } from "./postgres/restore.js";
 import type { CountedTable } from "./postgres/row-counts.js";
@@ -40,14 +42,22 @@ export async function restoreCheck(o: {
   jobs: number;
   counted?: CountedTable[];
   run?: CommandRunner;
+  /** Files and folders to remove if the run is cancelled (the session's). */
+  partial?: Set<string>;
 }): Promise<RestoreReport> {
   const started = Date.now();
-  const plainSql = `${o.source}.restore.sql`;
-  const source = o.format === "plain" ? await decompressedPlain(o.source, o.compress, plainSql, o.run ?? runCommand) : o.source;
+  if (o.format !== "plain" || compressionMethod(o.compress) === "none") return restoreAndCount(o, started);
+  // psql reads a plaintext copy: in a folder of its own that cannot exist yet, so no file beside the
+  // dump (a user's, a previous run's) is ever overwritten or deleted; `partial` lets a cancelled
+  // run remove it too.
+  const scratch = await mkdtemp(path.join(path.dirname(o.source), ".scalingo-pg-dump-restore-"));
+  o.partial?.add(scratch);
   try {
+    const source = await decompressedPlain(o.source, o.compress, path.join(scratch, "dump.sql"), o.run ?? runCommand);
     return await restoreAndCount({ ...o, source }, started);
   } finally {
-    if (source !== o.source) await removeQuietly(source);
+    await removeQuietly(scratch);
+    o.partial?.delete(scratch);
   }
 }
 

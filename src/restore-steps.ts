@@ -69,6 +69,7 @@ export async function runRestoreCheck(
         server,
         jobs: config.restoreJobs,
         run: o.run,
+        partial: session.partial,
       };
       return await restoreCheck(o.counted ? { ...source, counted: o.counted } : source);
     } finally {

@@ -2,7 +2,7 @@
 // throwaway server, real pg_dump and pg_restore. Broken dumps are made by damaging real ones.
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -150,6 +150,14 @@ describe("restore check (modules, real binaries)", () => {
         });
         expect([compression, report.compared, report.rows]).toEqual([compression, 5, 10_004]);
       }
+      // A file of the user's beside the dump, with the name the plaintext copy once had: untouched.
+      const neighbour = `${plain}.gz.restore.sql`;
+      await writeFile(neighbour, "a file the action did not create\n");
+      const partial = new Set<string>();
+      await restoreCheck({ format: "plain", compress: "6", source: `${plain}.gz`, clientDir: source.binDir, server: await server(), jobs: 2, partial });
+      expect(await readFile(neighbour, "utf8")).toBe("a file the action did not create\n");
+      expect(partial.size).toBe(0);
+      await rm(neighbour);
       // Cut short: the stream is broken, and the check says so.
       await truncate(`${plain}.gz`, Math.floor((await stat(`${plain}.gz`)).size / 2));
       const error = await restoreCheck({
@@ -163,7 +171,7 @@ describe("restore check (modules, real binaries)", () => {
       expect(error).toBeInstanceOf(ActionError);
       expect(error.message).toMatch(/Could not decompress the plain dump \(gzip\): unexpected end of file/);
       // No partial plaintext copy is left beside the dump.
-      expect((await readdir(dir)).filter((f) => f.includes(".restore.sql"))).toEqual([]);
+      expect((await readdir(dir)).filter((f) => f.startsWith(".scalingo-pg-dump-restore-") || f.endsWith(".restore.sql"))).toEqual([]);
     } finally {
       await counter.close();
     }
