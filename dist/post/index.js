@@ -48929,9 +48929,6 @@ function apiMessage(text) {
         const json = JSON.parse(text);
         if (typeof json?.error === "string")
             return json.code ? `${json.error} (${json.code})` : json.error;
-        // Twirp (GitHub's results service): {"code": "...", "msg": "..."}
-        if (typeof json?.msg === "string")
-            return json.code ? `${json.msg} (${json.code})` : json.msg;
         if (json?.errors && typeof json.errors === "object") {
             return Object.entries(json.errors)
                 .map(([field, messages]) => `${field} ${Array.isArray(messages) ? messages.join(", ") : String(messages)}`)
@@ -49623,7 +49620,7 @@ function bounded(file, args, seconds) {
         return [file, args];
     const limit = ["-k", String(KILL_AFTER_SECONDS), String(seconds)];
     if (file === "sudo" && args[0] === "-n")
-        return ["sudo", ["-n", "timeout", ...limit, ...args.slice(1)]];
+        return ["sudo", ["-n", ...preserveProxy(), "timeout", ...limit, ...args.slice(1)]];
     return ["timeout", [...limit, file, ...args]];
 }
 function withTimeoutNote(result, wasBounded, seconds) {
@@ -49640,7 +49637,7 @@ function childEnv(extra) {
     // No PG* variable: pg_dump gets the connection's, decided once (postgres/tls.ts honours the
     // runner's PGSSLMODE, PGSSLROOTCERT, PGCHANNELBINDING and PGREQUIREAUTH there). APT_CONFIG:
     // apt's own configuration file, set by hosts that configure apt through it (proxies, mirrors, roots).
-    const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG"];
+    const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG", ...PROXY_VARIABLES];
     const env = {};
     for (const key of keep) {
         const value = process.env[key];
@@ -49648,6 +49645,19 @@ function childEnv(extra) {
             env[key] = value;
     }
     return { ...env, ...extra };
+}
+/**
+ * A runner behind a proxy reaches apt.postgresql.org only through it: curl and apt read these
+ * (apt when no Acquire::*::Proxy is configured), so the install's children keep them.
+ */
+const PROXY_VARIABLES = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"];
+/**
+ * sudo resets the environment; naming the proxy variables keeps them for root's curl and apt. By
+ * name, not as `env https_proxy=...` words: a proxy URL may hold a password, and argv is public.
+ */
+function preserveProxy() {
+    const present = PROXY_VARIABLES.filter((name) => process.env[name] !== undefined);
+    return present.length ? [`--preserve-env=${present.join(",")}`] : [];
 }
 
 // EXTERNAL MODULE: external "node:crypto"
