@@ -1,23 +1,22 @@
-import { chmod, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { artifactUrl, planArtifact, uploadArtifact } from "./artifact/artifact.js";
-import { encryptFile } from "./artifact/encrypt.js";
-import { packDirectory } from "./artifact/pack.js";
 import type { Config } from "./config.js";
+import { detectIp, readDatabase } from "./discover.js";
+import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
 import { ActionError, errorMessage } from "./errors.js";
-import { type Connection, libpqEnv, parseConnectionUri } from "./postgres/connection.js";
+import { type Connection, libpqEnv } from "./postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "./postgres/pg-client.js";
 import { compressProblem, type DumpRun, pgDumpArgs, startPgDump } from "./postgres/pg-dump.js";
 import { planServer } from "./postgres/pg-server.js";
-import { type Reachable, waitUntilReachable } from "./postgres/reachability.js";
+import type { Reachable } from "./postgres/reachability.js";
 import { type CountedTable, openSnapshot, type SnapshotCounter } from "./postgres/row-counts.js";
 import type { ThrowawayServer } from "./postgres/throwaway-server.js";
-import { applyTls, decideTls } from "./postgres/tls.js";
 import { verifyDump } from "./postgres/verify.js";
+import { whileRulePropagates } from "./propagation.js";
 import { phase, type Report } from "./report/report.js";
-import { installClients, runRestoreCheck, startRestoreServer, stopRestoreCheck } from "./restore-steps.js";
+import { runRestoreCheck, stopRestoreCheck } from "./restore-steps.js";
 import { type CommandRunner, runCommand } from "./runner/commands.js";
-import { createPrivate, exists, prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
-import { lookupPublicIp } from "./runner/public-ip.js";
+import { prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
 import { ScalingoClient } from "./scalingo/client.js";
 import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "./scalingo/firewall.js";
 import type { Log, StateStore } from "./types.js";
@@ -62,13 +61,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   const run = deps.run ?? runCommand;
   const unsupported = unsupportedPlatform(process.platform);
   if (unsupported) throw new ActionError("pg-dump-client", unsupported);
-  // An input problem only the file system can tell: still before anything is contacted. Every
-  // file the run will write is checked, not only `path`: a previous backup's .tar or .age too.
-  for (const file of outputPaths(config)) {
-    if (await exists(file)) {
-      throw new ActionError("inputs", `\`path\`: ${file} already exists; the action never overwrites a file. Remove it or choose another path.`);
-    }
-  }
+  await refuseExistingOutputs(config);
   // Without artifact access the backup could not be kept: say so before the firewall opens.
   const artifacts = config.upload ? planArtifact(config, process.env, log) : undefined;
   const client = new ScalingoClient({ ...config, onSecret: deps.setSecret, debug: log.debug });
@@ -109,58 +102,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   Object.assign(report, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: new Date() });
   if (rule.created) log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
 
-  // While the rule propagates: get the right pg_dump (and start the restore check's server) and
-  // wait for the database, all at once. The first to fail stops the others at once (the rule must
-  // not stay open for a run already lost); all settle before the failure is thrown, so nothing
-  // starts after the cleanup.
-  log.section?.("pg_dump client and database wait");
-  const stop = new AbortController();
-  session.stopWaits = stop;
-  const stopOthersOnFailure = <T>(work: Promise<T>) =>
-    work.catch((error) => {
-      stop.abort(error);
-      throw error;
-    });
-  const install = { run, log: (m: string) => log.info(m), signal: stop.signal, env: process.env, tempDir: config.tempDir };
-  const clients = stopOthersOnFailure(phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, install)));
-  // The throwaway server starts once its package is there, and the dump does not wait for it: a
-  // reused rule, reachable at once, stays open no longer for it. A start that fails in the window
-  // still stops the rest; later, the restore check reports it.
-  if (serverPlan) {
-    const starting = stopOthersOnFailure(
-      clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, deps))),
-    );
-    starting.catch(() => undefined);
-    session.restoreServer = starting;
-  }
-  const tasks = [
-    clients,
-    stopOthersOnFailure(
-      phase(report, "reachability", () =>
-        waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m), signal: stop.signal }),
-      ),
-    ),
-  ] as const;
-  await Promise.allSettled(tasks);
-  // The failure that stopped the others is the one to report, not their "stopped".
-  if (stop.signal.aborted) throw stop.signal.reason;
-  const [pgDump, reachable] = await Promise.all(tasks);
-  report.pgDumpVersion = String(choice.major);
-  if (connection.requireAuth && choice.major < 16) {
-    log.info(
-      `pg_dump ${choice.major} ignores require_auth (libpq 16+): the probe refused what "${connection.requireAuth}" forbids, pg_dump cannot. Verify the server (\`ssl-mode: verify-full\`) to be sure.`,
-    );
-  }
-  const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
-  log.info(
-    `Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`,
-  );
-  if (liveMajor > choice.major) {
-    throw new ActionError(
-      "pg-dump-client",
-      `The live server is PostgreSQL ${liveMajor} but the API reported ${serverVersion}; pg_dump ${choice.major} cannot dump it. Set \`pg-dump-version: ${liveMajor}\`.`,
-    );
-  }
+  const { pgDump, reachable } = await whileRulePropagates(config, session, report, deps, { choice, serverPlan, platform, connection, serverVersion });
 
   const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, reachable, rule });
   const final = await finishFile(config, session, report, dumped, log);
@@ -177,36 +119,6 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
     Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
     report.artifactUrl = artifactUrl(uploaded.id, process.env);
   } else report.sha256 = await sha256File(final);
-}
-
-async function readDatabase(
-  client: ScalingoClient,
-  config: Config,
-  deps: BackupDeps,
-  session: Session,
-): Promise<{ connection: Connection; serverVersion: string }> {
-  await client.connect();
-  const [db, uri] = await Promise.all([client.database(), client.connectionUri()]);
-  if (db.status === "stopped")
-    throw new ActionError("scalingo", `Database ${config.database} is stopped: start it in the Scalingo dashboard before backing it up.`);
-  if (db.status !== "running") deps.log.warning(`Database ${config.database} is ${db.status}; trying anyway.`);
-  const parsed = parseConnectionUri(uri);
-  deps.setSecret(parsed.password);
-  deps.setSecret(encodeURIComponent(parsed.password));
-  // Known only now that the URI is: still before the firewall opens.
-  const connection = await applyTls(parsed, decideTls(parsed, config, process.env), process.env.RUNNER_TEMP, (dir) => {
-    session.tlsDir = dir;
-  });
-  deps.log.info(`TLS to the database: sslmode ${connection.sslmode}, ${tlsVerification(connection)}.`);
-  return { connection, serverVersion: db.readable_version.replace(/\.0$/, "") };
-}
-
-async function detectIp(config: Config, log: Log): Promise<string> {
-  if (config.runnerIp) return config.runnerIp;
-  const found = await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom, policy: config.ipLookupPolicy });
-  if (found.warning) log.warning(found.warning);
-  log.debug?.(`Runner IP ${found.ip} from ${found.sources.join(", ")}.`);
-  return found.ip;
 }
 
 /** Runs pg_dump and removes the rule this step created as soon as it ends, whatever the outcome. */
@@ -262,52 +174,4 @@ async function dumpAndClose(
 /** The snapshot's connection is the reachability probe's; row security as pg_dump applies it. */
 function snapshotOptions(config: Config, reachable: Reachable) {
   return { allowPlain: reachable.allowPlain, serverVersionNum: reachable.serverVersionNum, rowSecurity: config.pgDumpArgs.includes("--enable-row-security") };
-}
-
-/** Directory dumps become one tar; with recipients the dump is encrypted and the plaintext removed. */
-async function finishFile(config: Config, session: Session, report: Report, dumped: string, log: Log): Promise<string> {
-  let file = dumped;
-  if (config.format === "directory") {
-    log.section?.("Pack");
-    const tarPath = `${dumped}.tar`;
-    await createOwned(session, tarPath, "file");
-    await phase(report, "pack", () => packDirectory(dumped, tarPath));
-    await removeQuietly(dumped);
-    file = tarPath;
-  }
-  if (config.encryptionRecipients.length) {
-    log.section?.("Encrypt");
-    const agePath = `${file}.age`;
-    await createOwned(session, agePath, "file");
-    await phase(report, "encrypt", () => encryptFile(file, agePath, config.encryptionRecipients));
-    await removeQuietly(file);
-    file = agePath;
-  }
-  await chmod(file, 0o600);
-  return file;
-}
-
-/** Every file or folder the run writes, in order: the dump, its .tar (directory format), its .age. */
-export function outputPaths(config: Pick<Config, "dumpPath" | "format" | "encryptionRecipients">): string[] {
-  const paths = [config.dumpPath];
-  if (config.format === "directory") paths.push(`${config.dumpPath}.tar`);
-  if (config.encryptionRecipients.length) paths.push(`${paths[paths.length - 1]}.age`);
-  return paths;
-}
-
-/** Another process may have put something there since the start: refuse it rather than replace it. */
-async function createOwned(session: Session, target: string, kind: "file" | "dir"): Promise<void> {
-  try {
-    await createPrivate(target, kind);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new ActionError("inputs", `\`path\`: ${target} appeared during the run; the action never overwrites a file.`);
-    throw error;
-  }
-  session.partial.add(target);
-}
-
-function tlsVerification(c: Connection): string {
-  if (!c.sslrootcert) return "the server's certificate is not verified (see `ssl-mode` and `ssl-root-cert`)";
-  return c.sslmode === "verify-full" ? "the server's certificate and host name are verified" : "the server's certificate chain is verified (not its host name)";
 }

@@ -1,18 +1,19 @@
 import { isIPv4 } from "node:net";
 import * as path from "node:path";
 import { Encrypter } from "age-encryption";
-import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS, LABEL_PREFIX } from "./constants.js";
+import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS } from "./constants.js";
 import { InputError } from "./errors.js";
+import { boolean, type Env, FALSE, type Fail, type InputReader, type Inputs, integer, lines, rootCert, serviceUrl, TRUE } from "./inputs.js";
+import { type DumpFormat, defaultRuleLabel, extensionOf, repositoryOf, utcStamp } from "./naming.js";
 import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/pg-dump-options.js";
 import type { LookupPolicy } from "./runner/public-ip.js";
 import { looksLikeOwnLabel } from "./scalingo/firewall.js";
-import { insecureUrlProblem } from "./urls.js";
 import { parseWords } from "./words.js";
 
 export type SslModeInput = "require" | "verify-ca" | "verify-full";
 const SSL_MODE_INPUTS: readonly SslModeInput[] = ["require", "verify-ca", "verify-full"];
 
-export type DumpFormat = "custom" | "directory" | "tar" | "plain";
+export type { DumpFormat, InputReader };
 export const FORMATS: readonly DumpFormat[] = ["custom", "directory", "tar", "plain"];
 
 /** `list`: the archive is readable; `restore`: it restores into a throwaway local server; `false`: no check. */
@@ -70,31 +71,30 @@ export interface Config {
  */
 export const MAX_DEFAULT_JOBS = 4;
 
-export type InputReader = (name: string) => string;
-type Env = Record<string, string | undefined>;
-
-const TRUE = ["true", "True", "TRUE"];
-const FALSE = ["false", "False", "FALSE"];
 const DATABASE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // pg_dump --compress: a level, or method[:detail] where detail is a level or key=value list.
 const COMPRESS = /^(\d|(gzip|lz4|zstd|none)(:[a-z0-9=,_-]+)?)$/;
 const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
 
-/** `20261125T030405Z`: sortable, and safe in file and artifact names. */
-export function utcStamp(now: Date): string {
-  return now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
-}
-
+/**
+ * Every input at once, in the order action.yml lists them: each section reads its own, and all
+ * problems are reported together, each naming its input (docs/design.md).
+ */
 export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: number): Config {
   const problems: string[] = [];
-  const fail = (input: string, message: string) => problems.push(`\`${input}\`: ${message}`);
-  const text = (name: string) => read(name).trim();
+  const inputs: Inputs = { raw: read, text: (name) => read(name).trim(), fail: (input, message) => problems.push(`\`${input}\`: ${message}`) };
+  const scalingo = scalingoInputs(inputs);
+  const firewall = firewallInputs(inputs, env);
+  const { baseName, ...dump } = dumpInputs(inputs, env, now, cpuCount, scalingo.database);
+  const checks = checkInputs(inputs, env, dump.pgDumpArgs, cpuCount);
+  const artifact = artifactInputs(inputs, baseName);
+  if (problems.length) throw new InputError(problems);
+  return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact };
+}
 
-  const apiToken = read("api-token").trim();
+function scalingoInputs({ raw, text, fail }: Inputs) {
+  const apiToken = raw("api-token").trim();
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression shown to the user, not a template
   if (!apiToken) fail("api-token", "is required: pass the Scalingo API token from a secret, e.g. `${{ secrets.SCALINGO_API_TOKEN }}`.");
   else if (/\s/.test(apiToken)) fail("api-token", "contains white space: check the secret holds only the token.");
@@ -106,15 +106,27 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   const region = text("region") || "osc-fr1";
   if (!REGION.test(region)) fail("region", `"${region}" is not a region name such as osc-fr1 or osc-secnum-fr1.`);
 
-  const authUrl = parseServiceUrl(text("auth-url") || "https://auth.scalingo.com", "auth-url", fail);
+  const authUrl = serviceUrl(text("auth-url") || "https://auth.scalingo.com", "auth-url", fail);
 
   const runnerIp = text("runner-ip") || undefined;
   if (runnerIp && !isIPv4(runnerIp)) fail("runner-ip", `"${runnerIp}" is not an IPv4 address (Scalingo firewall rules are IPv4 only).`);
 
-  const lookupLines = lines(read("ip-lookup-urls"));
-  const ipLookupUrls = lookupLines.length ? lookupLines : [...DEFAULT_IP_LOOKUP_URLS];
-  for (const url of lookupLines) parseServiceUrl(url, "ip-lookup-urls", fail);
+  const lookupLines = lines(raw("ip-lookup-urls"));
+  for (const url of lookupLines) serviceUrl(url, "ip-lookup-urls", fail);
+  const custom = lookupLines.length > 0;
+  return {
+    apiToken,
+    database,
+    region,
+    authUrl,
+    runnerIp,
+    ipLookupUrls: custom ? lookupLines : [...DEFAULT_IP_LOOKUP_URLS],
+    ipLookupUrlsCustom: custom,
+    ipLookupPolicy: (custom ? "first" : "agree") as LookupPolicy,
+  };
+}
 
+function firewallInputs({ text, fail }: Inputs, env: Env) {
   const ruleLabel = text("rule-label") || defaultRuleLabel(env);
   if (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200) fail("rule-label", "must be one line of at most 200 characters.");
   // A custom label in the default format would pass for another run's leftover in the sweep of
@@ -129,7 +141,10 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
       "stale-rule-age",
       `"${staleRuleAge}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES}; self-hosted runners: more than your longest job.`,
     );
+  return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs: reachableTimeout * 1000, staleRuleAgeMs: staleRuleAge * 60_000 };
+}
 
+function dumpInputs({ raw, text, fail }: Inputs, env: Env, now: Date, cpuCount: number, database: string) {
   const format = (text("format") || "custom") as DumpFormat;
   if (!FORMATS.includes(format)) fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
 
@@ -144,7 +159,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
 
   let pgDumpArgs: string[] = [];
   try {
-    pgDumpArgs = parseWords(read("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
+    pgDumpArgs = parseWords(raw("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
     const problem = reservedArgsProblem(parsePgDumpArgs(pgDumpArgs));
     if (problem) fail("pg-dump-args", problem);
   } catch (error) {
@@ -152,19 +167,20 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   }
 
   const versionText = text("pg-dump-version") || "auto";
-  const pgDumpVersion = versionText === "auto" ? "auto" : Number(versionText);
+  const pgDumpVersion: Config["pgDumpVersion"] = versionText === "auto" ? "auto" : Number(versionText);
   if (pgDumpVersion !== "auto" && !(Number.isInteger(pgDumpVersion) && pgDumpVersion >= 10 && pgDumpVersion <= 40)) {
     fail("pg-dump-version", `"${versionText}" is not \`auto\` or a PostgreSQL major version such as 17.`);
   }
 
-  const stamp = utcStamp(now);
-  const baseName = `${database || "database"}-${stamp}`;
-  const runnerTemp = env.RUNNER_TEMP || env.TMPDIR || "/tmp";
+  const baseName = `${database || "database"}-${utcStamp(now)}`;
   const pathInput = text("path");
   const dumpPath = pathInput
     ? path.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
-    : path.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format, compress));
+    : path.join(runnerTemp(env), "scalingo-pg-dump", baseName + extensionOf(format, compress));
+  return { format, compress, jobs, pgDumpArgs, pgDumpVersion, dumpPath, baseName };
+}
 
+function checkInputs({ raw, text, fail }: Inputs, env: Env, pgDumpArgs: string[], cpuCount: number) {
   const verify = verifyLevel(text("verify"), fail);
   const verifyRowCounts = boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
   if (verifyRowCounts && verify !== "restore")
@@ -173,7 +189,18 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
     fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
   const sslMode = (text("ssl-mode") || undefined) as SslModeInput | undefined;
   if (sslMode && !SSL_MODE_INPUTS.includes(sslMode)) fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
-  const sslRootCert = parseRootCert(read("ssl-root-cert").trim(), env, fail);
+  const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
+  return {
+    verify,
+    verifyRowCounts,
+    restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
+    tempDir: runnerTemp(env),
+    ...(sslMode ? { sslMode } : {}),
+    ...(sslRootCert ? { sslRootCert } : {}),
+  };
+}
+
+function artifactInputs({ raw, text, fail }: Inputs, baseName: string) {
   const upload = boolean(text("upload"), true, "upload", fail);
   const allowUnencryptedPublic = boolean(text("allow-unencrypted-public"), false, "allow-unencrypted-public", fail);
 
@@ -184,7 +211,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   const retentionText = text("retention-days");
   const retentionDays = retentionText ? integer(retentionText, 0, 1, 90, "retention-days", "days", fail) : undefined;
 
-  const encryptionRecipients = lines(read("encryption-recipients"));
+  const encryptionRecipients = lines(raw("encryption-recipients"));
   for (const recipient of encryptionRecipients) {
     try {
       new Encrypter().addRecipient(recipient);
@@ -192,94 +219,15 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
       fail("encryption-recipients", `"${recipient.slice(0, 24)}..." is not an age recipient (a public key starting with age1, one per line).`);
     }
   }
+  return { upload, allowUnencryptedPublic, artifactName, retentionDays, encryptionRecipients };
+}
 
-  if (problems.length) throw new InputError(problems);
-  return {
-    apiToken,
-    database,
-    region,
-    authUrl,
-    runnerIp,
-    ipLookupUrls,
-    ipLookupUrlsCustom: lookupLines.length > 0,
-    ipLookupPolicy: lookupLines.length > 0 ? "first" : "agree",
-    ruleLabel,
-    repository: repositoryOf(env),
-    reachableTimeoutMs: reachableTimeout * 1000,
-    staleRuleAgeMs: staleRuleAge * 60_000,
-    format,
-    compress,
-    jobs,
-    pgDumpArgs,
-    pgDumpVersion,
-    dumpPath,
-    verify,
-    verifyRowCounts,
-    restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
-    tempDir: runnerTemp,
-    upload,
-    artifactName,
-    retentionDays,
-    encryptionRecipients,
-    allowUnencryptedPublic,
-    ...(sslMode ? { sslMode } : {}),
-    ...(sslRootCert ? { sslRootCert } : {}),
-  };
+function runnerTemp(env: Env): string {
+  return env.RUNNER_TEMP || env.TMPDIR || "/tmp";
 }
 
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
 export const MIN_STALE_RULE_AGE_MINUTES = 360;
-
-function repositoryOf(env: Env): string {
-  return env.GITHUB_REPOSITORY || "local";
-}
-
-/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
-export function defaultRuleLabel(env: Env): string {
-  const repo = repositoryOf(env);
-  return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
-}
-
-/**
- * The file's extension. pg_dump compresses a plain dump as a whole (gzip, lz4 or zstd stream), so
- * it is named for what opens it; archive formats compress inside and keep their name.
- */
-export function extensionOf(format: DumpFormat, compress?: string): string {
-  if (format === "plain") return `.sql${PLAIN_SUFFIX[compressionMethod(compress)]}`;
-  return { custom: ".dump", directory: "", tar: ".tar" }[format];
-}
-
-export type CompressionMethod = "none" | "gzip" | "lz4" | "zstd";
-const PLAIN_SUFFIX: Record<CompressionMethod, string> = { none: "", gzip: ".gz", lz4: ".lz4", zstd: ".zst" };
-
-/**
- * What `compress` makes pg_dump use on a plain dump: empty is pg_dump's default for plain
- * (none), a level 1-9 is gzip, `0` and `none` are none, otherwise the method named.
- */
-export function compressionMethod(compress: string | undefined): CompressionMethod {
-  if (!compress || compress === "0" || compress.startsWith("none")) return "none";
-  if (/^\d$/.test(compress)) return "gzip";
-  return compress.split(":")[0] as CompressionMethod;
-}
-
-function lines(value: string): string[] {
-  return value
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"));
-}
-
-type Fail = (input: string, message: string) => void;
-
-function integer(value: string, fallback: number, min: number, max: number, input: string, unit: string, fail: Fail): number {
-  if (!value) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    fail(input, `"${value}" is not a whole number from ${min} to ${max} (${unit}).`);
-    return fallback;
-  }
-  return n;
-}
 
 /** `true` stays an alias of `list`, today's check, so existing workflows keep their meaning. */
 function verifyLevel(value: string, fail: Fail): VerifyLevel {
@@ -288,34 +236,4 @@ function verifyLevel(value: string, fail: Fail): VerifyLevel {
   if ((VERIFY_LEVELS as readonly string[]).includes(value)) return value as VerifyLevel;
   fail("verify", `"${value}" is not one of list (or true), restore, false.`);
   return "list";
-}
-
-function boolean(value: string, fallback: boolean, input: string, fail: Fail): boolean {
-  if (!value) return fallback;
-  if (TRUE.includes(value)) return true;
-  if (FALSE.includes(value)) return false;
-  fail(input, `"${value}" is not true or false.`);
-  return fallback;
-}
-
-/** The API token travels to these URLs (Basic auth): see insecureUrlProblem. */
-function parseServiceUrl(value: string, input: string, fail: Fail): string {
-  const problem = insecureUrlProblem(value);
-  if (problem) fail(input, problem);
-  return value.replace(/\/+$/, "");
-}
-
-/** PEM text is kept as is, `system` too; anything else is a file, relative to the workspace. */
-function parseRootCert(value: string, env: Env, fail: Fail): string | undefined {
-  if (!value || value === "system") return value || undefined;
-  if (value.includes("-----BEGIN")) {
-    if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value))
-      fail("ssl-root-cert", "holds PEM text but no complete certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).");
-    return value;
-  }
-  if (/[\r\n]/.test(value)) {
-    fail("ssl-root-cert", "is neither PEM text, a file path, nor `system`.");
-    return undefined;
-  }
-  return path.resolve(env.GITHUB_WORKSPACE || process.cwd(), value);
 }

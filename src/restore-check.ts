@@ -1,7 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import * as path from "node:path";
-import { compressionMethod, type DumpFormat } from "./config.js";
 import { ActionError } from "./errors.js";
+import { compressionMethod, type DumpFormat } from "./naming.js";
 import { createDatabase, type RestoredTable, restoreDump, restoredTables, withDatabaseSize } from "./postgres/restore.js";
 import type { CountedTable } from "./postgres/row-counts.js";
 import type { ThrowawayServer } from "./postgres/throwaway-server.js";

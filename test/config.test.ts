@@ -1,7 +1,8 @@
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { extensionOf, parseConfig } from "../src/config.js";
+import { parseConfig } from "../src/config.js";
 import { InputError } from "../src/errors.js";
+import { extensionOf } from "../src/naming.js";
 
 const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 const now = new Date("2026-11-25T03:04:05.678Z");

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { CompressionMethod } from "../src/config.js";
+import type { CompressionMethod } from "../src/naming.js";
 import { plainTail, verifyDump } from "../src/postgres/verify.js";
 import { runCommand } from "../src/runner/commands.js";
 

@@ -1,5 +1,6 @@
 import { type ArtifactClient, DefaultArtifactClient } from "@actions/artifact";
-import { type Config, extensionOf } from "../config.js";
+import type { Config } from "../config.js";
+import { extensionOf } from "../naming.js";
 import type { Log } from "../types.js";
 import { canRetryAs, uploadError } from "./upload-errors.js";
 import { namedCopy } from "./upload-name.js";

@@ -3,8 +3,8 @@ import * as path from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { type CompressionMethod, compressionMethod, type DumpFormat } from "../config.js";
 import { ActionError, errorMessage } from "../errors.js";
+import { type CompressionMethod, compressionMethod, type DumpFormat } from "../naming.js";
 import { type CommandRunner, LONG_TIMEOUT_SECONDS } from "../runner/commands.js";
 import { readTail, removeQuietly } from "../runner/files.js";
 

@@ -1,0 +1,46 @@
+import type { BackupDeps, Session } from "./backup.js";
+import type { Config } from "./config.js";
+import { ActionError } from "./errors.js";
+import { type Connection, parseConnectionUri } from "./postgres/connection.js";
+import { applyTls, decideTls } from "./postgres/tls.js";
+import { lookupPublicIp } from "./runner/public-ip.js";
+import type { ScalingoClient } from "./scalingo/client.js";
+import type { Log } from "./types.js";
+
+// What the run learns before it opens anything: the database's version, status and connection
+// (masked at once), and the runner's public address.
+
+export async function readDatabase(
+  client: ScalingoClient,
+  config: Config,
+  deps: BackupDeps,
+  session: Session,
+): Promise<{ connection: Connection; serverVersion: string }> {
+  await client.connect();
+  const [db, uri] = await Promise.all([client.database(), client.connectionUri()]);
+  if (db.status === "stopped")
+    throw new ActionError("scalingo", `Database ${config.database} is stopped: start it in the Scalingo dashboard before backing it up.`);
+  if (db.status !== "running") deps.log.warning(`Database ${config.database} is ${db.status}; trying anyway.`);
+  const parsed = parseConnectionUri(uri);
+  deps.setSecret(parsed.password);
+  deps.setSecret(encodeURIComponent(parsed.password));
+  // Known only now that the URI is: still before the firewall opens.
+  const connection = await applyTls(parsed, decideTls(parsed, config, process.env), process.env.RUNNER_TEMP, (dir) => {
+    session.tlsDir = dir;
+  });
+  deps.log.info(`TLS to the database: sslmode ${connection.sslmode}, ${tlsVerification(connection)}.`);
+  return { connection, serverVersion: db.readable_version.replace(/\.0$/, "") };
+}
+
+export async function detectIp(config: Config, log: Log): Promise<string> {
+  if (config.runnerIp) return config.runnerIp;
+  const found = await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom, policy: config.ipLookupPolicy });
+  if (found.warning) log.warning(found.warning);
+  log.debug?.(`Runner IP ${found.ip} from ${found.sources.join(", ")}.`);
+  return found.ip;
+}
+
+function tlsVerification(c: Connection): string {
+  if (!c.sslrootcert) return "the server's certificate is not verified (see `ssl-mode` and `ssl-root-cert`)";
+  return c.sslmode === "verify-full" ? "the server's certificate and host name are verified" : "the server's certificate chain is verified (not its host name)";
+}

@@ -1,0 +1,81 @@
+import type { BackupDeps, Session } from "./backup.js";
+import type { Config } from "./config.js";
+import { ActionError } from "./errors.js";
+import type { Connection } from "./postgres/connection.js";
+import type { Choice, Platform } from "./postgres/pg-client.js";
+import type { ServerPlan } from "./postgres/pg-server.js";
+import { type Reachable, waitUntilReachable } from "./postgres/reachability.js";
+import { phase, type Report } from "./report/report.js";
+import { installClients, startRestoreServer } from "./restore-steps.js";
+import { runCommand } from "./runner/commands.js";
+
+/**
+ * Scalingo applies a new rule in about two minutes, with nothing to poll but the database itself:
+ * that time is spent getting the right pg_dump (and the restore check's server) while the database
+ * is tried, and the live server's version is checked against the client once it answers.
+ */
+export async function whileRulePropagates(
+  config: Config,
+  session: Session,
+  report: Report,
+  deps: BackupDeps,
+  o: { choice: Exclude<Choice, { kind: "fail" }>; serverPlan: ServerPlan | undefined; platform: Platform; connection: Connection; serverVersion: string },
+): Promise<{ pgDump: string; reachable: Reachable }> {
+  const { log } = deps;
+  const run = deps.run ?? runCommand;
+  const { choice, serverPlan, platform, connection, serverVersion } = o;
+  // While the rule propagates: get the right pg_dump (and start the restore check's server) and
+  // wait for the database, all at once. The first to fail stops the others at once (the rule must
+  // not stay open for a run already lost); all settle before the failure is thrown, so nothing
+  // starts after the cleanup.
+  log.section?.("pg_dump client and database wait");
+  const stop = new AbortController();
+  session.stopWaits = stop;
+  const stopOthersOnFailure = <T>(work: Promise<T>) =>
+    work.catch((error) => {
+      stop.abort(error);
+      throw error;
+    });
+  const install = { run, log: (m: string) => log.info(m), signal: stop.signal, env: process.env, tempDir: config.tempDir };
+  const clients = stopOthersOnFailure(phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, install)));
+  // The throwaway server starts once its package is there, and the dump does not wait for it: a
+  // reused rule, reachable at once, stays open no longer for it. A start that fails in the window
+  // still stops the rest; later, the restore check reports it.
+  if (serverPlan) {
+    const starting = stopOthersOnFailure(
+      clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, deps))),
+    );
+    starting.catch(() => undefined);
+    session.restoreServer = starting;
+  }
+  const tasks = [
+    clients,
+    stopOthersOnFailure(
+      phase(report, "reachability", () =>
+        waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m), signal: stop.signal }),
+      ),
+    ),
+  ] as const;
+  await Promise.allSettled(tasks);
+  // The failure that stopped the others is the one to report, not their "stopped".
+  if (stop.signal.aborted) throw stop.signal.reason;
+  const [pgDump, reachable] = await Promise.all(tasks);
+  report.pgDumpVersion = String(choice.major);
+  if (connection.requireAuth && choice.major < 16) {
+    log.info(
+      `pg_dump ${choice.major} ignores require_auth (libpq 16+): the probe refused what "${connection.requireAuth}" forbids, pg_dump cannot. Verify the server (\`ssl-mode: verify-full\`) to be sure.`,
+    );
+  }
+  const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
+  log.info(
+    `Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`,
+  );
+  if (liveMajor > choice.major) {
+    throw new ActionError(
+      "pg-dump-client",
+      `The live server is PostgreSQL ${liveMajor} but the API reported ${serverVersion}; pg_dump ${choice.major} cannot dump it. Set \`pg-dump-version: ${liveMajor}\`.`,
+    );
+  }
+
+  return { pgDump, reachable };
+}
