@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8748);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2573);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28923,7 +28923,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 8748:
+/***/ 2573:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48721,6 +48721,130 @@ const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/
 
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: ./src/urls.ts
+
+/**
+ * Literal loopback only: `localhost`, an IPv4 address in 127.0.0.0/8, or `[::1]`. A name that
+ * merely starts with "127." (`127.attacker.example`) is resolved by DNS and can point anywhere.
+ * `hostname` is a WHATWG URL's, already normalized (`127.1` becomes `127.0.0.1`).
+ */
+function isLoopbackHost(hostname) {
+    const host = hostname.toLowerCase().replace(/\.$/, "");
+    return host === "localhost" || host === "[::1]" || ((0,external_node_net_.isIPv4)(host) && host.startsWith("127."));
+}
+/**
+ * Why a service URL must not be used, or undefined when it may: tokens travel to these URLs, so
+ * plain HTTP is accepted only on literal loopback, where nothing crosses a network.
+ */
+function insecureUrlProblem(value) {
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return `"${value}" is not a URL.`;
+    }
+    if (url.protocol === "https:")
+        return undefined;
+    if (url.protocol === "http:" && isLoopbackHost(url.hostname))
+        return undefined;
+    return `"${value}" must use https:// (plain http is accepted only for localhost, 127.x.x.x and [::1]).`;
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+const TRUE = ["true", "True", "TRUE"];
+const FALSE = ["false", "False", "FALSE"];
+/** Non-empty lines, comments (`#`) left out: URLs and recipients are given one per line. */
+function lines(value) {
+    return value
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith("#"));
+}
+function integer(value, fallback, min, max, input, unit, fail) {
+    if (!value)
+        return fallback;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+        fail(input, `"${value}" is not a whole number from ${min} to ${max} (${unit}).`);
+        return fallback;
+    }
+    return n;
+}
+function inputs_boolean(value, fallback, input, fail) {
+    if (!value)
+        return fallback;
+    if (TRUE.includes(value))
+        return true;
+    if (FALSE.includes(value))
+        return false;
+    fail(input, `"${value}" is not true or false.`);
+    return fallback;
+}
+/** The API token travels to these URLs (Basic auth): see insecureUrlProblem. */
+function serviceUrl(value, input, fail) {
+    const problem = insecureUrlProblem(value);
+    if (problem)
+        fail(input, problem);
+    return value.replace(/\/+$/, "");
+}
+/** PEM text is kept as is, `system` too; anything else is a file, relative to the workspace. */
+function rootCert(value, env, fail) {
+    if (!value || value === "system")
+        return value || undefined;
+    if (value.includes("-----BEGIN")) {
+        if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value))
+            fail("ssl-root-cert", "holds PEM text but no complete certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).");
+        return value;
+    }
+    if (/[\r\n]/.test(value)) {
+        fail("ssl-root-cert", "is neither PEM text, a file path, nor `system`.");
+        return undefined;
+    }
+    return external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), value);
+}
+
+;// CONCATENATED MODULE: ./src/naming.ts
+
+/** `20261125T030405Z`: sortable, and safe in file and artifact names. */
+function utcStamp(now) {
+    return now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d{3}/, "");
+}
+function repositoryOf(env) {
+    return env.GITHUB_REPOSITORY || "local";
+}
+/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
+function defaultRuleLabel(env) {
+    const repo = repositoryOf(env);
+    return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
+}
+/**
+ * The file's extension. pg_dump compresses a plain dump as a whole (gzip, lz4 or zstd stream), so
+ * it is named for what opens it; archive formats compress inside and keep their name.
+ */
+function extensionOf(format, compress) {
+    if (format === "plain")
+        return `.sql${PLAIN_SUFFIX[compressionMethod(compress)]}`;
+    return { custom: ".dump", directory: "", tar: ".tar" }[format];
+}
+const PLAIN_SUFFIX = { none: "", gzip: ".gz", lz4: ".lz4", zstd: ".zst" };
+/**
+ * What `compress` makes pg_dump use on a plain dump: empty is pg_dump's default for plain
+ * (none), a level 1-9 is gzip, `0` and `none` are none, otherwise the method named.
+ */
+function compressionMethod(compress) {
+    if (!compress || compress === "0" || compress.startsWith("none"))
+        return "none";
+    if (/^\d$/.test(compress))
+        return "gzip";
+    return compress.split(":")[0];
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/pg-dump-options.ts
 // pg-dump-args as pg_dump itself reads them: getopt_long, with pg_dump's own option table. A
 // plain prefix check misses what getopt accepts: an unambiguous abbreviation (`--fil=/tmp/x`), a
@@ -49184,36 +49308,6 @@ async function removeLeftoverRule(client, state, log) {
     return existed ? "removed" : "gone";
 }
 
-;// CONCATENATED MODULE: ./src/urls.ts
-
-/**
- * Literal loopback only: `localhost`, an IPv4 address in 127.0.0.0/8, or `[::1]`. A name that
- * merely starts with "127." (`127.attacker.example`) is resolved by DNS and can point anywhere.
- * `hostname` is a WHATWG URL's, already normalized (`127.1` becomes `127.0.0.1`).
- */
-function isLoopbackHost(hostname) {
-    const host = hostname.toLowerCase().replace(/\.$/, "");
-    return host === "localhost" || host === "[::1]" || ((0,external_node_net_.isIPv4)(host) && host.startsWith("127."));
-}
-/**
- * Why a service URL must not be used, or undefined when it may: tokens travel to these URLs, so
- * plain HTTP is accepted only on literal loopback, where nothing crosses a network.
- */
-function insecureUrlProblem(value) {
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return `"${value}" is not a URL.`;
-    }
-    if (url.protocol === "https:")
-        return undefined;
-    if (url.protocol === "http:" && isLoopbackHost(url.hostname))
-        return undefined;
-    return `"${value}" must use https:// (plain http is accepted only for localhost, 127.x.x.x and [::1]).`;
-}
-
 // EXTERNAL MODULE: ./node_modules/shell-quote/index.js
 var shell_quote = __nccwpck_require__(6591);
 ;// CONCATENATED MODULE: ./src/words.ts
@@ -49248,6 +49342,7 @@ function parseWords(text) {
 
 
 
+
 const SSL_MODE_INPUTS = ["require", "verify-ca", "verify-full"];
 const FORMATS = ["custom", "directory", "tar", "plain"];
 const VERIFY_LEVELS = ["list", "restore", "false"];
@@ -49256,25 +49351,29 @@ const VERIFY_LEVELS = ["list", "restore", "false"];
  * 64-core runner that would be 64. Four keep a 2-4 core hosted runner busy; more must be asked for.
  */
 const MAX_DEFAULT_JOBS = 4;
-const TRUE = ["true", "True", "TRUE"];
-const FALSE = ["false", "False", "FALSE"];
 const DATABASE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // pg_dump --compress: a level, or method[:detail] where detail is a level or key=value list.
 const COMPRESS = /^(\d|(gzip|lz4|zstd|none)(:[a-z0-9=,_-]+)?)$/;
 const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
-/** `20261125T030405Z`: sortable, and safe in file and artifact names. */
-function utcStamp(now) {
-    return now
-        .toISOString()
-        .replace(/[-:]/g, "")
-        .replace(/\.\d{3}/, "");
-}
+/**
+ * Every input at once, in the order action.yml lists them: each section reads its own, and all
+ * problems are reported together, each naming its input (docs/design.md).
+ */
 function parseConfig(read, env, now, cpuCount) {
     const problems = [];
-    const fail = (input, message) => problems.push(`\`${input}\`: ${message}`);
-    const text = (name) => read(name).trim();
-    const apiToken = read("api-token").trim();
+    const inputs = { raw: read, text: (name) => read(name).trim(), fail: (input, message) => problems.push(`\`${input}\`: ${message}`) };
+    const scalingo = scalingoInputs(inputs);
+    const firewall = firewallInputs(inputs, env);
+    const { baseName, ...dump } = dumpInputs(inputs, env, now, cpuCount, scalingo.database);
+    const checks = checkInputs(inputs, env, dump.pgDumpArgs, cpuCount);
+    const artifact = artifactInputs(inputs, baseName);
+    if (problems.length)
+        throw new errors/* InputError */.dz(problems);
+    return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact };
+}
+function scalingoInputs({ raw, text, fail }) {
+    const apiToken = raw("api-token").trim();
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression shown to the user, not a template
     if (!apiToken)
         fail("api-token", "is required: pass the Scalingo API token from a secret, e.g. `${{ secrets.SCALINGO_API_TOKEN }}`.");
@@ -49288,14 +49387,26 @@ function parseConfig(read, env, now, cpuCount) {
     const region = text("region") || "osc-fr1";
     if (!REGION.test(region))
         fail("region", `"${region}" is not a region name such as osc-fr1 or osc-secnum-fr1.`);
-    const authUrl = parseServiceUrl(text("auth-url") || "https://auth.scalingo.com", "auth-url", fail);
+    const authUrl = serviceUrl(text("auth-url") || "https://auth.scalingo.com", "auth-url", fail);
     const runnerIp = text("runner-ip") || undefined;
     if (runnerIp && !(0,external_node_net_.isIPv4)(runnerIp))
         fail("runner-ip", `"${runnerIp}" is not an IPv4 address (Scalingo firewall rules are IPv4 only).`);
-    const lookupLines = lines(read("ip-lookup-urls"));
-    const ipLookupUrls = lookupLines.length ? lookupLines : [...DEFAULT_IP_LOOKUP_URLS];
+    const lookupLines = lines(raw("ip-lookup-urls"));
     for (const url of lookupLines)
-        parseServiceUrl(url, "ip-lookup-urls", fail);
+        serviceUrl(url, "ip-lookup-urls", fail);
+    const custom = lookupLines.length > 0;
+    return {
+        apiToken,
+        database,
+        region,
+        authUrl,
+        runnerIp,
+        ipLookupUrls: custom ? lookupLines : [...DEFAULT_IP_LOOKUP_URLS],
+        ipLookupUrlsCustom: custom,
+        ipLookupPolicy: (custom ? "first" : "agree"),
+    };
+}
+function firewallInputs({ text, fail }, env) {
     const ruleLabel = text("rule-label") || defaultRuleLabel(env);
     if (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200)
         fail("rule-label", "must be one line of at most 200 characters.");
@@ -49307,6 +49418,9 @@ function parseConfig(read, env, now, cpuCount) {
     const staleRuleAge = integer(text("stale-rule-age"), 720, 0, 525_600, "stale-rule-age", "minutes (0 disables)", fail);
     if (staleRuleAge > 0 && staleRuleAge < MIN_STALE_RULE_AGE_MINUTES)
         fail("stale-rule-age", `"${staleRuleAge}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES}; self-hosted runners: more than your longest job.`);
+    return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs: reachableTimeout * 1000, staleRuleAgeMs: staleRuleAge * 60_000 };
+}
+function dumpInputs({ raw, text, fail }, env, now, cpuCount, database) {
     const format = (text("format") || "custom");
     if (!FORMATS.includes(format))
         fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
@@ -49319,7 +49433,7 @@ function parseConfig(read, env, now, cpuCount) {
     const jobs = format === "directory" ? jobsInput || Math.min(MAX_DEFAULT_JOBS, Math.max(1, cpuCount)) : undefined;
     let pgDumpArgs = [];
     try {
-        pgDumpArgs = parseWords(read("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
+        pgDumpArgs = parseWords(raw("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
         const problem = reservedArgsProblem(parsePgDumpArgs(pgDumpArgs));
         if (problem)
             fail("pg-dump-args", problem);
@@ -49332,15 +49446,16 @@ function parseConfig(read, env, now, cpuCount) {
     if (pgDumpVersion !== "auto" && !(Number.isInteger(pgDumpVersion) && pgDumpVersion >= 10 && pgDumpVersion <= 40)) {
         fail("pg-dump-version", `"${versionText}" is not \`auto\` or a PostgreSQL major version such as 17.`);
     }
-    const stamp = utcStamp(now);
-    const baseName = `${database || "database"}-${stamp}`;
-    const runnerTemp = env.RUNNER_TEMP || env.TMPDIR || "/tmp";
+    const baseName = `${database || "database"}-${utcStamp(now)}`;
     const pathInput = text("path");
     const dumpPath = pathInput
         ? external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
-        : external_node_path_namespaceObject.join(runnerTemp, "scalingo-pg-dump", baseName + extensionOf(format, compress));
+        : external_node_path_namespaceObject.join(runnerTemp(env), "scalingo-pg-dump", baseName + extensionOf(format, compress));
+    return { format, compress, jobs, pgDumpArgs, pgDumpVersion, dumpPath, baseName };
+}
+function checkInputs({ raw, text, fail }, env, pgDumpArgs, cpuCount) {
     const verify = verifyLevel(text("verify"), fail);
-    const verifyRowCounts = config_boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
+    const verifyRowCounts = inputs_boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
     if (verifyRowCounts && verify !== "restore")
         fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
     if (verifyRowCounts && setsSnapshot(parsePgDumpArgs(pgDumpArgs)))
@@ -49348,15 +49463,25 @@ function parseConfig(read, env, now, cpuCount) {
     const sslMode = (text("ssl-mode") || undefined);
     if (sslMode && !SSL_MODE_INPUTS.includes(sslMode))
         fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
-    const sslRootCert = parseRootCert(read("ssl-root-cert").trim(), env, fail);
-    const upload = config_boolean(text("upload"), true, "upload", fail);
-    const allowUnencryptedPublic = config_boolean(text("allow-unencrypted-public"), false, "allow-unencrypted-public", fail);
+    const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
+    return {
+        verify,
+        verifyRowCounts,
+        restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
+        tempDir: runnerTemp(env),
+        ...(sslMode ? { sslMode } : {}),
+        ...(sslRootCert ? { sslRootCert } : {}),
+    };
+}
+function artifactInputs({ raw, text, fail }, baseName) {
+    const upload = inputs_boolean(text("upload"), true, "upload", fail);
+    const allowUnencryptedPublic = inputs_boolean(text("allow-unencrypted-public"), false, "allow-unencrypted-public", fail);
     const artifactName = text("artifact-name") || baseName;
     if (text("artifact-name") && ARTIFACT_NAME_FORBIDDEN.test(artifactName))
         fail("artifact-name", `"${artifactName}" contains a character artifact names reject: " : < > | * ? \\ / or a line break.`);
     const retentionText = text("retention-days");
     const retentionDays = retentionText ? integer(retentionText, 0, 1, 90, "retention-days", "days", fail) : undefined;
-    const encryptionRecipients = lines(read("encryption-recipients"));
+    const encryptionRecipients = lines(raw("encryption-recipients"));
     for (const recipient of encryptionRecipients) {
         try {
             new Encrypter().addRecipient(recipient);
@@ -49365,87 +49490,13 @@ function parseConfig(read, env, now, cpuCount) {
             fail("encryption-recipients", `"${recipient.slice(0, 24)}..." is not an age recipient (a public key starting with age1, one per line).`);
         }
     }
-    if (problems.length)
-        throw new errors/* InputError */.dz(problems);
-    return {
-        apiToken,
-        database,
-        region,
-        authUrl,
-        runnerIp,
-        ipLookupUrls,
-        ipLookupUrlsCustom: lookupLines.length > 0,
-        ipLookupPolicy: lookupLines.length > 0 ? "first" : "agree",
-        ruleLabel,
-        repository: repositoryOf(env),
-        reachableTimeoutMs: reachableTimeout * 1000,
-        staleRuleAgeMs: staleRuleAge * 60_000,
-        format,
-        compress,
-        jobs,
-        pgDumpArgs,
-        pgDumpVersion,
-        dumpPath,
-        verify,
-        verifyRowCounts,
-        restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
-        tempDir: runnerTemp,
-        upload,
-        artifactName,
-        retentionDays,
-        encryptionRecipients,
-        allowUnencryptedPublic,
-        ...(sslMode ? { sslMode } : {}),
-        ...(sslRootCert ? { sslRootCert } : {}),
-    };
+    return { upload, allowUnencryptedPublic, artifactName, retentionDays, encryptionRecipients };
+}
+function runnerTemp(env) {
+    return env.RUNNER_TEMP || env.TMPDIR || "/tmp";
 }
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
 const MIN_STALE_RULE_AGE_MINUTES = 360;
-function repositoryOf(env) {
-    return env.GITHUB_REPOSITORY || "local";
-}
-/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
-function defaultRuleLabel(env) {
-    const repo = repositoryOf(env);
-    return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
-}
-/**
- * The file's extension. pg_dump compresses a plain dump as a whole (gzip, lz4 or zstd stream), so
- * it is named for what opens it; archive formats compress inside and keep their name.
- */
-function extensionOf(format, compress) {
-    if (format === "plain")
-        return `.sql${PLAIN_SUFFIX[compressionMethod(compress)]}`;
-    return { custom: ".dump", directory: "", tar: ".tar" }[format];
-}
-const PLAIN_SUFFIX = { none: "", gzip: ".gz", lz4: ".lz4", zstd: ".zst" };
-/**
- * What `compress` makes pg_dump use on a plain dump: empty is pg_dump's default for plain
- * (none), a level 1-9 is gzip, `0` and `none` are none, otherwise the method named.
- */
-function compressionMethod(compress) {
-    if (!compress || compress === "0" || compress.startsWith("none"))
-        return "none";
-    if (/^\d$/.test(compress))
-        return "gzip";
-    return compress.split(":")[0];
-}
-function lines(value) {
-    return value
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith("#"));
-}
-function integer(value, fallback, min, max, input, unit, fail) {
-    if (!value)
-        return fallback;
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) {
-        fail(input, `"${value}" is not a whole number from ${min} to ${max} (${unit}).`);
-        return fallback;
-    }
-    return n;
-}
 /** `true` stays an alias of `list`, today's check, so existing workflows keep their meaning. */
 function verifyLevel(value, fail) {
     if (!value || TRUE.includes(value))
@@ -49456,38 +49507,6 @@ function verifyLevel(value, fail) {
         return value;
     fail("verify", `"${value}" is not one of list (or true), restore, false.`);
     return "list";
-}
-function config_boolean(value, fallback, input, fail) {
-    if (!value)
-        return fallback;
-    if (TRUE.includes(value))
-        return true;
-    if (FALSE.includes(value))
-        return false;
-    fail(input, `"${value}" is not true or false.`);
-    return fallback;
-}
-/** The API token travels to these URLs (Basic auth): see insecureUrlProblem. */
-function parseServiceUrl(value, input, fail) {
-    const problem = insecureUrlProblem(value);
-    if (problem)
-        fail(input, problem);
-    return value.replace(/\/+$/, "");
-}
-/** PEM text is kept as is, `system` too; anything else is a file, relative to the workspace. */
-function parseRootCert(value, env, fail) {
-    if (!value || value === "system")
-        return value || undefined;
-    if (value.includes("-----BEGIN")) {
-        if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value))
-            fail("ssl-root-cert", "holds PEM text but no complete certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).");
-        return value;
-    }
-    if (/[\r\n]/.test(value)) {
-        fail("ssl-root-cert", "is neither PEM text, a file path, nor `system`.");
-        return undefined;
-    }
-    return external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), value);
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
