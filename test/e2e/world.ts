@@ -78,7 +78,10 @@ export async function startWorld(): Promise<World> {
     // delayed firewall changes can land on the shared server in the middle of this one.
     await Promise.allSettled(opened.splice(0).map((x) => x.close()));
     const scalingo = await startScalingoEmulator({ ...base, ...o });
-    const ctx = await createRunnerContext({ artifact: artifacts, repositoryPrivate: runner.repositoryPrivate === undefined ? true : runner.repositoryPrivate });
+    const ctx = await createRunnerContext({
+      artifact: artifacts.newRun(),
+      repositoryPrivate: runner.repositoryPrivate === undefined ? true : runner.repositoryPrivate,
+    });
     opened.push(scalingo, { close: () => ctx.cleanup() });
     const inputs = emulatorInputs(db, scalingo, ip);
     return {

@@ -74,6 +74,23 @@ describe("artifact emulator driven by @actions/artifact", () => {
     );
   });
 
+  it("keeps names per workflow run: another run's token may use the same name, an unknown token is refused", async () => {
+    const { path } = await randomFile("nightly.dump", 10);
+    await new DefaultArtifactClient().uploadArtifact("nightly.dump", [path], dir, { skipArchive: true });
+    const other = emu.newRun();
+    const saved = process.env.ACTIONS_RUNTIME_TOKEN;
+    try {
+      process.env.ACTIONS_RUNTIME_TOKEN = other.runtimeToken;
+      const again = await new DefaultArtifactClient().uploadArtifact("nightly.dump", [path], dir, { skipArchive: true });
+      expect(emu.artifacts.get("nightly.dump")).toMatchObject({ id: again.id, finalized: true });
+      const [head, payload] = other.runtimeToken.split(".");
+      process.env.ACTIONS_RUNTIME_TOKEN = `${head}.${payload}.forged`;
+      await expect(new DefaultArtifactClient().uploadArtifact("forged.dump", [path], dir, { skipArchive: true })).rejects.toThrow(/\(401\)/);
+    } finally {
+      process.env.ACTIONS_RUNTIME_TOKEN = saved;
+    }
+  });
+
   it("keeps the expiry computed from retentionDays", async () => {
     const { path } = await randomFile("kept.dump", 10);
     await new DefaultArtifactClient().uploadArtifact("kept.dump", [path], dir, { skipArchive: true, retentionDays: 5 });

@@ -25,7 +25,11 @@ export interface StoredArtifact {
 
 export interface ArtifactEmulator {
   resultsUrl: string;
+  /** The token of the emulator's first workflow run. */
   runtimeToken: string;
+  /** Another workflow run (its own token, its own artifact names), as each scenario of a test file is. */
+  newRun(): { resultsUrl: string; runtimeToken: string };
+  /** Every artifact by name, the latest run's when two runs used one name. */
   artifacts: Map<string, StoredArtifact>;
   /** Every request answered; `path` is the URL path plus `?comp=<op>` for blob calls (never the SAS). */
   requests: { method: string; path: string; status: number }[];
@@ -86,16 +90,21 @@ function base64url(o: object): string {
 
 export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
   const dir = await mkdtemp(join(tmpdir(), "artifact-emulator-"));
-  const runId = randomUUID();
-  const jobId = randomUUID();
-  // The client only decodes the token (jwt-decode), it never checks a signature: alg "none" is enough.
-  const now = Math.floor(Date.now() / 1000);
-  const runtimeToken = `${base64url({ typ: "JWT", alg: "none" })}.${base64url({
-    scp: `Actions.ExampleScope Actions.Results:${runId}:${jobId}`,
-    iss: "vstoken.actions.githubusercontent.com",
-    nbf: now - 60,
-    exp: now + 6 * 3600,
-  })}.`;
+  // Names are unique per workflow run: each run has its own runtime token, and its own names.
+  const runs = new Map<string, Run>();
+  const newRun = (): { resultsUrl: string; runtimeToken: string } => {
+    const run: Run = { runId: randomUUID(), jobId: randomUUID(), names: new Map() };
+    // The client only decodes the token (jwt-decode), it never checks a signature: alg "none" is enough.
+    const now = Math.floor(Date.now() / 1000);
+    const token = `${base64url({ typ: "JWT", alg: "none" })}.${base64url({
+      scp: `Actions.ExampleScope Actions.Results:${run.runId}:${run.jobId}`,
+      iss: "vstoken.actions.githubusercontent.com",
+      nbf: now - 60,
+      exp: now + 6 * 3600,
+    })}.`;
+    runs.set(token, run);
+    return { resultsUrl: `${origin}/`, runtimeToken: token };
+  };
   const artifacts = new Map<string, StoredArtifact>();
   const requests: ArtifactEmulator["requests"] = [];
   const trace: ArtifactEmulator["trace"] = [];
@@ -103,19 +112,19 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
   let nextId = FIRST_ARTIFACT_ID;
   let blobs: BlobStore | undefined;
 
-  function checkIds(body: Json): void {
-    if (str(body, "workflow_run_backend_id") !== runId || str(body, "workflow_job_run_backend_id") !== jobId) {
+  function checkIds(body: Json, run: Run): void {
+    if (str(body, "workflow_run_backend_id") !== run.runId || str(body, "workflow_job_run_backend_id") !== run.jobId) {
       throw new TwirpError(403, "workflow run or job backend ID does not match the runtime token");
     }
   }
 
-  function createArtifact(body: Json): Json {
-    checkIds(body);
+  function createArtifact(body: Json, run: Run): Json {
+    checkIds(body, run);
     const name = str(body, "name");
     const bad = INVALID_NAME_CHARS.find((c) => name.includes(c));
     if (!name || bad) throw new TwirpError(400, `invalid artifact name ${JSON.stringify(name)}`);
     // Reserved at creation, finalized or not: a failed upload burns the name for the whole run.
-    if (artifacts.has(name)) throw new TwirpError(409, "an artifact with this name already exists on the workflow run");
+    if (run.names.has(name)) throw new TwirpError(409, "an artifact with this name already exists on the workflow run");
     const expiresAt = field(body, "expires_at");
     if (expiresAt !== undefined && (typeof expiresAt !== "string" || Number.isNaN(Date.parse(expiresAt)))) {
       throw new TwirpError(400, "expires_at must be an RFC 3339 timestamp", "malformed");
@@ -131,15 +140,16 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
       ...(typeof mimeType === "string" ? { mimeType } : {}),
       ...(typeof expiresAt === "string" ? { expiresAt } : {}),
     };
+    run.names.set(name, stored);
     artifacts.set(name, stored);
-    const blobName = `${runId}/workflow-job-run-${jobId}/artifacts/${createHash("sha256").update(name).digest("hex")}.zip`;
+    const blobName = `${run.runId}/workflow-job-run-${run.jobId}/artifacts/${createHash("sha256").update(name).digest("hex")}.zip`;
     const signedUploadUrl = (blobs as BlobStore).register(blobName, (c) => Object.assign(stored, { path: c.path, size: c.size, sha256: c.sha256 }));
     return { ok: true, signed_upload_url: signedUploadUrl };
   }
 
-  function finalizeArtifact(body: Json): Json {
-    checkIds(body);
-    const stored = artifacts.get(str(body, "name"));
+  function finalizeArtifact(body: Json, run: Run): Json {
+    checkIds(body, run);
+    const stored = run.names.get(str(body, "name"));
     if (!stored) throw new TwirpError(404, "artifact not found");
     if (stored.finalized) throw new TwirpError(409, "artifact is already finalized");
     if (!stored.path) throw new TwirpError(412, "artifact upload was not committed");
@@ -159,12 +169,13 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
   async function twirp(req: IncomingMessage, res: ServerResponse, method: string): Promise<number> {
     try {
       if (req.method !== "POST") throw new TwirpError(404, `unsupported method ${req.method}`, "bad_route");
-      const handler = ({ CreateArtifact: createArtifact, FinalizeArtifact: finalizeArtifact } as Record<string, (b: Json) => Json>)[method];
+      const handler = ({ CreateArtifact: createArtifact, FinalizeArtifact: finalizeArtifact } as Record<string, (b: Json, run: Run) => Json>)[method];
       if (!handler) throw new TwirpError(404, `no handler for ${method}`, "bad_route");
       if (!String(req.headers["content-type"]).startsWith("application/json")) {
         throw new TwirpError(404, "the emulator speaks Twirp JSON only", "bad_route");
       }
-      if (req.headers.authorization !== `Bearer ${runtimeToken}`) throw new TwirpError(401, "invalid or missing runtime token");
+      const run = runs.get(String(req.headers.authorization).replace(/^Bearer /, ""));
+      if (!run) throw new TwirpError(401, "invalid or missing runtime token");
       let body: unknown;
       try {
         body = JSON.parse((await readSmallBody(req, 1024 * 1024)).toString("utf8"));
@@ -174,7 +185,7 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
       if (typeof body !== "object" || body === null) throw new TwirpError(400, "request body is not an object", "malformed");
       const entry = trace.findLast((t) => t.headers === req.headers);
       if (entry) entry.body = body as Json;
-      return sendJson(res, 200, handler(body as Json));
+      return sendJson(res, 200, handler(body as Json, run));
     } catch (e) {
       const err = e instanceof TwirpError ? e : new TwirpError(500, String(e));
       await drain(req);
@@ -219,10 +230,13 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
   await new Promise((resolve, reject) => server.once("listening", resolve).once("error", reject));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   blobs = new BlobStore(dir, origin);
+  // The client keeps only the origin of ACTIONS_RESULTS_URL anyway.
+  const { runtimeToken } = newRun();
 
   return {
-    resultsUrl: `${origin}/`, // the client keeps only the origin of ACTIONS_RESULTS_URL anyway
+    resultsUrl: `${origin}/`,
     runtimeToken,
+    newRun,
     artifacts,
     requests,
     trace,
@@ -235,6 +249,12 @@ export async function startArtifactEmulator(): Promise<ArtifactEmulator> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+interface Run {
+  runId: string;
+  jobId: string;
+  names: Map<string, StoredArtifact>;
 }
 
 function sendJson(res: ServerResponse, status: number, body: Json): number {
