@@ -207,10 +207,10 @@ describe("faults of the services", () => {
   });
 
   it("a name taken before this run's attempt fails clearly, without a retry, and keeps the dump", async () => {
-    const first = await w.scenario();
-    expect((await runStep(first.ctx, "main", { ...first.inputs, "artifact-name": "taken" })).code).toBe(0);
+    // A re-run is the same workflow run: the first attempt's artifact name is taken for the second.
     const s = await w.scenario();
-    const main = await runStep(s.ctx, "main", { ...s.inputs, "artifact-name": "taken" });
+    expect((await runStep(s.ctx, "main", { ...s.inputs, "artifact-name": "taken", path: "first.dump" })).code).toBe(0);
+    const main = await runStep(s.ctx, "main", { ...s.inputs, "artifact-name": "taken", path: "second.dump" });
     expect(main.code, describeStep(main)).toBe(1);
     expect(main.errors.join("\n")).toMatch(
       /Uploading the artifact taken\.dump failed: .*\(409\).*already exists in the run.*`-\$\{\{ github\.run_attempt \}\}`.*The dump is still at /s,
