@@ -2,7 +2,7 @@ import { type ArtifactClient, DefaultArtifactClient } from "@actions/artifact";
 import type { Config } from "../config.js";
 import { extensionOf } from "../naming.js";
 import type { Log } from "../types.js";
-import { canRetryAs, uploadError } from "./upload-errors.js";
+import { ADVICE, canRetryAs, uploadError } from "./upload-errors.js";
 import { namedCopy } from "./upload-name.js";
 
 // The artifact step of a backup: its name, its retention, the upload through @actions/artifact and
@@ -49,7 +49,7 @@ export function planArtifact(config: Config, env: ArtifactEnv, log: Log, client:
     throw uploadError("ACTIONS_RUNTIME_TOKEN or ACTIONS_RESULTS_URL is missing: artifacts can only be uploaded inside a GitHub Actions job.");
   }
   if (isGhes(env.GITHUB_SERVER_URL)) {
-    throw uploadError("GitHub Enterprise Server does not support this artifact service: set `upload: false` and store `dump-path` yourself.");
+    throw uploadError(ADVICE.ghes);
   }
   const extension = (config.format === "directory" ? ".tar" : extensionOf(config.format, config.compress)) + (config.encryptionRecipients.length ? ".age" : "");
   return { client, baseName: config.artifactName, extension, log, ...(config.retentionDays ? { retentionDays: config.retentionDays } : {}) };

@@ -28,7 +28,7 @@ export function canRetryAs(error: unknown): boolean {
   return !(error instanceof FilesNotFoundError) && kind !== "ghes" && kind !== "quota" && kind !== "name-taken";
 }
 
-const ADVICE: Record<UploadFailure, string> = {
+export const ADVICE: Record<UploadFailure, string> = {
   ghes: "GitHub Enterprise Server does not support this artifact service: set `upload: false` and store `dump-path` yourself.",
   quota: "The account's artifact storage is full: delete old artifacts or raise its storage limit.",
   "name-taken":
