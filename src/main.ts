@@ -1,11 +1,11 @@
 import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
-import { backup, type Session } from "./backup.js";
+import { backup, type Session } from "./backup/backup.js";
 import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage, InputError } from "./errors.js";
 import { newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
-import { stopRestoreCheck } from "./restore-steps.js";
+import { stopRestoreCheck } from "./restore-check/steps.js";
 import { removeQuietly } from "./runner/files.js";
 import { actionLog } from "./runner/log.js";
 import { actionState } from "./runner/state.js";

@@ -3,7 +3,7 @@ import * as core from "@actions/core";
 import { parseConfig } from "./config.js";
 import { State } from "./constants.js";
 import { errorMessage } from "./errors.js";
-import { removeLeftoverServer } from "./postgres/throwaway-server.js";
+import { removeLeftoverServer } from "./restore-check/throwaway-server.js";
 import { actionState } from "./runner/state.js";
 import { ScalingoClient } from "./scalingo/client.js";
 import { isDbApiForm } from "./scalingo/database-api.js";

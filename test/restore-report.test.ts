@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { RestoredTable } from "../src/postgres/restore.js";
-import type { CountedTable } from "../src/postgres/row-counts.js";
-import { tableDataOids, unquoteIdent } from "../src/postgres/toc.js";
 import { newReport, outputsOf } from "../src/report/report.js";
-import { escapeMarkdown } from "../src/report/restore-summary.js";
 import { summaryMarkdown } from "../src/report/summary.js";
-import { compareCounts, sortedForReport } from "../src/restore-check.js";
+import { compareCounts, sortedForReport } from "../src/restore-check/check.js";
+import type { RestoredTable } from "../src/restore-check/restore.js";
+import type { CountedTable } from "../src/restore-check/row-counts.js";
+import { escapeMarkdown } from "../src/restore-check/summary.js";
+import { tableDataOids, unquoteIdent } from "../src/restore-check/toc.js";
 
 const table = (schema: string, name: string, rows: number, bytes = 8192): RestoredTable => ({ schema, name, rows, bytes });
 

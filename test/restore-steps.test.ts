@@ -2,8 +2,8 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findServer, planServer } from "../src/postgres/pg-server.js";
-import { installClients } from "../src/restore-steps.js";
+import { findServer, planServer } from "../src/restore-check/pg-server.js";
+import { installClients } from "../src/restore-check/steps.js";
 import type { CommandRunner } from "../src/runner/commands.js";
 
 const platform = { os: "linux", canInstall: true, debianLike: true, codename: "noble", root: false } as const;

@@ -1,5 +1,5 @@
 import type { Phase } from "../errors.js";
-import type { RestoreReport } from "../restore-check.js";
+import type { RestoreReport } from "../restore-check/check.js";
 
 /** What a run did, filled in as it goes: the source of the outputs and the job summary. */
 export interface Report {

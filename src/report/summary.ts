@@ -1,6 +1,6 @@
 import type { Phase } from "../errors.js";
+import { restoreSection } from "../restore-check/summary.js";
 import type { Report } from "./report.js";
-import { restoreSection } from "./restore-summary.js";
 
 const PHASE_LABELS: [Phase, string][] = [
   ["scalingo", "Scalingo API"],

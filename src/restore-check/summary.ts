@@ -1,6 +1,6 @@
-import type { RestoredTable } from "../postgres/restore.js";
-import type { Report } from "./report.js";
-import { formatBytes } from "./summary.js";
+import type { Report } from "../report/report.js";
+import { formatBytes } from "../report/summary.js";
+import type { RestoredTable } from "./restore.js";
 
 /** Tables shown before the rest is folded into a <details> block. */
 const SHOWN = 20;

@@ -1,14 +1,14 @@
 import { mkdtemp } from "node:fs/promises";
 import * as path from "node:path";
-import { ActionError } from "./errors.js";
-import { compressionMethod, type DumpFormat } from "./naming.js";
-import { createDatabase, type RestoredTable, restoreDump, restoredTables, withDatabaseSize } from "./postgres/restore.js";
-import type { CountedTable } from "./postgres/row-counts.js";
-import type { ThrowawayServer } from "./postgres/throwaway-server.js";
-import { type DumpedTable, dumpedTables } from "./postgres/toc.js";
-import { decompressedPlain } from "./postgres/verify.js";
-import { type CommandRunner, runCommand } from "./runner/commands.js";
-import { removeQuietly } from "./runner/files.js";
+import { ActionError } from "../errors.js";
+import { compressionMethod, type DumpFormat } from "../naming.js";
+import { decompressedPlain } from "../postgres/verify.js";
+import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { removeQuietly } from "../runner/files.js";
+import { createDatabase, type RestoredTable, restoreDump, restoredTables, withDatabaseSize } from "./restore.js";
+import type { CountedTable } from "./row-counts.js";
+import type { ThrowawayServer } from "./throwaway-server.js";
+import { type DumpedTable, dumpedTables } from "./toc.js";
 
 /** What the restore check proved, for the outputs and the job summary. */
 export interface RestoreReport {

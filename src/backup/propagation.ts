@@ -1,13 +1,13 @@
+import type { Config } from "../config.js";
+import { ActionError } from "../errors.js";
+import type { Connection } from "../postgres/connection.js";
+import type { Choice, Platform } from "../postgres/pg-client.js";
+import { type Reachable, waitUntilReachable } from "../postgres/reachability.js";
+import { phase, type Report } from "../report/report.js";
+import type { ServerPlan } from "../restore-check/pg-server.js";
+import { installClients, startRestoreServer } from "../restore-check/steps.js";
+import { runCommand } from "../runner/commands.js";
 import type { BackupDeps, Session } from "./backup.js";
-import type { Config } from "./config.js";
-import { ActionError } from "./errors.js";
-import type { Connection } from "./postgres/connection.js";
-import type { Choice, Platform } from "./postgres/pg-client.js";
-import type { ServerPlan } from "./postgres/pg-server.js";
-import { type Reachable, waitUntilReachable } from "./postgres/reachability.js";
-import { phase, type Report } from "./report/report.js";
-import { installClients, startRestoreServer } from "./restore-steps.js";
-import { runCommand } from "./runner/commands.js";
 
 /**
  * Scalingo applies a new rule in about two minutes, with nothing to poll but the database itself:

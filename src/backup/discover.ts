@@ -1,11 +1,11 @@
+import type { Config } from "../config.js";
+import { ActionError } from "../errors.js";
+import { type Connection, parseConnectionUri } from "../postgres/connection.js";
+import { applyTls, decideTls } from "../postgres/tls.js";
+import { lookupPublicIp } from "../runner/public-ip.js";
+import type { ScalingoClient } from "../scalingo/client.js";
+import type { Log } from "../types.js";
 import type { BackupDeps, Session } from "./backup.js";
-import type { Config } from "./config.js";
-import { ActionError } from "./errors.js";
-import { type Connection, parseConnectionUri } from "./postgres/connection.js";
-import { applyTls, decideTls } from "./postgres/tls.js";
-import { lookupPublicIp } from "./runner/public-ip.js";
-import type { ScalingoClient } from "./scalingo/client.js";
-import type { Log } from "./types.js";
 
 // What the run learns before it opens anything: the database's version, status and connection
 // (masked at once), and the runner's public address.

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { ActionError, errorMessage } from "../errors.js";
-import { type Connection, pgClient } from "./connection.js";
+import { type Connection, pgClient } from "../postgres/connection.js";
 
 /** A table of the production server, counted in the snapshot pg_dump reads. */
 export interface CountedTable {

@@ -1,15 +1,15 @@
 import * as path from "node:path";
-import type { Session } from "./backup.js";
-import type { Config } from "./config.js";
-import { State } from "./constants.js";
-import { type Choice, debianBinDir, type InstallDeps, installPgDump, type Platform } from "./postgres/pg-client.js";
-import { dropPackageCluster, type ServerPlan, serverPackage } from "./postgres/pg-server.js";
-import type { CountedTable } from "./postgres/row-counts.js";
-import { startThrowawayServer, type ThrowawayServer } from "./postgres/throwaway-server.js";
-import { phase, type Report } from "./report/report.js";
-import { restoreCheck } from "./restore-check.js";
-import type { CommandRunner } from "./runner/commands.js";
-import type { Log, StateStore } from "./types.js";
+import type { Session } from "../backup/backup.js";
+import type { Config } from "../config.js";
+import { State } from "../constants.js";
+import { type Choice, debianBinDir, type InstallDeps, installPgDump, type Platform } from "../postgres/pg-client.js";
+import { phase, type Report } from "../report/report.js";
+import type { CommandRunner } from "../runner/commands.js";
+import type { Log, StateStore } from "../types.js";
+import { restoreCheck } from "./check.js";
+import { dropPackageCluster, type ServerPlan, serverPackage } from "./pg-server.js";
+import type { CountedTable } from "./row-counts.js";
+import { startThrowawayServer, type ThrowawayServer } from "./throwaway-server.js";
 
 // The steps of `verify: restore` that backup.ts orders: the server before the dump, the check after it.
 

@@ -1,12 +1,12 @@
 import { chmod } from "node:fs/promises";
-import { encryptFile } from "./artifact/encrypt.js";
-import { packDirectory } from "./artifact/pack.js";
+import { encryptFile } from "../artifact/encrypt.js";
+import { packDirectory } from "../artifact/pack.js";
+import type { Config } from "../config.js";
+import { ActionError } from "../errors.js";
+import { phase, type Report } from "../report/report.js";
+import { createPrivate, exists, removeQuietly } from "../runner/files.js";
+import type { Log } from "../types.js";
 import type { Session } from "./backup.js";
-import type { Config } from "./config.js";
-import { ActionError } from "./errors.js";
-import { phase, type Report } from "./report/report.js";
-import { createPrivate, exists, removeQuietly } from "./runner/files.js";
-import type { Log } from "./types.js";
 
 // The files a backup writes: each checked before anything starts, created exclusively and private,
 // and only then put in the cleanup set, so the action never overwrites or deletes a file it did not

@@ -1,25 +1,25 @@
 import { stat } from "node:fs/promises";
-import { artifactUrl, planArtifact, uploadArtifact } from "./artifact/artifact.js";
-import type { Config } from "./config.js";
+import { artifactUrl, planArtifact, uploadArtifact } from "../artifact/artifact.js";
+import type { Config } from "../config.js";
+import { ActionError, errorMessage } from "../errors.js";
+import { type Connection, libpqEnv } from "../postgres/connection.js";
+import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "../postgres/pg-client.js";
+import { compressProblem, type DumpRun, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
+import type { Reachable } from "../postgres/reachability.js";
+import { verifyDump } from "../postgres/verify.js";
+import { phase, type Report } from "../report/report.js";
+import { planServer } from "../restore-check/pg-server.js";
+import { type CountedTable, openSnapshot, type SnapshotCounter } from "../restore-check/row-counts.js";
+import { runRestoreCheck, stopRestoreCheck } from "../restore-check/steps.js";
+import type { ThrowawayServer } from "../restore-check/throwaway-server.js";
+import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { prepareDumpDir, removeQuietly, sha256File } from "../runner/files.js";
+import { ScalingoClient } from "../scalingo/client.js";
+import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "../scalingo/firewall.js";
+import type { Log, StateStore } from "../types.js";
 import { detectIp, readDatabase } from "./discover.js";
 import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
-import { ActionError, errorMessage } from "./errors.js";
-import { type Connection, libpqEnv } from "./postgres/connection.js";
-import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "./postgres/pg-client.js";
-import { compressProblem, type DumpRun, pgDumpArgs, startPgDump } from "./postgres/pg-dump.js";
-import { planServer } from "./postgres/pg-server.js";
-import type { Reachable } from "./postgres/reachability.js";
-import { type CountedTable, openSnapshot, type SnapshotCounter } from "./postgres/row-counts.js";
-import type { ThrowawayServer } from "./postgres/throwaway-server.js";
-import { verifyDump } from "./postgres/verify.js";
 import { whileRulePropagates } from "./propagation.js";
-import { phase, type Report } from "./report/report.js";
-import { runRestoreCheck, stopRestoreCheck } from "./restore-steps.js";
-import { type CommandRunner, runCommand } from "./runner/commands.js";
-import { prepareDumpDir, removeQuietly, sha256File } from "./runner/files.js";
-import { ScalingoClient } from "./scalingo/client.js";
-import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "./scalingo/firewall.js";
-import type { Log, StateStore } from "./types.js";
 
 /** What the cancellation handler needs to undo: kept current as the run goes. */
 export interface Session {

@@ -1,9 +1,9 @@
 import { access } from "node:fs/promises";
 import * as path from "node:path";
 import { ActionError } from "../errors.js";
+import { debianBinDir } from "../postgres/pg-client.js";
 import type { CommandRunner } from "../runner/commands.js";
 import { exists } from "../runner/files.js";
-import { debianBinDir } from "./pg-client.js";
 
 /** What the restore check runs: initdb and pg_ctl start `postgres`; pg_restore and psql come with pg_dump. */
 const SERVER_PROGRAMS = ["initdb", "pg_ctl", "postgres"];
