@@ -4,10 +4,10 @@ import { Encrypter } from "age-encryption";
 import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS } from "./constants.js";
 import { InputError } from "./errors.js";
 import { boolean, type Env, FALSE, type Fail, type InputReader, type Inputs, integer, lines, rootCert, serviceUrl, TRUE } from "./inputs.js";
-import { type DumpFormat, defaultRuleLabel, extensionOf, repositoryOf, utcStamp } from "./naming.js";
+import { type DumpFormat, extensionOf, repositoryOf, utcStamp } from "./naming.js";
 import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/pg-dump-options.js";
 import type { LookupPolicy } from "./runner/public-ip.js";
-import { looksLikeOwnLabel } from "./scalingo/firewall.js";
+import { defaultRuleLabel, looksLikeOwnLabel } from "./scalingo/rule-label.js";
 import { parseWords } from "./words.js";
 
 export type SslModeInput = "require" | "verify-ca" | "verify-full";

@@ -1,4 +1,4 @@
-/** Names shared by the main and post steps: saved-state keys and the action's own label format. */
+/** Names shared by the main and post steps: saved-state keys, defaults. */
 export const State = {
   /** Label of the rule main is about to add; saved before the POST so post can find a rule whose id main never saw. */
   ruleLabel: "rule-label",
@@ -13,9 +13,6 @@ export const State = {
   /** The restore check's server ({folder, binDir, osUser}): post stops it if main died before. */
   restoreServer: "restore-server",
 } as const;
-
-/** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
-export const LABEL_PREFIX = "scalingo-pg-dump";
 
 export const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"] as const;
 

@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
-import { backup, type Session } from "./backup/backup.js";
+import { backup } from "./backup/backup.js";
+import type { Session } from "./backup/session.js";
 import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage, InputError } from "./errors.js";
 import { newReport, outputsOf, type Report } from "./report/report.js";

@@ -1,6 +1,5 @@
-import { LABEL_PREFIX } from "./constants.js";
-
-// Names the action gives to what it creates: the rule's label, the dump's file and its extension.
+// Names the action gives to what it creates: the dump's file and its extension (the rule's label
+// has its own file, src/scalingo/rule-label.ts).
 
 export type DumpFormat = "custom" | "directory" | "tar" | "plain";
 export type CompressionMethod = "none" | "gzip" | "lz4" | "zstd";
@@ -15,12 +14,6 @@ export function utcStamp(now: Date): string {
 
 export function repositoryOf(env: Record<string, string | undefined>): string {
   return env.GITHUB_REPOSITORY || "local";
-}
-
-/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
-export function defaultRuleLabel(env: Record<string, string | undefined>): string {
-  const repo = repositoryOf(env);
-  return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FirewallRule } from "../src/scalingo/client.js";
-import { findOwnRule, looksLikeOwnLabel, staleRules, timedLabel } from "../src/scalingo/firewall.js";
+import { findOwnRule, staleRules } from "../src/scalingo/firewall.js";
+import { looksLikeOwnLabel, timedLabel } from "../src/scalingo/rule-label.js";
 
 const base = "scalingo-pg-dump acme/shop run 77/1 job backup";
 const now = Date.parse("2026-11-25T12:00:00Z");

@@ -1,7 +1,8 @@
 import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
+import { formatBytes } from "../src/report/format.js";
 import { newReport, outputsOf } from "../src/report/report.js";
-import { formatBytes, summaryMarkdown } from "../src/report/summary.js";
+import { summaryMarkdown } from "../src/report/summary.js";
 
 describe("job summary", () => {
   it("on success: versions, size, hash, artifact link, phases and how long the rule was open", () => {

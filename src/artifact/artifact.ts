@@ -1,6 +1,5 @@
 import { type ArtifactClient, DefaultArtifactClient } from "@actions/artifact";
-import type { Config } from "../config.js";
-import { extensionOf } from "../naming.js";
+import { type DumpFormat, extensionOf } from "../naming.js";
 import type { Log } from "../types.js";
 import { ADVICE, canRetryAs, uploadError } from "./upload-errors.js";
 import { namedCopy } from "./upload-name.js";
@@ -44,7 +43,16 @@ export function isGhes(serverUrl: string | undefined): boolean {
 }
 
 /** Checked before anything is opened: without artifact access the backup could not be kept. */
-export function planArtifact(config: Config, env: ArtifactEnv, log: Log, client: ArtifactPlan["client"] = new DefaultArtifactClient()): ArtifactPlan {
+/** The inputs that name and keep the artifact. */
+export interface ArtifactOptions {
+  format: DumpFormat;
+  compress?: string;
+  encryptionRecipients: string[];
+  artifactName: string;
+  retentionDays?: number;
+}
+
+export function planArtifact(config: ArtifactOptions, env: ArtifactEnv, log: Log, client: ArtifactPlan["client"] = new DefaultArtifactClient()): ArtifactPlan {
   if (!env.ACTIONS_RUNTIME_TOKEN || !env.ACTIONS_RESULTS_URL) {
     throw uploadError("ACTIONS_RUNTIME_TOKEN or ACTIONS_RESULTS_URL is missing: artifacts can only be uploaded inside a GitHub Actions job.");
   }

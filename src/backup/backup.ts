@@ -4,46 +4,21 @@ import type { Config } from "../config.js";
 import { ActionError, errorMessage } from "../errors.js";
 import { type Connection, libpqEnv } from "../postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "../postgres/pg-client.js";
-import { compressProblem, type DumpRun, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
+import { compressProblem, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
 import type { Reachable } from "../postgres/reachability.js";
 import { verifyDump } from "../postgres/verify.js";
 import { phase, type Report } from "../report/report.js";
 import { planServer } from "../restore-check/pg-server.js";
-import { type CountedTable, openSnapshot, type SnapshotCounter } from "../restore-check/row-counts.js";
+import { type CountedTable, openSnapshot } from "../restore-check/row-counts.js";
 import { runRestoreCheck, stopRestoreCheck } from "../restore-check/steps.js";
-import type { ThrowawayServer } from "../restore-check/throwaway-server.js";
-import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { runCommand } from "../runner/commands.js";
 import { prepareDumpDir, removeQuietly, sha256File } from "../runner/files.js";
 import { ScalingoClient } from "../scalingo/client.js";
 import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "../scalingo/firewall.js";
-import type { Log, StateStore } from "../types.js";
 import { detectIp, readDatabase } from "./discover.js";
 import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
 import { whileRulePropagates } from "./propagation.js";
-
-/** What the cancellation handler needs to undo: kept current as the run goes. */
-export interface Session {
-  client?: ScalingoClient;
-  rule?: OpenRule;
-  dump?: DumpRun;
-  /** The restore check's server, from its start (while the rule propagates) to the end of the check. */
-  restoreServer?: Promise<ThrowawayServer>;
-  /** The transaction holding pg_dump's snapshot, for the row counts. */
-  snapshot?: SnapshotCounter;
-  /** Files that are not a finished backup yet, deleted if the run stops. */
-  partial: Set<string>;
-  /** The private folder holding the CA file for pg_dump, removed when the run ends, however it ends. */
-  tlsDir?: string;
-  /** Stops the install and the wait for the database (a cancelled job stops them too). */
-  stopWaits?: AbortController;
-}
-
-export interface BackupDeps {
-  state: StateStore;
-  log: Log;
-  setSecret(secret: string): void;
-  run?: CommandRunner;
-}
+import type { BackupDeps, Session } from "./session.js";
 
 /** The main step after the inputs (docs/design.md); main.ts parses inputs, reports and handles signals around it. */
 export async function backup(config: Config, session: Session, report: Report, deps: BackupDeps): Promise<void> {

@@ -5,7 +5,7 @@ import { applyTls, decideTls } from "../postgres/tls.js";
 import { lookupPublicIp } from "../runner/public-ip.js";
 import type { ScalingoClient } from "../scalingo/client.js";
 import type { Log } from "../types.js";
-import type { BackupDeps, Session } from "./backup.js";
+import type { BackupDeps, Session } from "./session.js";
 
 // What the run learns before it opens anything: the database's version, status and connection
 // (masked at once), and the runner's public address.

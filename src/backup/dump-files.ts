@@ -6,7 +6,7 @@ import { ActionError } from "../errors.js";
 import { phase, type Report } from "../report/report.js";
 import { createPrivate, exists, removeQuietly } from "../runner/files.js";
 import type { Log } from "../types.js";
-import type { Session } from "./backup.js";
+import type { Session } from "./session.js";
 
 // The files a backup writes: each checked before anything starts, created exclusively and private,
 // and only then put in the cleanup set, so the action never overwrites or deletes a file it did not

@@ -7,7 +7,7 @@ import { phase, type Report } from "../report/report.js";
 import type { ServerPlan } from "../restore-check/pg-server.js";
 import { installClients, startRestoreServer } from "../restore-check/steps.js";
 import { runCommand } from "../runner/commands.js";
-import type { BackupDeps, Session } from "./backup.js";
+import type { BackupDeps, Session } from "./session.js";
 
 /**
  * Scalingo applies a new rule in about two minutes, with nothing to poll but the database itself:

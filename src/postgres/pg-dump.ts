@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { statfs } from "node:fs/promises";
 import * as path from "node:path";
-import type { Config, DumpFormat } from "../config.js";
 import { ActionError } from "../errors.js";
+import type { DumpFormat } from "../naming.js";
 import { childEnv } from "../runner/commands.js";
 
 const FORMAT_FLAG: Record<DumpFormat, string> = { custom: "c", directory: "d", tar: "t", plain: "p" };
@@ -23,7 +23,7 @@ export function compressProblem(compress: string | undefined, major: number, for
  */
 export const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 180_000;
 
-export function pgDumpArgs(config: Pick<Config, "format" | "jobs" | "compress" | "pgDumpArgs">, outputPath: string): string[] {
+export function pgDumpArgs(config: { format: DumpFormat; jobs?: number; compress?: string; pgDumpArgs: string[] }, outputPath: string): string[] {
   const ownLockWait = config.pgDumpArgs.some((a) => a.startsWith("--lock-wait-timeout"));
   return [
     `--format=${FORMAT_FLAG[config.format]}`,

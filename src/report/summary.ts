@@ -1,5 +1,6 @@
 import type { Phase } from "../errors.js";
 import { restoreSection } from "../restore-check/summary.js";
+import { formatBytes } from "./format.js";
 import type { Report } from "./report.js";
 
 const PHASE_LABELS: [Phase, string][] = [
@@ -34,17 +35,6 @@ const ADVICE: Record<Phase, string> = {
   encrypt: "Check `encryption-recipients` and free disk space.",
   upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",
 };
-
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
-}
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

@@ -1,17 +1,26 @@
 import * as path from "node:path";
-import type { Session } from "../backup/backup.js";
-import type { Config } from "../config.js";
 import { State } from "../constants.js";
+import type { DumpFormat } from "../naming.js";
 import { type Choice, debianBinDir, type InstallDeps, installPgDump, type Platform } from "../postgres/pg-client.js";
 import { phase, type Report } from "../report/report.js";
 import type { CommandRunner } from "../runner/commands.js";
 import type { Log, StateStore } from "../types.js";
 import { restoreCheck } from "./check.js";
 import { dropPackageCluster, type ServerPlan, serverPackage } from "./pg-server.js";
-import type { CountedTable } from "./row-counts.js";
+import type { CountedTable, SnapshotCounter } from "./row-counts.js";
 import { startThrowawayServer, type ThrowawayServer } from "./throwaway-server.js";
 
 // The steps of `verify: restore` that backup.ts orders: the server before the dump, the check after it.
+
+/** The parts of the main step's session that the restore check starts, uses and ends. */
+export interface RestoreCheckSession {
+  /** The throwaway server, from its start (while the rule propagates) to the end of the check. */
+  restoreServer?: Promise<ThrowawayServer>;
+  /** The transaction holding pg_dump's snapshot, for the row counts. */
+  snapshot?: SnapshotCounter;
+  /** Files that are not a finished backup yet, deleted if the run stops. */
+  partial: Set<string>;
+}
 
 /**
  * pg_dump, and the restore check's server when it is missing, in one apt run (two at once would
@@ -33,7 +42,7 @@ export async function installClients(
 
 /** Started while the rule propagates, so the check costs only the restore itself after the dump. */
 export async function startRestoreServer(
-  config: Config,
+  config: { tempDir: string },
   plan: ServerPlan,
   superuser: string,
   platform: Platform,
@@ -51,8 +60,8 @@ export async function startRestoreServer(
 
 /** Restores the dump (before it is packed or encrypted), then the server and its folder go at once. */
 export async function runRestoreCheck(
-  config: Config,
-  session: Session,
+  config: { format: DumpFormat; compress?: string; dumpPath: string; restoreJobs: number },
+  session: RestoreCheckSession,
   report: Report,
   o: { pgDump: string; counted?: CountedTable[]; run: CommandRunner; log: Log },
 ): Promise<void> {
@@ -81,7 +90,7 @@ export async function runRestoreCheck(
 }
 
 /** Ends what the restore check started, whatever the outcome: its server (and folder) and the snapshot's transaction. */
-export async function stopRestoreCheck(session: Session): Promise<void> {
+export async function stopRestoreCheck(session: RestoreCheckSession): Promise<void> {
   const { restoreServer, snapshot } = session;
   session.restoreServer = undefined;
   session.snapshot = undefined;

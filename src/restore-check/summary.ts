@@ -1,5 +1,5 @@
+import { formatBytes } from "../report/format.js";
 import type { Report } from "../report/report.js";
-import { formatBytes } from "../report/summary.js";
 import type { RestoredTable } from "./restore.js";
 
 /** Tables shown before the rest is folded into a <details> block. */

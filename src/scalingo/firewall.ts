@@ -1,9 +1,9 @@
-import type { Config } from "../config.js";
-import { LABEL_PREFIX, State } from "../constants.js";
+import { State } from "../constants.js";
 import { ActionError, errorMessage, ScalingoApiError } from "../errors.js";
 import type { Log, StateStore } from "../types.js";
 import type { FirewallRule, ScalingoClient } from "./client.js";
 import { backoffMs, type Clock, DEFAULT_RETRY, isTransient, realClock } from "./http.js";
+import { ownLabelCreatedAtMs, timedLabel } from "./rule-label.js";
 
 /** The rule this job relies on; `created` says whether it is this job's to remove. */
 export interface OpenRule {
@@ -16,38 +16,15 @@ export interface OpenRule {
 type Rules = Pick<ScalingoClient, "listRules" | "addRule" | "removeRule">;
 
 /**
- * The label carries its creation time so that a later run can recognise, by this exact format
- * only, a rule whose run died without its post step, and tell how old it is.
- */
-export function timedLabel(base: string, at: Date): string {
-  return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
-}
-
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/** The action's own default label format, for one repository (`\S+` matches any). */
-function ownLabelPattern(repository: string, timed: boolean): RegExp {
-  const time = timed ? " at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)" : "";
-  return new RegExp(`^${LABEL_PREFIX} ${repository} run \\d+/\\d+ job \\S+${time}$`);
-}
-
-/** Whether a label (without its time) is in the action's own format, whatever the repository. */
-export function looksLikeOwnLabel(label: string): boolean {
-  return ownLabelPattern("\\S+", false).test(label);
-}
-
-/**
  * Rules this repository's earlier runs created and left behind, older than `maxAgeMs`. Users'
  * rules, custom labels and other repositories' rules never match: another repository's jobs may
  * still be running, and only GitHub's job time limit tells a dead job from a live one.
  */
 export function staleRules(rules: FirewallRule[], o: { nowMs: number; maxAgeMs: number; ownBase: string; repository: string }): FirewallRule[] {
   if (o.maxAgeMs <= 0) return [];
-  const own = ownLabelPattern(escapeRegExp(o.repository), true);
   return rules.filter((rule) => {
-    const match = rule.type === "custom_range" && rule.label ? own.exec(rule.label) : null;
-    if (!match || rule.label?.startsWith(`${o.ownBase} at `)) return false;
-    return o.nowMs - Date.parse(match[1]) > o.maxAgeMs;
+    const createdAtMs = rule.type === "custom_range" && rule.label ? ownLabelCreatedAtMs(rule.label, o.repository, o.ownBase) : undefined;
+    return createdAtMs !== undefined && o.nowMs - createdAtMs > o.maxAgeMs;
   });
 }
 
@@ -132,7 +109,7 @@ export async function openRule(
  */
 export async function sweepAndOpen(
   client: Rules & Pick<ScalingoClient, "formOf">,
-  config: Pick<Config, "staleRuleAgeMs" | "ruleLabel" | "repository">,
+  config: { staleRuleAgeMs: number; ruleLabel: string; repository: string },
   o: { ip: string; now: Date; state: StateStore; log: Log },
 ): Promise<OpenRule> {
   let rules = await client.listRules();
