@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2573);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1305);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28923,7 +28923,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 2573:
+/***/ 1305:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48698,7 +48698,7 @@ function dist_isCryptoKey(key) {
 }
 
 ;// CONCATENATED MODULE: ./src/constants.ts
-/** Names shared by the main and post steps: saved-state keys and the action's own label format. */
+/** Names shared by the main and post steps: saved-state keys, defaults. */
 const constants_State = {
     /** Label of the rule main is about to add; saved before the POST so post can find a rule whose id main never saw. */
     ruleLabel: "rule-label",
@@ -48713,8 +48713,6 @@ const constants_State = {
     /** The restore check's server ({folder, binDir, osUser}): post stops it if main died before. */
     restoreServer: "restore-server",
 };
-/** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
-const LABEL_PREFIX = "scalingo-pg-dump";
 const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"];
 const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
 const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/scalingo-pg-dump)";
@@ -48807,7 +48805,8 @@ function rootCert(value, env, fail) {
 }
 
 ;// CONCATENATED MODULE: ./src/naming.ts
-
+// Names the action gives to what it creates: the dump's file and its extension (the rule's label
+// has its own file, src/scalingo/rule-label.ts).
 /** `20261125T030405Z`: sortable, and safe in file and artifact names. */
 function utcStamp(now) {
     return now
@@ -48817,11 +48816,6 @@ function utcStamp(now) {
 }
 function repositoryOf(env) {
     return env.GITHUB_REPOSITORY || "local";
-}
-/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
-function defaultRuleLabel(env) {
-    const repo = repositoryOf(env);
-    return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
 }
 /**
  * The file's extension. pg_dump compresses a plain dump as a whole (gzip, lz4 or zstd stream), so
@@ -48998,168 +48992,22 @@ function reservedArgsProblem(parsed) {
 /** `--snapshot`, however written. */
 const setsSnapshot = (parsed) => parsed.options.some((o) => o.names.includes("snapshot"));
 
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js
-var lib = __nccwpck_require__(2779);
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/proxy.js
-var lib_proxy = __nccwpck_require__(9783);
-;// CONCATENATED MODULE: ./src/runner/proxy.ts
+;// CONCATENATED MODULE: ./src/scalingo/rule-label.ts
 
-
-
-const client = new lib/* HttpClient */.Qq(USER_AGENT);
-/** One dispatcher per proxy, so its connections are reused across calls. */
-const dispatchers = new Map();
-/** The dispatcher `fetch` must use for `url`: the proxy @actions/http-client would use, or none (direct). */
-function dispatcherFor(url) {
-    const proxy = (0,lib_proxy/* getProxyUrl */.s)(new URL(url));
-    if (!proxy)
-        return undefined;
-    let dispatcher = dispatchers.get(proxy.href);
-    if (!dispatcher) {
-        // undici's ProxyAgent (@actions/http-client's own); Node's fetch accepts any undici dispatcher.
-        dispatcher = client.getAgentDispatcher(url);
-        dispatchers.set(proxy.href, dispatcher);
-    }
-    return dispatcher;
+// The one place that knows the label format of the action's own rules: how a default label is
+// built, the creation time appended to it, and how the stale-rule sweep recognises one.
+/** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
+const LABEL_PREFIX = "scalingo-pg-dump";
+/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
+function defaultRuleLabel(env) {
+    const repo = repositoryOf(env);
+    return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
 }
-/** fetch, through the proxy the environment sets for `url`. */
-function proxiedFetch(url, init = {}) {
-    const dispatcher = dispatcherFor(url);
-    return fetch(url, dispatcher ? { ...init, dispatcher } : init);
-}
-
-;// CONCATENATED MODULE: ./src/scalingo/http.ts
-
-
-
-const http_realClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
-const http_DEFAULT_RETRY = { attempts: 6, baseDelayMs: 500, maxDelayMs: 10_000, deadlineMs: 90_000, requestTimeoutMs: 30_000 };
-/** Full jitter (AWS architecture blog): spreads retries of many runners hitting the same API. */
-function http_backoffMs(attempt, policy, random = Math.random) {
-    return Math.round(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt));
-}
-/** `Retry-After` is either seconds or an HTTP date. */
-function retryAfterMs(header, nowMs) {
-    if (!header)
-        return undefined;
-    if (/^\d+$/.test(header.trim()))
-        return Number(header) * 1000;
-    const at = Date.parse(header);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-/** The API's own words from an error body, whichever of its shapes it is (or plain text). */
-function apiMessage(text) {
-    try {
-        const json = JSON.parse(text);
-        if (typeof json?.error === "string")
-            return json.code ? `${json.error} (${json.code})` : json.error;
-        if (json?.errors && typeof json.errors === "object") {
-            return Object.entries(json.errors)
-                .map(([field, messages]) => `${field} ${Array.isArray(messages) ? messages.join(", ") : String(messages)}`)
-                .join("; ");
-        }
-    }
-    catch {
-        // not JSON: a proxy page or a plain-text 429 ("Retry later")
-    }
-    return text.trim().slice(0, 200);
-}
-function describe(req) {
-    return `${req.method} ${new URL(req.url).pathname}`;
-}
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-/** No answer, a 5xx the API may not give next time, or a rate limit: worth another try once it is safe. */
-function http_isTransient(error) {
-    return error.status === undefined || RETRYABLE_STATUS.has(error.status);
-}
-/** One attempt: the parsed answer, or the failure with whether another attempt may help. */
-async function attemptOnce(req, policy, clock) {
-    let res;
-    let text;
-    try {
-        res = await proxiedFetch(req.url, {
-            method: req.method,
-            headers: { Accept: "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT, Authorization: req.authorization },
-            body: req.body === undefined ? undefined : JSON.stringify(req.body),
-            signal: AbortSignal.timeout(policy.requestTimeoutMs),
-        });
-        text = await res.text();
-    }
-    catch (error) {
-        // No (complete) answer arrived: reset, refused, DNS, timeout. The request may have been applied.
-        const cause = error.cause?.code ?? error.name;
-        return { failure: new errors/* ScalingoApiError */.Tn(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false) };
-    }
-    const requestId = res.headers.get("x-request-id") ?? undefined;
-    const where = requestId ? ` (request id ${requestId})` : "";
-    if (!req.expect.includes(res.status)) {
-        const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
-        const failure = new errors/* ScalingoApiError */.Tn(`${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${where}`, res.status, retryable);
-        return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
-    }
-    try {
-        return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId };
-    }
-    catch {
-        // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
-        return { failure: new errors/* ScalingoApiError */.Tn(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
-    }
-}
-/**
- * Scalingo allows about 60 requests a minute and its documented 429 is plain text "Retry later",
- * without Retry-After: the refused request can only succeed once the window it was counted in has
- * passed. So after such a 429 the call keeps trying for at least this long.
- */
-const RATE_LIMIT_WINDOW_MS = 60_000;
-/**
- * How long a call may keep trying: the policy's deadline, extended after a 429 without
- * Retry-After until one attempt can land after a whole rate-limit window.
- */
-function callDeadline(startedMs, policy, rateLimitedSinceMs) {
-    const deadline = startedMs + policy.deadlineMs;
-    if (rateLimitedSinceMs === undefined)
-        return deadline;
-    return Math.max(deadline, rateLimitedSinceMs + RATE_LIMIT_WINDOW_MS + policy.maxDelayMs);
-}
-/**
- * A JSON call with a timeout per attempt and capped, jittered retries within a deadline. A 429
- * does not use up attempts (the request was not processed); it waits as Retry-After says, or,
- * without it, keeps backing off across the whole window (see callDeadline).
- */
-async function requestJson(req, clock = http_realClock, policy = http_DEFAULT_RETRY, debug = () => undefined) {
-    const started = clock.now();
-    let rateLimitedSince;
-    let failures = 0;
-    for (let attempt = 0;; attempt++) {
-        const sent = clock.now();
-        const result = await attemptOnce(req, policy, clock);
-        if (!("failure" in result)) {
-            debug(`${describe(req)}: ${result.status}${result.requestId ? `, request id ${result.requestId}` : ""}, ${clock.now() - sent} ms`);
-            return result;
-        }
-        const limited = result.failure.status === 429;
-        if (limited && result.retryAfterMs === undefined)
-            rateLimitedSince ??= clock.now();
-        if (!limited)
-            failures++;
-        const waitMs = Math.max(http_backoffMs(attempt, policy), result.retryAfterMs ?? 0);
-        const outOfTime = clock.now() + waitMs > callDeadline(started, policy, rateLimitedSince);
-        if (!result.failure.retryable || failures >= policy.attempts || outOfTime)
-            throw result.failure;
-        debug(`${result.failure.message}; retrying in ${waitMs} ms`);
-        await clock.sleep(waitMs);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/scalingo/firewall.ts
-
-
-
 /**
  * The label carries its creation time so that a later run can recognise, by this exact format
  * only, a rule whose run died without its post step, and tell how old it is.
  */
-function timedLabel(base, at) {
+function rule_label_timedLabel(base, at) {
     return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
 }
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -49173,139 +49021,14 @@ function looksLikeOwnLabel(label) {
     return ownLabelPattern("\\S+", false).test(label);
 }
 /**
- * Rules this repository's earlier runs created and left behind, older than `maxAgeMs`. Users'
- * rules, custom labels and other repositories' rules never match: another repository's jobs may
- * still be running, and only GitHub's job time limit tells a dead job from a live one.
+ * When a rule of this repository's own default format was created, from its label; undefined for
+ * any other label, and for this job's own base label (`ownBase`), which is never stale.
  */
-function staleRules(rules, o) {
-    if (o.maxAgeMs <= 0)
-        return [];
-    const own = ownLabelPattern(escapeRegExp(o.repository), true);
-    return rules.filter((rule) => {
-        const match = rule.type === "custom_range" && rule.label ? own.exec(rule.label) : null;
-        if (!match || rule.label?.startsWith(`${o.ownBase} at `))
-            return false;
-        return o.nowMs - Date.parse(match[1]) > o.maxAgeMs;
-    });
-}
-/** This job's rule: its exact label AND its address, since a label alone may be shared. */
-function findOwnRule(rules, label, cidr) {
-    return rules.find((r) => r.type === "custom_range" && r.label === label && r.cidr === cidr);
-}
-/** Removes this repository's stale rules; resolves how many it removed. */
-async function removeStaleRules(client, rules, o) {
-    let removed = 0;
-    for (const rule of staleRules(rules, o)) {
-        try {
-            await client.removeRule(rule.id);
-            removed++;
-            o.log.info(`Removed stale rule ${rule.cidr} ("${rule.label}") left by a run that did not clean up.`);
-        }
-        catch (error) {
-            o.log.warning(`Could not remove stale rule ${rule.cidr} ("${rule.label}"): ${errorMessage(error)}`);
-        }
-    }
-    return removed;
-}
-/**
- * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
- * one and saves its id at once. `rules` must be the list as it is now (after any sweep): a rule
- * just removed must not be "reused". A POST that failed may still have created the rule, so before
- * trying again the rules are listed and the rule with this job's label and address is adopted;
- * only when none is there is the POST retried, like any other call, on a 5xx or a lost answer.
- */
-async function openRule(client, o) {
-    const cidr = `${o.ip}/32`;
-    const clock = o.clock ?? realClock;
-    const reuse = (rules) => rules.find((r) => r.type === "custom_range" && r.cidr === cidr);
-    const existing = reuse(o.rules);
-    if (existing) {
-        o.log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
-        return { id: existing.id, cidr, label: existing.label, created: false };
-    }
-    o.state.save(State.ruleLabel, o.label);
-    o.state.save(State.ruleCidr, cidr);
-    for (let attempt = 0;; attempt++) {
-        try {
-            const rule = await client.addRule(cidr, o.label);
-            o.state.save(State.ruleId, rule.id);
-            return { id: rule.id, cidr, label: o.label, created: true };
-        }
-        catch (error) {
-            if (!(error instanceof ScalingoApiError))
-                throw error;
-            const rules = await client.listRules();
-            const adopted = findOwnRule(rules, o.label, cidr);
-            if (adopted) {
-                o.state.save(State.ruleId, adopted.id);
-                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
-                return { id: adopted.id, cidr, label: o.label, created: true };
-            }
-            if (error.status === 422) {
-                const other = reuse(rules);
-                if (other)
-                    return { id: other.id, cidr, label: other.label, created: false };
-                throw new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
-            }
-            // The list shows no rule was created: the POST is as safe to send again as any other call.
-            if (!isTransient(error) || attempt + 1 >= DEFAULT_RETRY.attempts)
-                throw error;
-            o.log.info(`Adding the firewall rule failed (${error.message}) and no rule was created: trying again.`);
-            await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
-        }
-    }
-}
-/**
- * The firewall step of main: list, sweep this repository's stale rules, list again if the sweep
- * removed any (a removed rule for this very IP must not be "reused"), then open this job's rule.
- */
-async function sweepAndOpen(client, config, o) {
-    let rules = await client.listRules();
-    // The list settled which form of the database API serves the rules: post must call the same.
-    o.state.save(State.firewallApi, client.formOf("firewall_rules") ?? "");
-    const sweep = { nowMs: o.now.getTime(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, repository: config.repository, log: o.log };
-    if ((await removeStaleRules(client, rules, sweep)) > 0)
-        rules = await client.listRules();
-    return openRule(client, { ip: o.ip, label: timedLabel(config.ruleLabel, o.now), rules, state: o.state, log: o.log });
-}
-/** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
-async function closeRule(client, rule, state, log) {
-    if (!rule.created || state.get(State.ruleRemoved) === "true")
-        return;
-    const existed = await client.removeRule(rule.id);
-    state.save(State.ruleRemoved, "true");
-    log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
-}
-/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
-function hasLeftoverRule(state) {
-    return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
-}
-/** What happens to a rule main could not remove, read from what main saved: only what is true. */
-function whoRemovesLeftover(state) {
-    return hasLeftoverRule(state)
-        ? "the post step will try again at the end of the job."
-        : "remove it by hand (Scalingo dashboard, or `scalingo --database <id> database-firewall-rules`): it allowlists this runner's IP.";
-}
-/**
- * Post step: the rule main created and did not remove, from the saved id, or, when main died
- * before the API answered, by this job's label and address. Nothing else is ever touched. Main
- * saves the label and address before its POST and the id right after the answer, so a main that
- * died in between left them to search by; a main that saved neither never asked for a rule.
- */
-async function removeLeftoverRule(client, state, log) {
-    if (!hasLeftoverRule(state))
-        return "none";
-    let id = state.get(constants_State.ruleId);
-    if (!id) {
-        const mine = findOwnRule(await client.listRules(), state.get(constants_State.ruleLabel), state.get(constants_State.ruleCidr));
-        if (!mine)
-            return "none";
-        id = mine.id;
-    }
-    const existed = await client.removeRule(id);
-    state.save(constants_State.ruleRemoved, "true");
-    log.info(existed ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
-    return existed ? "removed" : "gone";
+function rule_label_ownLabelCreatedAtMs(label, repository, ownBase) {
+    const match = ownLabelPattern(escapeRegExp(repository), true).exec(label);
+    if (!match || label.startsWith(`${ownBase} at `))
+        return undefined;
+    return Date.parse(match[1]);
 }
 
 // EXTERNAL MODULE: ./node_modules/shell-quote/index.js
@@ -49757,7 +49480,7 @@ async function exists(target) {
     return (0,promises_namespaceObject.lstat)(target).then(() => true, () => false);
 }
 
-;// CONCATENATED MODULE: ./src/postgres/throwaway-server.ts
+;// CONCATENATED MODULE: ./src/restore-check/throwaway-server.ts
 
 
 
@@ -49941,6 +49664,159 @@ function bodyFor(form, resource, body) {
 function dbApiUrl(form, urls, addonId, suffix) {
     const base = form === "regional" ? urls.api : urls.database_api;
     return base === undefined ? undefined : `${base}/api/databases/${encodeURIComponent(addonId)}${suffix}`;
+}
+
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js
+var lib = __nccwpck_require__(2779);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+var lib_proxy = __nccwpck_require__(9783);
+;// CONCATENATED MODULE: ./src/runner/proxy.ts
+
+
+
+const client = new lib/* HttpClient */.Qq(USER_AGENT);
+/** One dispatcher per proxy, so its connections are reused across calls. */
+const dispatchers = new Map();
+/** The dispatcher `fetch` must use for `url`: the proxy @actions/http-client would use, or none (direct). */
+function dispatcherFor(url) {
+    const proxy = (0,lib_proxy/* getProxyUrl */.s)(new URL(url));
+    if (!proxy)
+        return undefined;
+    let dispatcher = dispatchers.get(proxy.href);
+    if (!dispatcher) {
+        // undici's ProxyAgent (@actions/http-client's own); Node's fetch accepts any undici dispatcher.
+        dispatcher = client.getAgentDispatcher(url);
+        dispatchers.set(proxy.href, dispatcher);
+    }
+    return dispatcher;
+}
+/** fetch, through the proxy the environment sets for `url`. */
+function proxiedFetch(url, init = {}) {
+    const dispatcher = dispatcherFor(url);
+    return fetch(url, dispatcher ? { ...init, dispatcher } : init);
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/http.ts
+
+
+
+const http_realClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+const http_DEFAULT_RETRY = { attempts: 6, baseDelayMs: 500, maxDelayMs: 10_000, deadlineMs: 90_000, requestTimeoutMs: 30_000 };
+/** Full jitter (AWS architecture blog): spreads retries of many runners hitting the same API. */
+function http_backoffMs(attempt, policy, random = Math.random) {
+    return Math.round(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt));
+}
+/** `Retry-After` is either seconds or an HTTP date. */
+function retryAfterMs(header, nowMs) {
+    if (!header)
+        return undefined;
+    if (/^\d+$/.test(header.trim()))
+        return Number(header) * 1000;
+    const at = Date.parse(header);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+/** The API's own words from an error body, whichever of its shapes it is (or plain text). */
+function apiMessage(text) {
+    try {
+        const json = JSON.parse(text);
+        if (typeof json?.error === "string")
+            return json.code ? `${json.error} (${json.code})` : json.error;
+        if (json?.errors && typeof json.errors === "object") {
+            return Object.entries(json.errors)
+                .map(([field, messages]) => `${field} ${Array.isArray(messages) ? messages.join(", ") : String(messages)}`)
+                .join("; ");
+        }
+    }
+    catch {
+        // not JSON: a proxy page or a plain-text 429 ("Retry later")
+    }
+    return text.trim().slice(0, 200);
+}
+function describe(req) {
+    return `${req.method} ${new URL(req.url).pathname}`;
+}
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/** No answer, a 5xx the API may not give next time, or a rate limit: worth another try once it is safe. */
+function http_isTransient(error) {
+    return error.status === undefined || RETRYABLE_STATUS.has(error.status);
+}
+/** One attempt: the parsed answer, or the failure with whether another attempt may help. */
+async function attemptOnce(req, policy, clock) {
+    let res;
+    let text;
+    try {
+        res = await proxiedFetch(req.url, {
+            method: req.method,
+            headers: { Accept: "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT, Authorization: req.authorization },
+            body: req.body === undefined ? undefined : JSON.stringify(req.body),
+            signal: AbortSignal.timeout(policy.requestTimeoutMs),
+        });
+        text = await res.text();
+    }
+    catch (error) {
+        // No (complete) answer arrived: reset, refused, DNS, timeout. The request may have been applied.
+        const cause = error.cause?.code ?? error.name;
+        return { failure: new errors/* ScalingoApiError */.Tn(`${describe(req)} got no answer (${cause})`, undefined, req.retryLostAnswer !== false) };
+    }
+    const requestId = res.headers.get("x-request-id") ?? undefined;
+    const where = requestId ? ` (request id ${requestId})` : "";
+    if (!req.expect.includes(res.status)) {
+        const retryable = RETRYABLE_STATUS.has(res.status) && (res.status === 429 || req.retryLostAnswer !== false);
+        const failure = new errors/* ScalingoApiError */.Tn(`${describe(req)} answered ${res.status}: ${apiMessage(text) || res.statusText}${where}`, res.status, retryable);
+        return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
+    }
+    try {
+        return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId };
+    }
+    catch {
+        // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
+        return { failure: new errors/* ScalingoApiError */.Tn(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
+    }
+}
+/**
+ * Scalingo allows about 60 requests a minute and its documented 429 is plain text "Retry later",
+ * without Retry-After: the refused request can only succeed once the window it was counted in has
+ * passed. So after such a 429 the call keeps trying for at least this long.
+ */
+const RATE_LIMIT_WINDOW_MS = 60_000;
+/**
+ * How long a call may keep trying: the policy's deadline, extended after a 429 without
+ * Retry-After until one attempt can land after a whole rate-limit window.
+ */
+function callDeadline(startedMs, policy, rateLimitedSinceMs) {
+    const deadline = startedMs + policy.deadlineMs;
+    if (rateLimitedSinceMs === undefined)
+        return deadline;
+    return Math.max(deadline, rateLimitedSinceMs + RATE_LIMIT_WINDOW_MS + policy.maxDelayMs);
+}
+/**
+ * A JSON call with a timeout per attempt and capped, jittered retries within a deadline. A 429
+ * does not use up attempts (the request was not processed); it waits as Retry-After says, or,
+ * without it, keeps backing off across the whole window (see callDeadline).
+ */
+async function requestJson(req, clock = http_realClock, policy = http_DEFAULT_RETRY, debug = () => undefined) {
+    const started = clock.now();
+    let rateLimitedSince;
+    let failures = 0;
+    for (let attempt = 0;; attempt++) {
+        const sent = clock.now();
+        const result = await attemptOnce(req, policy, clock);
+        if (!("failure" in result)) {
+            debug(`${describe(req)}: ${result.status}${result.requestId ? `, request id ${result.requestId}` : ""}, ${clock.now() - sent} ms`);
+            return result;
+        }
+        const limited = result.failure.status === 429;
+        if (limited && result.retryAfterMs === undefined)
+            rateLimitedSince ??= clock.now();
+        if (!limited)
+            failures++;
+        const waitMs = Math.max(http_backoffMs(attempt, policy), result.retryAfterMs ?? 0);
+        const outOfTime = clock.now() + waitMs > callDeadline(started, policy, rateLimitedSince);
+        if (!result.failure.retryable || failures >= policy.attempts || outOfTime)
+            throw result.failure;
+        debug(`${result.failure.message}; retrying in ${waitMs} ms`);
+        await clock.sleep(waitMs);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/scalingo/tokens.ts
@@ -50168,6 +50044,144 @@ class ScalingoClient {
             }
         }
     }
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/firewall.ts
+
+
+
+
+/**
+ * Rules this repository's earlier runs created and left behind, older than `maxAgeMs`. Users'
+ * rules, custom labels and other repositories' rules never match: another repository's jobs may
+ * still be running, and only GitHub's job time limit tells a dead job from a live one.
+ */
+function staleRules(rules, o) {
+    if (o.maxAgeMs <= 0)
+        return [];
+    return rules.filter((rule) => {
+        const createdAtMs = rule.type === "custom_range" && rule.label ? ownLabelCreatedAtMs(rule.label, o.repository, o.ownBase) : undefined;
+        return createdAtMs !== undefined && o.nowMs - createdAtMs > o.maxAgeMs;
+    });
+}
+/** This job's rule: its exact label AND its address, since a label alone may be shared. */
+function findOwnRule(rules, label, cidr) {
+    return rules.find((r) => r.type === "custom_range" && r.label === label && r.cidr === cidr);
+}
+/** Removes this repository's stale rules; resolves how many it removed. */
+async function removeStaleRules(client, rules, o) {
+    let removed = 0;
+    for (const rule of staleRules(rules, o)) {
+        try {
+            await client.removeRule(rule.id);
+            removed++;
+            o.log.info(`Removed stale rule ${rule.cidr} ("${rule.label}") left by a run that did not clean up.`);
+        }
+        catch (error) {
+            o.log.warning(`Could not remove stale rule ${rule.cidr} ("${rule.label}"): ${errorMessage(error)}`);
+        }
+    }
+    return removed;
+}
+/**
+ * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
+ * one and saves its id at once. `rules` must be the list as it is now (after any sweep): a rule
+ * just removed must not be "reused". A POST that failed may still have created the rule, so before
+ * trying again the rules are listed and the rule with this job's label and address is adopted;
+ * only when none is there is the POST retried, like any other call, on a 5xx or a lost answer.
+ */
+async function openRule(client, o) {
+    const cidr = `${o.ip}/32`;
+    const clock = o.clock ?? realClock;
+    const reuse = (rules) => rules.find((r) => r.type === "custom_range" && r.cidr === cidr);
+    const existing = reuse(o.rules);
+    if (existing) {
+        o.log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
+        return { id: existing.id, cidr, label: existing.label, created: false };
+    }
+    o.state.save(State.ruleLabel, o.label);
+    o.state.save(State.ruleCidr, cidr);
+    for (let attempt = 0;; attempt++) {
+        try {
+            const rule = await client.addRule(cidr, o.label);
+            o.state.save(State.ruleId, rule.id);
+            return { id: rule.id, cidr, label: o.label, created: true };
+        }
+        catch (error) {
+            if (!(error instanceof ScalingoApiError))
+                throw error;
+            const rules = await client.listRules();
+            const adopted = findOwnRule(rules, o.label, cidr);
+            if (adopted) {
+                o.state.save(State.ruleId, adopted.id);
+                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
+                return { id: adopted.id, cidr, label: o.label, created: true };
+            }
+            if (error.status === 422) {
+                const other = reuse(rules);
+                if (other)
+                    return { id: other.id, cidr, label: other.label, created: false };
+                throw new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
+            }
+            // The list shows no rule was created: the POST is as safe to send again as any other call.
+            if (!isTransient(error) || attempt + 1 >= DEFAULT_RETRY.attempts)
+                throw error;
+            o.log.info(`Adding the firewall rule failed (${error.message}) and no rule was created: trying again.`);
+            await clock.sleep(backoffMs(attempt, DEFAULT_RETRY));
+        }
+    }
+}
+/**
+ * The firewall step of main: list, sweep this repository's stale rules, list again if the sweep
+ * removed any (a removed rule for this very IP must not be "reused"), then open this job's rule.
+ */
+async function sweepAndOpen(client, config, o) {
+    let rules = await client.listRules();
+    // The list settled which form of the database API serves the rules: post must call the same.
+    o.state.save(State.firewallApi, client.formOf("firewall_rules") ?? "");
+    const sweep = { nowMs: o.now.getTime(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, repository: config.repository, log: o.log };
+    if ((await removeStaleRules(client, rules, sweep)) > 0)
+        rules = await client.listRules();
+    return openRule(client, { ip: o.ip, label: timedLabel(config.ruleLabel, o.now), rules, state: o.state, log: o.log });
+}
+/** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
+async function closeRule(client, rule, state, log) {
+    if (!rule.created || state.get(State.ruleRemoved) === "true")
+        return;
+    const existed = await client.removeRule(rule.id);
+    state.save(State.ruleRemoved, "true");
+    log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
+}
+/** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
+function hasLeftoverRule(state) {
+    return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
+}
+/** What happens to a rule main could not remove, read from what main saved: only what is true. */
+function whoRemovesLeftover(state) {
+    return hasLeftoverRule(state)
+        ? "the post step will try again at the end of the job."
+        : "remove it by hand (Scalingo dashboard, or `scalingo --database <id> database-firewall-rules`): it allowlists this runner's IP.";
+}
+/**
+ * Post step: the rule main created and did not remove, from the saved id, or, when main died
+ * before the API answered, by this job's label and address. Nothing else is ever touched. Main
+ * saves the label and address before its POST and the id right after the answer, so a main that
+ * died in between left them to search by; a main that saved neither never asked for a rule.
+ */
+async function removeLeftoverRule(client, state, log) {
+    if (!hasLeftoverRule(state))
+        return "none";
+    let id = state.get(constants_State.ruleId);
+    if (!id) {
+        const mine = findOwnRule(await client.listRules(), state.get(constants_State.ruleLabel), state.get(constants_State.ruleCidr));
+        if (!mine)
+            return "none";
+        id = mine.id;
+    }
+    const existed = await client.removeRule(id);
+    state.save(constants_State.ruleRemoved, "true");
+    log.info(existed ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
+    return existed ? "removed" : "gone";
 }
 
 ;// CONCATENATED MODULE: ./src/post.ts
