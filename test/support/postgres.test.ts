@@ -14,20 +14,16 @@ const PASSWORD = "s3cret 'quoted' pässword";
 
 describe("startPostgres", () => {
   let pg: PgServer;
-  let startMs = 0;
   const uri = (database = "postgres", sslmode = "require") =>
     `postgres://${OWNER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${pg.port}/${database}?sslmode=${sslmode}`;
 
   beforeAll(async () => {
-    const started = Date.now();
     pg = await startPostgres();
-    startMs = Date.now() - started;
     await pg.createRole(OWNER, PASSWORD);
   });
   afterAll(() => pg?.stop());
 
-  it("starts a server of the newest installed major, quickly, listening on 127.0.0.1 only", async () => {
-    expect(startMs).toBeLessThan(5_000);
+  it("starts a server of the newest installed major, listening on 127.0.0.1 only", async () => {
     expect(pg.version).toMatch(/^\d+\.\d+$/);
     expect(pg.major).toBe(Number(pg.version.split(".")[0]));
     expect(pg.binDir).toBe(`/usr/lib/postgresql/${pg.major}/bin`);
