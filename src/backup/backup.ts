@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { artifactUrl, planArtifact, uploadArtifact } from "../artifact/artifact.js";
 import type { Config } from "../config.js";
 import { ActionError, errorMessage } from "../errors.js";
+import { recordManifest } from "../manifest/record.js";
 import { type Connection, libpqEnv } from "../postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "../postgres/pg-client.js";
 import { compressProblem, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
@@ -94,6 +95,17 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
     Object.assign(report, { sha256: uploaded.digest, artifactId: uploaded.id, artifactName: uploaded.name, artifactDigest: uploaded.digest });
     report.artifactUrl = artifactUrl(uploaded.id, process.env);
   } else report.sha256 = await sha256File(final);
+  // After the dump's own upload: the manifest records the sha256 of the bytes as stored.
+  await phase(report, "upload", () =>
+    recordManifest(report, {
+      file: final,
+      compress: config.compress,
+      recipients: config.encryptionRecipients,
+      artifacts,
+      partial: session.partial,
+      now: new Date(),
+    }),
+  );
 }
 
 /** Runs pg_dump and removes the rule this step created as soon as it ends, whatever the outcome. */

@@ -3,6 +3,7 @@ import { encryptFile } from "../artifact/encrypt.js";
 import { packDirectory } from "../artifact/pack.js";
 import type { Config } from "../config.js";
 import { ActionError } from "../errors.js";
+import { manifestPathFor } from "../manifest/record.js";
 import { phase, type Report } from "../report/report.js";
 import { createPrivate, exists, removeQuietly } from "../runner/files.js";
 import type { Log } from "../types.js";
@@ -52,6 +53,7 @@ export function outputPaths(config: Pick<Config, "dumpPath" | "format" | "encryp
   const paths = [config.dumpPath];
   if (config.format === "directory") paths.push(`${config.dumpPath}.tar`);
   if (config.encryptionRecipients.length) paths.push(`${paths[paths.length - 1]}.age`);
+  paths.push(manifestPathFor(paths[paths.length - 1] as string, config.encryptionRecipients.length > 0));
   return paths;
 }
 

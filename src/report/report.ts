@@ -26,6 +26,9 @@ export interface Report {
   artifactName?: string;
   artifactDigest?: string;
   artifactUrl?: string;
+  /** The manifest beside the dump (src/manifest), and its artifact when uploaded. */
+  manifestPath?: string;
+  manifestArtifactName?: string;
   publicRepository?: boolean;
   durationsMs: Partial<Record<Phase, number>>;
   failedPhase?: Phase;
@@ -63,6 +66,8 @@ export function outputsOf(r: Report): Record<string, string> {
     "server-version": r.serverVersion,
     "pg-dump-version": r.pgDumpVersion,
     "restore-verified": r.restoreVerified,
+    "manifest-path": r.manifestPath,
+    "manifest-artifact-name": r.manifestArtifactName,
     tables: r.restore?.tables.length,
     rows: r.restore?.rows,
   };

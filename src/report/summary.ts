@@ -70,6 +70,7 @@ export function summaryMarkdown(r: Report): string {
     ["Verified", r.verified],
     ["Encrypted", r.encrypted ? "yes (age)" : "no"],
     ["Artifact", r.artifactName && (r.artifactUrl ? `[${r.artifactName}](${r.artifactUrl})` : `${r.artifactName} (id ${r.artifactId})`)],
+    ["Manifest", r.manifestPath && `\`${r.manifestPath}\`${r.manifestArtifactName ? ` (artifact ${r.manifestArtifactName})` : ""}`],
     ["Runner IP", r.runnerIp],
     ["Firewall rule", ruleLifetime(r)],
   ];

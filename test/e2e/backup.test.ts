@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readManifestFile } from "../../src/manifest/manifest.js";
 import { snapshot } from "../support/fixture.js";
 import { allWrittenText, runStep, type StepResult } from "../support/runner.js";
 import { describeStep, leakedSecrets, restoreInto, type Scenario, startWorld, type World } from "./world.js";
@@ -59,6 +60,26 @@ describe("a nightly backup, end to end", () => {
     expect(stored?.sha256).toBe(main.outputs["dump-sha256"]);
     expect(await readFile(stored?.path as string)).toEqual(await readFile(main.outputs["dump-path"]));
     expect(stored?.size).toBe(Number(main.outputs["dump-size"]));
+  });
+
+  it("uploaded the manifest in its own artifact, named after the dump, with the dump's sha256", async () => {
+    const name = `${main.outputs["artifact-name"]}.manifest.json`;
+    expect(main.outputs["manifest-artifact-name"]).toBe(name);
+    expect(main.outputs["manifest-path"]).toBe(`${main.outputs["dump-path"]}.manifest.json`);
+    const stored = w.artifacts.artifacts.get(name);
+    expect(stored?.finalized).toBe(true);
+    const manifest = await readManifestFile(stored?.path as string);
+    expect(manifest.dump).toMatchObject({ name: main.outputs["artifact-name"], sha256: main.outputs["dump-sha256"], format: "custom", encryption: "none" });
+    expect(manifest.dump.size).toBe(Number(main.outputs["dump-size"]));
+    expect(manifest).toMatchObject({
+      database: w.database,
+      serverVersion: w.pg.version,
+      pgDumpVersion: String(w.pg.major),
+      restoreVerified: null,
+      tables: null,
+    });
+    expect(await readFile(main.outputs["manifest-path"])).toEqual(await readFile(stored?.path as string));
+    expect(main.summary).toContain(main.outputs["manifest-path"]);
   });
 
   it("wrote a dump only its owner can read", async () => {

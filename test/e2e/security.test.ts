@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openManifest } from "../../src/manifest/manifest.js";
 import { allWrittenText, runStep, type StepResult } from "../support/runner.js";
 import { describeStep, leakedSecrets, type Scenario, startWorld, type World } from "./world.js";
 
@@ -36,10 +37,20 @@ describe("security review, end to end", () => {
 
     it("uploads when the dump is encrypted", async () => {
       const s = await w.scenario({}, { repositoryPrivate: false });
-      const recipient = await identityToRecipient(await generateIdentity());
-      const main = await runStep(s.ctx, "main", { ...s.inputs, "encryption-recipients": recipient });
+      const identity = await generateIdentity();
+      const recipient = await identityToRecipient(identity);
+      const main = await runStep(s.ctx, "main", { ...s.inputs, "encryption-recipients": recipient, verify: "restore" });
       expect(main.code, describeStep(main)).toBe(0);
       expect(main.outputs["dump-path"]).toMatch(/\.dump\.age$/);
+      // The manifest names tables and counts their rows: encrypted to the same recipients.
+      const stored = w.artifacts.artifacts.get(`${main.outputs["artifact-name"]}.manifest.json.age`);
+      expect(stored?.finalized).toBe(true);
+      const bytes = await readFile(stored?.path as string);
+      expect(bytes.toString("latin1")).not.toMatch(/orders|customers/);
+      const manifest = await openManifest(bytes, identity);
+      expect(manifest.dump).toMatchObject({ sha256: main.outputs["dump-sha256"], encryption: "age" });
+      expect(manifest.restoreVerified).toBe(true);
+      expect(manifest.tables?.find((t) => t.name === "orders")?.rows).toBe(4000);
       expect(main.warnings.join("\n")).not.toMatch(/public/);
     });
 
