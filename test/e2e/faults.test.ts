@@ -202,7 +202,10 @@ describe("faults of the services", () => {
     expect(main.outputs["artifact-name"]).toBe("nightly-retry.dump");
     expect(w.artifacts.artifacts.get("nightly-retry.dump")?.sha256).toBe(main.outputs["dump-sha256"]);
     // The dump's own name differs from the artifact's: the link made for the upload is gone.
-    expect(await s.leftovers()).toEqual([path.basename(main.outputs["dump-path"] as string)]);
+    // (The manifest stays beside the dump, under the dump's own name.)
+    const dump = path.basename(main.outputs["dump-path"] as string);
+    expect(await s.leftovers()).toEqual([dump, `${dump}.manifest.json`]);
+    expect(w.artifacts.artifacts.get("nightly-retry.dump.manifest.json")?.finalized).toBe(true);
     await expectClean(s, main);
   });
 
