@@ -13,21 +13,34 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { startWorld, type World } from "../e2e/world.js";
 import { NODE24, REPO_ROOT } from "../support/runner.js";
+import { chooseGzipLevel, type DatasetLevels, summarizeCompression } from "./compression.js";
 import { buildDataset, mib, parseSize } from "./dataset.js";
+import { buildTextDataset, dropDatasetTables } from "./dataset-text.js";
 import { current, ensureGnuTime, killTree, processCpu } from "./measure.js";
 import { ENFORCED_FROM, rssVerdict, runLine, summarize } from "./report.js";
 import { summarizeRestore } from "./restore.js";
 import { installedPgDumps, runAction, runFloor, type Sample, type Variant, variants } from "./variants.js";
 
-const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3] [--only handwritten,action,age]
+const USAGE = `usage: npm run bench -- [--size 1GB] [--runs 3] [--dataset bench,text] [--only handwritten,action,age]
   --size  database size(s) to generate, comma-separated (default 1GB, or BENCH_SIZE), e.g. 200MB for a
           quick run; with two sizes (200MB,1GB) the action's peak RSS at both is compared
+  --dataset  which databases, comma-separated (default both): bench (pgbench, hex text, random bytea)
+          and text (a web application's: JSON documents, log lines, customers, with indexes)
   --runs  repetitions of every variant, round-robin (default 3, or BENCH_RUNS)
   --only  comma-separated variant ids to run (the floor always runs: ratios are to it)`;
 
-function options(): { sizes: number[]; runs: number; only?: string[] } {
+const DATASETS = { bench: buildDataset, text: buildTextDataset };
+type DatasetName = keyof typeof DATASETS;
+
+function options(): { sizes: number[]; runs: number; datasets: DatasetName[]; only?: string[] } {
   const { values } = parseArgs({
-    options: { size: { type: "string" }, runs: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      size: { type: "string" },
+      runs: { type: "string" },
+      dataset: { type: "string" },
+      only: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     console.log(USAGE);
@@ -37,7 +50,10 @@ function options(): { sizes: number[]; runs: number; only?: string[] } {
   const runs = Number(values.runs ?? process.env.BENCH_RUNS ?? "3");
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer\n${USAGE}`);
   const only = values.only?.split(",").map((id) => id.trim());
-  return { sizes, runs, ...(only ? { only } : {}) };
+  const datasets = (values.dataset ?? "bench,text").split(",").map((d) => d.trim()) as DatasetName[];
+  const unknown = datasets.filter((d) => !(d in DATASETS));
+  if (unknown.length) throw new Error(`--dataset: unknown ${unknown.join(", ")}; known: ${Object.keys(DATASETS).join(", ")}\n${USAGE}`);
+  return { sizes, runs, datasets, ...(only ? { only } : {}) };
 }
 
 /** The bundle is what the runner executes: refuse to measure a missing or stale one. */
@@ -50,6 +66,15 @@ function checkBundle(): void {
   if (newer.length) console.log(`WARNING: src/ changed after dist/ was built (${newer.slice(0, 3).join(", ")}): run \`npm run build\` to measure it`);
 }
 
+/** The checkout's commit, or "none" for a copy outside git (a snapshot measured while the worktree moves on). */
+function gitCommit(): string {
+  try {
+    return execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "none (not a git checkout)";
+  }
+}
+
 async function printMachine(w: World): Promise<number> {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown CPU";
   const pgDump = execFileSync(path.join(w.pg.binDir, "pg_dump"), ["--version"], { encoding: "utf8" }).trim();
@@ -59,7 +84,7 @@ async function printMachine(w: World): Promise<number> {
     .update(readFileSync(path.join(REPO_ROOT, "dist/main/index.js")))
     .digest("hex")
     .slice(0, 12);
-  const commit = execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  const commit = gitCommit();
   const disk = await statfs(tmpdir());
   console.log(`machine:    ${cpu}, ${availableParallelism()} cores, ${mib(totalmem())} memory, Linux ${release()}`);
   console.log(`PostgreSQL: server ${w.pg.version} (${w.pg.binDir}), ${pgDump}, TLS on (sslmode=require)`);
@@ -91,7 +116,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 async function main(): Promise<number> {
-  const { sizes, runs, only } = options();
+  const { sizes, runs, datasets, only } = options();
   checkBundle();
   ensureGnuTime(console.log);
   world = await startWorld();
@@ -114,21 +139,33 @@ async function main(): Promise<number> {
   for (const line of all.skipped) console.log(line);
 
   const failed: string[] = [];
-  const peaks: { size: number; peak: number }[] = [];
-  for (const size of sizes) {
-    const result = await measureSize(w, list, size, runs);
-    failed.push(...result.failed);
-    peaks.push({ size, peak: result.actionPeak });
+  const levels: DatasetLevels[] = [];
+  for (const dataset of datasets) {
+    const peaks: { size: number; peak: number }[] = [];
+    for (const size of sizes) {
+      const result = await measureSize(w, list, dataset, size, runs);
+      failed.push(...result.failed);
+      peaks.push({ size, peak: result.actionPeak });
+      levels.push(result.levels);
+    }
+    console.log("");
+    failed.push(...rssVerdict(peaks, console.log));
   }
-  console.log("");
-  failed.push(...rssVerdict(peaks, console.log));
+  chooseGzipLevel(levels, console.log);
   if (failed.length) console.log(`\n${failed.length} target(s) missed: ${failed.join("; ")}`);
   return failed.length ? 1 : 0;
 }
 
 /** One dataset of `size` (replacing the previous one), every variant `runs` times round-robin, its tables and verdicts. */
-async function measureSize(w: World, list: Variant[], size: number, runs: number): Promise<ReturnType<typeof summarize>> {
-  const dataset = await buildDataset(w.pg, w.dbName, "shop_user", size, (m) => console.log(`dataset:    ${m}`));
+async function measureSize(
+  w: World,
+  list: Variant[],
+  name: DatasetName,
+  size: number,
+  runs: number,
+): Promise<ReturnType<typeof summarize> & { levels: DatasetLevels }> {
+  await dropDatasetTables(w.pg, w.dbName);
+  const dataset = await DATASETS[name](w.pg, w.dbName, "shop_user", size, (m) => console.log(`dataset:    ${name}: ${m}`));
   console.log(
     `dataset:    ${mib(dataset.bytes)} built in ${dataset.seconds.toFixed(0)} s; ${dataset.tables.map((t) => `${t.name} ${mib(t.bytes)}`).join(", ")}`,
   );
@@ -143,9 +180,15 @@ async function measureSize(w: World, list: Variant[], size: number, runs: number
       console.log(runLine(v, sample, runs));
     }
   }
+  console.log(`\n=== ${name} dataset, ${mib(dataset.bytes)} ===`);
   const result = summarize(list, samples, size, console.log);
+  const compression = summarizeCompression(name, list, samples, console.log);
   // The restore check's variants get their own table and verdicts (restore time against the dump's).
-  return { ...result, failed: [...result.failed, ...summarizeRestore(list, samples, size, ENFORCED_FROM, console.log)] };
+  return {
+    ...result,
+    levels: compression.levels,
+    failed: [...result.failed, ...compression.failed, ...summarizeRestore(list, samples, size, ENFORCED_FROM, console.log)],
+  };
 }
 
 main()

@@ -5,7 +5,7 @@
 // kernel's high-water mark, read from /proc while the processes live: the action's node process
 // and pg_dump are reported apart, which one rusage total cannot do.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -76,11 +76,14 @@ export interface TreeWatch {
   rootCpuMs: number;
   /** Largest single-process peak RSS seen per command name (pg_dump, pg_restore), bytes. */
   peaks: Map<string, number>;
+  /** Own CPU per command name, summed over its processes (pg_dump and its workers), ms, at each one's last sample. */
+  cpu: Map<string, number>;
 }
 
 /** Samples a process tree every `everyMs` until stop(); VmHWM only grows, so sampling loses no peak but the last interval's. */
 export function watchTree(rootPid: number, everyMs = 20): { stop(): TreeWatch } {
-  const result: TreeWatch = { rootPeak: 0, rootCpuMs: 0, peaks: new Map() };
+  const result: TreeWatch = { rootPeak: 0, rootCpuMs: 0, peaks: new Map(), cpu: new Map() };
+  const lastCpu = new Map<number, { name: string; ms: number }>();
   const sample = () => {
     const root = hwmKb(rootPid) * 1024;
     if (root === 0) return; // gone: keep what the last sample saw
@@ -91,6 +94,8 @@ export function watchTree(rootPid: number, everyMs = 20): { stop(): TreeWatch } 
       const pid = stack.pop() as number;
       const name = comm(pid);
       if (name) result.peaks.set(name, Math.max(result.peaks.get(name) ?? 0, hwmKb(pid) * 1024));
+      const ms = processCpu(pid).own;
+      if (name && ms) lastCpu.set(pid, { name, ms });
       stack.push(...childrenOf(pid));
     }
   };
@@ -99,6 +104,8 @@ export function watchTree(rootPid: number, everyMs = 20): { stop(): TreeWatch } 
   return {
     stop() {
       clearInterval(timer);
+      result.cpu.clear();
+      for (const { name, ms } of lastCpu.values()) result.cpu.set(name, (result.cpu.get(name) ?? 0) + ms);
       return result;
     },
   };
@@ -112,16 +119,17 @@ export interface TimedRun {
   stderr: string;
 }
 
-/** Runs a command under GNU time: wall from here, CPU and peak RSS from its rusage. */
-export async function runUnderTime(command: string, args: string[], env: Record<string, string>): Promise<TimedRun> {
+/** Runs a command under GNU time: wall from here, CPU and peak RSS from its rusage; its stdout to `stdoutFile` or nowhere. */
+export async function runUnderTime(command: string, args: string[], env: Record<string, string>, stdoutFile?: string): Promise<TimedRun> {
   const dir = await mkdtemp(path.join(tmpdir(), "bench-time-"));
   const out = path.join(dir, "rusage");
+  const stdout = stdoutFile ? openSync(stdoutFile, "wx", 0o600) : "ignore";
   try {
     const started = performance.now();
-    const child = spawn(GNU_TIME, ["-f", "%U %S %M", "-o", out, command, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(GNU_TIME, ["-f", "%U %S %M", "-o", out, command, ...args], { env, stdio: ["ignore", stdout, "pipe"] });
     current.add(child.pid ?? 0);
     let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+    child.stderr?.setEncoding("utf8").on("data", (s: string) => {
       stderr += s;
     });
     const code = await new Promise<number | null>((resolve, reject) => child.once("error", reject).once("close", resolve));
@@ -132,6 +140,7 @@ export async function runUnderTime(command: string, args: string[], env: Record<
     const [user, sys, rssKb] = last.split(" ").map(Number);
     return { code, wallMs, cpuMs: ((user ?? 0) + (sys ?? 0)) * 1000, peakRss: (rssKb ?? 0) * 1024, stderr };
   } finally {
+    if (typeof stdout === "number") closeSync(stdout);
     await rm(dir, { recursive: true, force: true });
   }
 }

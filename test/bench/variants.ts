@@ -10,7 +10,9 @@ import { DEFAULT_PG_DUMP_ARGS } from "../../src/constants.js";
 import { parseWords } from "../../src/words.js";
 import { describeStep, type World } from "../e2e/world.js";
 import { NODE24, REPO_ROOT, startStep } from "../support/runner.js";
+import { compressionVariants } from "./compression.js";
 import { childrenOf, processCpu, runUnderTime, watchTree } from "./measure.js";
+import { type ProxyResult, runProxies } from "./proxy.js";
 import { restoreVariants, summaryPhases } from "./restore.js";
 
 export interface Variant {
@@ -35,6 +37,12 @@ export interface Sample {
   serverCpuMs: number;
   /** this process: the emulators (HTTP, blob md5, writes, sha256 at commit) and the /proc sampling */
   benchCpuMs: number;
+  /** pg_dump's own run: the floor's and the hand-written workflow's pg_dump, the action's Dump phase (job summary) */
+  dumpMs: number;
+  /** pg_dump's own CPU (with its workers): GNU time for the floor, /proc samples for the action */
+  pgDumpCpuMs: number;
+  /** floor only: the compression tools on its -Z0 archive (proxy.ts) */
+  proxies?: Record<string, ProxyResult>;
   /** action only: where its wall time went, ms (from its log lines' arrival and its summary) */
   phases?: Record<Phase, number>;
   /** action only: rule added to removed, minus the wait for it and pg_dump's run (its job summary) */
@@ -60,12 +68,11 @@ export function installedPgDumps(): number[] {
 
 export function variants(serverMajor: number, pgDumps: number[]): { list: Variant[]; skipped: string[] } {
   const list: Variant[] = [
-    { id: "floor", label: "pg_dump -Fc (bare, floor)" },
+    { id: "floor", label: "pg_dump -Fc -Z0 (bare, floor)" },
     { id: "handwritten", label: "pg_dump -Fc + uploadArtifact" },
     { id: "action", label: "action, custom (default)", inputs: {} },
     { id: "dir-j2", label: "action, directory -j2", inputs: { format: "directory", jobs: "2" } },
-    { id: "gzip1", label: "action, compress 1", inputs: { compress: "1" } },
-    { id: "gzip0", label: "action, compress 0", inputs: { compress: "0" } },
+    ...compressionVariants(),
     // A public key whose identity was thrown away: the bench measures encryption, it never decrypts.
     { id: "age", label: "action, encrypted (age)", inputs: { "encryption-recipients": "age1dmnzvlk4ldltjdzxsndd963qq3682haut3eeezt0su66nk4ynddq5zqlg0" } },
   ];
@@ -132,14 +139,16 @@ function connectionEnv(w: World): Record<string, string> {
 }
 
 /**
- * Bare pg_dump -Fc with the action's default pg-dump-args, so both write the same archive; with
- * `upload`, the hand-written workflow: then @actions/artifact's uploadArtifact of the file, in a
- * Node 24 process of its own, as a workflow's next step would run it, to the same emulator.
+ * Bare pg_dump -Fc -Z0 with the action's default pg-dump-args: the server's floor, how fast it can
+ * send the data (its archive then feeds the compression tools, proxy.ts). With `upload`, the
+ * hand-written workflow: pg_dump -Fc at pg_dump's own default (gzip 6), then @actions/artifact's
+ * uploadArtifact of the file, in a Node 24 process of its own, as a workflow's next step would run
+ * it, to the same emulator.
  */
 export async function runFloor(w: World, dir: string, run: number, upload = false): Promise<Sample> {
   const variant = upload ? "handwritten" : "floor";
   const file = path.join(dir, `bench-${variant}-${++serial}.dump`);
-  const args = ["--format=c", `--file=${file}`, "--no-password", ...parseWords(DEFAULT_PG_DUMP_ARGS)];
+  const args = ["--format=c", ...(upload ? [] : ["--compress=0"]), `--file=${file}`, "--no-password", ...parseWords(DEFAULT_PG_DUMP_ARGS)];
   await w.pg.allowCidr("127.0.0.1/32"); // the rule the action would add, opened outside the timing
   const postmaster = await postmasterPid(w);
   const server0 = await quietServerCpu(postmaster);
@@ -147,6 +156,7 @@ export async function runFloor(w: World, dir: string, run: number, upload = fals
   try {
     const r = await runUnderTime(path.join(w.pg.binDir, "pg_dump"), args, connectionEnv(w));
     if (r.code !== 0) throw new Error(`pg_dump exited ${r.code}: ${r.stderr}`);
+    const proxies = upload ? undefined : await runProxies(file);
     const up = upload ? await runUnderTime(NODE24, [path.join(REPO_ROOT, "test/bench/upload-file.mjs"), file], uploadEnv(w)) : undefined;
     if (up && up.code !== 0) throw new Error(`uploadArtifact exited ${up.code}: ${up.stderr}`);
     const bench = process.cpuUsage(bench0);
@@ -154,6 +164,9 @@ export async function runFloor(w: World, dir: string, run: number, upload = fals
       variant,
       run,
       wallMs: r.wallMs + (up?.wallMs ?? 0),
+      dumpMs: r.wallMs,
+      pgDumpCpuMs: r.cpuMs,
+      ...(proxies ? { proxies } : {}),
       cpuMs: r.cpuMs + (up?.cpuMs ?? 0),
       ...(up ? { nodePeak: up.peakRss, nodeCpuMs: up.cpuMs } : {}),
       pgDumpPeak: r.peakRss,
@@ -219,21 +232,24 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
     stored = w.artifacts.artifacts.get(result.outputs["artifact-name"] ?? "")?.path;
     const summary = (label: string) => Number(new RegExp(`^\\| ${label} \\| ([\\d.]+) s \\|$`, "m").exec(result.summary)?.[1] ?? 0) * 1000;
     const at = (name: string) => seen[name] ?? Number.NaN;
-    const verify = summary("Verify") + summary("Restore check") + summary("Pack \\(tar\\)");
+    const verify = summary("Verify") + summary("Restore check") + summary("Pack \\(tar\\)") + summary("Compress \\(rule removed\\)");
     const wait = summary("Wait for database");
     const phases: Record<Phase, number> = {
       start: at("dumpStart") - started - wait, // node start, inputs, API calls, IP lookup, adding the rule
       "wait db": wait, // retrying until the new rule lets it in (the emulated rule applies ~0.1 s after the POST)
       dump: at("dumpEnd") - at("dumpStart"), // pg_dump, then the DELETE of the rule
-      "verify+tar": verify, // pg_restore --list (or the restore check), and the tar of the directory format
+      "verify+tar": verify, // compress-after's gzip, pg_restore --list (or the restore check), the tar of the directory format
       "to upload": at("uploadStart") - at("dumpEnd") - verify, // encryption, size
       upload: at("done") - at("uploadStart"), // uploadArtifact: CreateArtifact, the blocks, FinalizeArtifact
       exit: ended - at("done"), // outputs, summary, process exit
     };
+    const phaseTable = summaryPhases(result.summary);
     return {
       variant: v.id,
       run,
       wallMs: ended - started,
+      dumpMs: phaseTable.Dump ?? Number.NaN,
+      pgDumpCpuMs: tree.cpu.get("pg_dump") ?? Number.NaN,
       cpuMs: treeCpu,
       nodePeak: tree.rootPeak,
       nodeCpuMs: tree.rootCpuMs,
@@ -243,7 +259,7 @@ export async function runAction(w: World, v: Variant, run: number, onPid: (pid: 
       benchCpuMs: (bench.user + bench.system) / 1000,
       phases,
       exposureMs: Number(/exposure overhead ([\d.]+) s/.exec(result.summary)?.[1] ?? Number.NaN) * 1000,
-      summaryPhases: summaryPhases(result.summary),
+      summaryPhases: phaseTable,
     };
   } finally {
     watch.stop();
