@@ -5,6 +5,7 @@ import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS } from "./constants.js";
 import { InputError } from "./errors.js";
 import { boolean, type Env, FALSE, type Fail, type InputReader, type Inputs, integer, lines, rootCert, serviceUrl, TRUE } from "./inputs.js";
 import { type DumpFormat, extensionOf, repositoryOf, utcStamp } from "./naming.js";
+import { DEFAULT_AFTER_LEVEL } from "./postgres/compression.js";
 import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/pg-dump-options.js";
 import type { LookupPolicy } from "./runner/public-ip.js";
 import { defaultRuleLabel, looksLikeOwnLabel } from "./scalingo/rule-label.js";
@@ -40,6 +41,8 @@ export interface Config {
   staleRuleAgeMs: number;
   format: DumpFormat;
   compress?: string;
+  /** `compress-after`: the gzip level applied to a directory dump's data files once the rule is removed; pg_dump writes them uncompressed. */
+  compressAfter?: number;
   /** pg_dump --jobs, directory format only; already resolved from 0 = one per CPU, at most MAX_DEFAULT_JOBS. */
   jobs?: number;
   pgDumpArgs: string[];
@@ -152,6 +155,8 @@ function dumpInputs({ raw, text, fail }: Inputs, env: Env, now: Date, cpuCount: 
   if (compress && !COMPRESS.test(compress))
     fail("compress", `"${compress}" is not a pg_dump compression: a level 0-9, or gzip[:N], lz4[:N], zstd[:N] or none.`);
 
+  const compressAfter = compressAfterInput(boolean(text("compress-after"), false, "compress-after", fail), format, compress, fail);
+
   const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", `parallel workers (0 = one per CPU, at most ${MAX_DEFAULT_JOBS})`, fail);
   if (jobsInput > 1 && format !== "directory")
     fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
@@ -177,7 +182,32 @@ function dumpInputs({ raw, text, fail }: Inputs, env: Env, now: Date, cpuCount: 
   const dumpPath = pathInput
     ? path.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
     : path.join(runnerTemp(env), "scalingo-pg-dump", baseName + extensionOf(format, compress));
-  return { format, compress, jobs, pgDumpArgs, pgDumpVersion, dumpPath, baseName };
+  return {
+    format,
+    ...(compressAfter === undefined ? { compress } : { compressAfter }),
+    jobs,
+    pgDumpArgs,
+    pgDumpVersion,
+    dumpPath,
+    baseName,
+  };
+}
+
+/**
+ * `compress-after: true`: pg_dump writes uncompressed while the rule is open, and the data files
+ * are gzipped after it is removed; `compress` then gives that gzip level (default 6). Only the
+ * directory format keeps one file per table that pg_restore reads compressed or not.
+ */
+function compressAfterInput(on: boolean, format: DumpFormat, compress: string | undefined, fail: Fail): number | undefined {
+  if (!on) return undefined;
+  if (format !== "directory") {
+    fail("compress-after", `compresses a directory dump's files after the rule is removed: it needs \`format: directory\` (format is "${format}").`);
+    return undefined;
+  }
+  if (!compress) return DEFAULT_AFTER_LEVEL;
+  const level = /^(?:gzip:)?([1-9])$/.exec(compress)?.[1] ?? (compress === "gzip" ? String(DEFAULT_AFTER_LEVEL) : undefined);
+  if (level === undefined) fail("compress", `with \`compress-after\`, "${compress}" is not a gzip level: use 1-9 (or gzip:N), or leave it empty for 6.`);
+  return Number(level ?? DEFAULT_AFTER_LEVEL);
 }
 
 function checkInputs({ raw, text, fail }: Inputs, env: Env, pgDumpArgs: string[], cpuCount: number) {

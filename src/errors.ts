@@ -11,6 +11,7 @@ export type Phase =
   | "restore-server"
   | "reachability"
   | "dump"
+  | "compress"
   | "verify"
   | "restore"
   | "pack"

@@ -1,13 +1,17 @@
 import { stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { artifactUrl, planArtifact, uploadArtifact } from "../artifact/artifact.js";
 import type { Config } from "../config.js";
 import { ActionError, errorMessage } from "../errors.js";
 import { recordManifest } from "../manifest/record.js";
 import { type Connection, libpqEnv } from "../postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "../postgres/pg-client.js";
+import { compressDataFiles } from "../postgres/compress-after.js";
+import { type Compression, resolveCompression } from "../postgres/compression.js";
 import { compressProblem, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
 import type { Reachable } from "../postgres/reachability.js";
 import { verifyDump } from "../postgres/verify.js";
+import { formatBytes } from "../report/format.js";
 import { phase, type Report } from "../report/report.js";
 import { planServer } from "../restore-check/pg-server.js";
 import { type CountedTable, openSnapshot } from "../restore-check/row-counts.js";
@@ -63,6 +67,8 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
     if (problem) throw new ActionError("inputs", problem);
     return chosen;
   });
+  const compression = resolveCompression(config, choice.major);
+  report.compression = compression.description;
   log.info(
     choice.kind === "use" ? `pg_dump ${choice.major}: ${choice.path}.` : `pg_dump ${choice.major} is not installed: it is installed while the rule propagates.`,
   );
@@ -80,7 +86,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
 
   const { pgDump, reachable } = await whileRulePropagates(config, session, report, deps, { choice, serverPlan, platform, connection, serverVersion });
 
-  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, reachable, rule });
+  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, reachable, rule, compression });
   const final = await finishFile(config, session, report, dumped, log);
   report.dumpPath = final;
   // Always one file: the directory format was packed into a tar above.
@@ -114,7 +120,7 @@ async function dumpAndClose(
   session: Session,
   report: Report,
   deps: BackupDeps,
-  o: { pgDump: string; connection: Connection; reachable: Reachable; rule: OpenRule },
+  o: { pgDump: string; connection: Connection; reachable: Reachable; rule: OpenRule; compression: Compression },
 ): Promise<string> {
   await prepareDumpDir(config.dumpPath);
   // Created here, exclusively and private (pg_dump keeps the mode of an existing file), so the
@@ -129,9 +135,8 @@ async function dumpAndClose(
       session.snapshot = config.verifyRowCounts ? await openSnapshot(o.connection, snapshotOptions(config, o.reachable)) : undefined;
       const snapshot = session.snapshot ? [`--snapshot=${session.snapshot.snapshot}`] : [];
       deps.log.info(`Running pg_dump ${report.pgDumpVersion} (${config.format} format) to ${config.dumpPath}...`);
-      session.dump = startPgDump(o.pgDump, [...pgDumpArgs(config, config.dumpPath), ...snapshot], libpqEnv(o.connection), (line) =>
-        deps.log.info(`pg_dump: ${line}`),
-      );
+      const args = pgDumpArgs({ ...config, compress: o.compression.pgDump }, config.dumpPath);
+      session.dump = startPgDump(o.pgDump, [...args, ...snapshot], libpqEnv(o.connection), (line) => deps.log.info(`pg_dump: ${line}`));
       // While pg_dump reads, the same snapshot is counted on the action's own connection.
       const counting = session.snapshot?.countAll();
       counting?.catch(() => undefined);
@@ -150,12 +155,22 @@ async function dumpAndClose(
       (error) => deps.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(deps.state)}`),
     );
   }
+  if (o.compression.afterLevel !== undefined) await compressAfter(config.dumpPath, o.compression.afterLevel, report, deps.log);
   if (config.verify !== "false" || session.restoreServer) deps.log.section?.("Verify");
   if (config.verify !== "false")
     report.verified = await phase(report, "verify", () => verifyDump(config.format, config.compress, config.dumpPath, o.pgDump, run));
   if (report.verified) deps.log.info(`Verified: ${report.verified}.`);
   if (session.restoreServer) await runRestoreCheck(config, session, report, { pgDump: o.pgDump, counted, run, log: deps.log });
   return config.dumpPath;
+}
+
+/** `compress-after`: the rule is removed, so the data files are compressed now, on every core. */
+async function compressAfter(dir: string, level: number, report: Report, log: BackupDeps["log"]): Promise<void> {
+  log.section?.("Compress");
+  const done = await phase(report, "compress", () => compressDataFiles(dir, level, availableParallelism()));
+  log.info(
+    `Compressed ${done.files} data file(s) with gzip ${level} after the rule was removed: ${formatBytes(done.bytesBefore)} to ${formatBytes(done.bytesAfter)}.`,
+  );
 }
 
 /** The snapshot's connection is the reachability probe's; row security as pg_dump applies it. */

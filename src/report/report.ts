@@ -14,6 +14,8 @@ export interface Report {
   ruleRemovedAt?: Date;
   serverVersion?: string;
   pgDumpVersion?: string;
+  /** What the dump was compressed with, and whether it was the default (postgres/compression.ts). */
+  compression?: string;
   dumpPath?: string;
   dumpSize?: number;
   sha256?: string;

@@ -11,6 +11,7 @@ const PHASE_LABELS: [Phase, string][] = [
   ["restore-server", "Restore server"],
   ["reachability", "Wait for database"],
   ["dump", "Dump"],
+  ["compress", "Compress (rule removed)"],
   ["verify", "Verify"],
   ["restore", "Restore check"],
   ["pack", "Pack (tar)"],
@@ -28,6 +29,7 @@ const ADVICE: Record<Phase, string> = {
   "restore-server": "`verify: restore` needs a PostgreSQL server of the dump's major on the runner: install it before this step, or use `verify: list`.",
   reachability: "Check the rule's IP is the runner's egress address and raise `reachable-timeout`.",
   dump: "Read pg_dump's message above; check free disk space and the database's status.",
+  compress: "Check free disk space: each data file is compressed beside itself, then removed.",
   verify: "The dump could not be read back: it was not uploaded. Run again.",
   restore:
     "The dump did not restore, or not with every row: it was not uploaded. Read the error above; an object depending on something excluded by `pg-dump-args` fails the restore.",
@@ -65,6 +67,7 @@ export function summaryMarkdown(r: Report): string {
     ["Server version", r.serverVersion],
     ["pg_dump version", r.pgDumpVersion],
     ["Format", r.format],
+    ["Compression", r.compression],
     ["Size", r.dumpSize === undefined ? undefined : formatBytes(r.dumpSize)],
     ["sha256", r.sha256 && `\`${r.sha256}\``],
     ["Verified", r.verified],
