@@ -6,7 +6,7 @@
 // a lighter gzip level costs the most size.
 import type { PgServer } from "../support/postgres.js";
 import { quoteIdent, quoteLiteral } from "../support/postgres.js";
-import type { Dataset } from "./dataset.js";
+import { type Dataset, measureDataset } from "./dataset.js";
 
 // Measured on PostgreSQL 15 (a 300 MB build): on-disk bytes per row, heap + TOAST + indexes.
 const EVENT_ROW_BYTES = 680;
@@ -107,18 +107,5 @@ export async function buildTextDataset(pg: PgServer, database: string, owner: st
   // Two cores: the documents on one connection, the rest on another.
   await Promise.all([asOwner(events(eventRows, customerRows)), asOwner(customers(customerRows) + logs(logRows))]);
   await pg.psql("VACUUM (FREEZE, ANALYZE)", database);
-  const rows = await pg.psql(
-    `SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'web\\_%' ORDER BY 2 DESC`,
-    database,
-  );
-  const tables = rows
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const [name, bytes] = line.split("|");
-      return { name: name as string, bytes: Number(bytes) };
-    });
-  const bytes = Number(await pg.psql(`SELECT pg_database_size(${quoteLiteral(database)})`));
-  return { bytes, tables, seconds: (Date.now() - started) / 1000 };
+  return measureDataset(pg, database, ["web\\_%"], started);
 }

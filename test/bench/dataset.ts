@@ -59,9 +59,14 @@ export async function buildDataset(pg: PgServer, database: string, owner: string
   // Sets hint bits and the visibility map now, so the first timed dump does not pay for it.
   await pg.psql("VACUUM (FREEZE, ANALYZE)", database);
 
+  return measureDataset(pg, database, ["bench\\_%", "pgbench\\_%"], started);
+}
+
+/** A dataset once built: its tables (by LIKE pattern) and their sizes, the database's size, the time it took. */
+export async function measureDataset(pg: PgServer, database: string, patterns: string[], started: number): Promise<Dataset> {
   const rows = await pg.psql(
     `SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relkind = 'r' AND (c.relname LIKE 'bench\\_%' OR c.relname LIKE 'pgbench\\_%')
+     WHERE n.nspname = 'public' AND c.relkind = 'r' AND (${patterns.map((p) => `c.relname LIKE '${p}'`).join(" OR ")})
      ORDER BY 2 DESC`,
     database,
   );
