@@ -4,10 +4,10 @@ import { artifactUrl, planArtifact, uploadArtifact } from "../artifact/artifact.
 import type { Config } from "../config.js";
 import { ActionError, errorMessage } from "../errors.js";
 import { recordManifest } from "../manifest/record.js";
-import { type Connection, libpqEnv } from "../postgres/connection.js";
-import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "../postgres/pg-client.js";
 import { compressDataFiles } from "../postgres/compress-after.js";
 import { type Compression, resolveCompression } from "../postgres/compression.js";
+import { type Connection, libpqEnv } from "../postgres/connection.js";
+import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "../postgres/pg-client.js";
 import { compressProblem, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
 import type { Reachable } from "../postgres/reachability.js";
 import { verifyDump } from "../postgres/verify.js";
