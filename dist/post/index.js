@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1305);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(798);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28923,7 +28923,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 1305:
+/***/ 798:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48839,6 +48839,47 @@ function compressionMethod(compress) {
     return compress.split(":")[0];
 }
 
+;// CONCATENATED MODULE: ./src/postgres/compression.ts
+// What pg_dump compresses with. The firewall rule stays open for pg_dump's whole run, and at
+// pg_dump's own default (gzip 6) most of that run is compression on the runner, not the server
+// sending rows: the default is the lightest compression that keeps the dump about as small,
+// chosen per pg_dump major by the benchmark on two datasets (docs/decisions.md, "Compression").
+/**
+ * pg_dump 15 and older compress with gzip only: the level with the shortest dump phase whose
+ * output stays within 1.15x gzip 6's on both bench datasets. Levels 1 to 3 are zlib's fast
+ * deflate, 4 and up its lazy-matching one, which costs about twice the CPU.
+ */
+const DEFAULT_GZIP_LEVEL = 3;
+/** pg_dump 16 brought lz4 and zstd; zstd at level 1 compresses about as well as gzip 6 for a fraction of its CPU. */
+const DEFAULT_MODERN_COMPRESSION = "zstd:1";
+const FIRST_MODERN_MAJOR = 16;
+/** `compress-after` with no level given: the rule is closed by then, so size matters more than speed. */
+const DEFAULT_AFTER_LEVEL = 6;
+/**
+ * The `--compress` the action passes when `compress` is empty. The custom and directory formats
+ * only: tar cannot be compressed by pg_dump, and a plain dump stays the uncompressed `.sql` its
+ * name promises.
+ */
+function defaultCompression(major, format) {
+    if (format !== "custom" && format !== "directory")
+        return undefined;
+    return major >= FIRST_MODERN_MAJOR ? DEFAULT_MODERN_COMPRESSION : String(DEFAULT_GZIP_LEVEL);
+}
+/** The user's `compress` wins; else the default for this pg_dump major; `compress-after` dumps uncompressed. */
+function resolveCompression(config, major) {
+    if (config.compressAfter !== undefined) {
+        return {
+            pgDump: "0",
+            afterLevel: config.compressAfter,
+            description: `gzip ${config.compressAfter}, after the rule was removed (pg_dump wrote uncompressed)`,
+        };
+    }
+    if (config.compress)
+        return { pgDump: config.compress, description: config.compress };
+    const chosen = defaultCompression(major, config.format);
+    return chosen ? { pgDump: chosen, description: `${chosen} (the action's default for pg_dump ${major})` } : {};
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/pg-dump-options.ts
 // pg-dump-args as pg_dump itself reads them: getopt_long, with pg_dump's own option table. A
 // plain prefix check misses what getopt accepts: an unambiguous abbreviation (`--fil=/tmp/x`), a
@@ -49066,6 +49107,7 @@ function parseWords(text) {
 
 
 
+
 const SSL_MODE_INPUTS = ["require", "verify-ca", "verify-full"];
 const FORMATS = ["custom", "directory", "tar", "plain"];
 const VERIFY_LEVELS = ["list", "restore", "false"];
@@ -49150,6 +49192,7 @@ function dumpInputs({ raw, text, fail }, env, now, cpuCount, database) {
     const compress = text("compress") || undefined;
     if (compress && !COMPRESS.test(compress))
         fail("compress", `"${compress}" is not a pg_dump compression: a level 0-9, or gzip[:N], lz4[:N], zstd[:N] or none.`);
+    const compressAfter = compressAfterInput(inputs_boolean(text("compress-after"), false, "compress-after", fail), format, compress, fail);
     const jobsInput = integer(text("jobs"), 0, 0, 64, "jobs", `parallel workers (0 = one per CPU, at most ${MAX_DEFAULT_JOBS})`, fail);
     if (jobsInput > 1 && format !== "directory")
         fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
@@ -49174,7 +49217,34 @@ function dumpInputs({ raw, text, fail }, env, now, cpuCount, database) {
     const dumpPath = pathInput
         ? external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), pathInput)
         : external_node_path_namespaceObject.join(runnerTemp(env), "scalingo-pg-dump", baseName + extensionOf(format, compress));
-    return { format, compress, jobs, pgDumpArgs, pgDumpVersion, dumpPath, baseName };
+    return {
+        format,
+        ...(compressAfter === undefined ? { compress } : { compressAfter }),
+        jobs,
+        pgDumpArgs,
+        pgDumpVersion,
+        dumpPath,
+        baseName,
+    };
+}
+/**
+ * `compress-after: true`: pg_dump writes uncompressed while the rule is open, and the data files
+ * are gzipped after it is removed; `compress` then gives that gzip level (default 6). Only the
+ * directory format keeps one file per table that pg_restore reads compressed or not.
+ */
+function compressAfterInput(on, format, compress, fail) {
+    if (!on)
+        return undefined;
+    if (format !== "directory") {
+        fail("compress-after", `compresses a directory dump's files after the rule is removed: it needs \`format: directory\` (format is "${format}").`);
+        return undefined;
+    }
+    if (!compress)
+        return DEFAULT_AFTER_LEVEL;
+    const level = /^(?:gzip:)?([1-9])$/.exec(compress)?.[1] ?? (compress === "gzip" ? String(DEFAULT_AFTER_LEVEL) : undefined);
+    if (level === undefined)
+        fail("compress", `with \`compress-after\`, "${compress}" is not a gzip level: use 1-9 (or gzip:N), or leave it empty for 6.`);
+    return Number(level ?? DEFAULT_AFTER_LEVEL);
 }
 function checkInputs({ raw, text, fail }, env, pgDumpArgs, cpuCount) {
     const verify = verifyLevel(text("verify"), fail);
