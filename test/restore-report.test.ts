@@ -62,7 +62,7 @@ describe("restore check in the summary and outputs", () => {
     const tables = Array.from({ length: 25 }, (_, i) => table("public", `t${i}`, i * 10));
     tables.push(table("public", "evil|<script>", 1000));
     r.restoreVerified = true;
-    r.restore = { tables: sortedForReport(tables), rows: 4000, bytes: 3 * 2 ** 20, durationMs: 12_300, compared: 26 };
+    r.restore = { tables: sortedForReport(tables), rows: 4000, bytes: 3 * 2 ** 20, durationMs: 12_300, compared: 26, notChecked: [] };
     const md = summaryMarkdown(r);
     expect(md).toContain("Restored into a throwaway PostgreSQL server in 12.3 s: 26 table(s), 4,000 row(s), 3.0 MiB on disk.");
     expect(md).toContain("each of the 26 dumped table(s) holds exactly the rows pg_dump read");
@@ -73,5 +73,18 @@ describe("restore check in the summary and outputs", () => {
     expect(folded?.match(/^\| public\./gm)).toHaveLength(6);
     expect(outputsOf(r)).toMatchObject({ "restore-verified": "true", tables: "26", rows: "4000" });
     expect(outputsOf(newReport("db", "osc-fr1", "custom", false))).not.toHaveProperty("restore-verified");
+    expect(md).not.toContain("Not checked");
+  });
+
+  it("lists what the restore role could not create, as not checked, names escaped", () => {
+    const r = newReport("db", "osc-fr1", "custom", false);
+    const notChecked = [
+      { type: "EVENT TRIGGER", schema: "-", name: "on_ddl" },
+      { type: "PUBLICATION TABLE", schema: "app", name: "pub_*x* events" },
+    ];
+    r.restore = { tables: [table("public", "t", 1)], rows: 1, bytes: 1, durationMs: 1, notChecked };
+    const md = summaryMarkdown(r);
+    expect(md).toContain("Not checked: 2 object(s) only a superuser can create");
+    expect(md).toContain("- EVENT TRIGGER on\\_ddl\n- PUBLICATION TABLE app.pub\\_\\*x\\* events\n");
   });
 });

@@ -5,7 +5,7 @@ import { compressionMethod, type DumpFormat } from "../naming.js";
 import { decompressedPlain } from "../postgres/verify.js";
 import { type CommandRunner, runCommand } from "../runner/commands.js";
 import { removeQuietly } from "../runner/files.js";
-import { createDatabase, type RestoredTable, restoreDump, restoredTables, withDatabaseSize } from "./restore.js";
+import { createRestoreRole, type NotChecked, type RestoredTable, restoreDump, restoredTables, withDatabaseSize } from "./restore.js";
 import type { CountedTable } from "./row-counts.js";
 import type { ThrowawayServer } from "./throwaway-server.js";
 import { type DumpedTable, dumpedTables } from "./toc.js";
@@ -20,6 +20,8 @@ export interface RestoreReport {
   durationMs: number;
   /** Tables whose rows were compared with pg_dump's snapshot (verify-row-counts), else undefined. */
   compared?: number;
+  /** Entries a role without SUPERUSER cannot restore, left out (EVENT TRIGGER, PUBLICATION, SUBSCRIPTION). */
+  notChecked: NotChecked[];
 }
 
 const DATABASE = "restore_check";
@@ -64,11 +66,20 @@ export async function restoreCheck(o: {
 async function restoreAndCount(o: Parameters<typeof restoreCheck>[0], started: number): Promise<RestoreReport> {
   // Read before restoring: a dump whose table of contents is unreadable fails here, in a second.
   const dumped = o.counted ? await dumpedTables(o.format, o.source, o.clientDir, o.run) : undefined;
-  await createDatabase(o.server, DATABASE);
-  await restoreDump({ format: o.format, source: o.source, binDir: o.clientDir, server: o.server, database: DATABASE, jobs: o.jobs, run: o.run });
+  await createRestoreRole(o.server, o.server.role, DATABASE);
+  const notChecked = await restoreDump({
+    format: o.format,
+    source: o.source,
+    binDir: o.clientDir,
+    server: o.server,
+    role: o.server.role,
+    database: DATABASE,
+    jobs: o.jobs,
+    run: o.run,
+  });
   const tables = await restoredTables(o.server, DATABASE, o.jobs);
   const bytes = await withDatabaseSize(o.server, DATABASE);
-  const report: RestoreReport = { tables: sortedForReport(tables), rows: tables.reduce((n, t) => n + t.rows, 0), bytes, durationMs: 0 };
+  const report: RestoreReport = { tables: sortedForReport(tables), rows: tables.reduce((n, t) => n + t.rows, 0), bytes, durationMs: 0, notChecked };
   if (o.counted && dumped) {
     const { problems, compared } = compareCounts(dumped, o.counted, tables);
     if (problems.length) {

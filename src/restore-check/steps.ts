@@ -8,6 +8,7 @@ import type { Log, StateStore } from "../types.js";
 import { restoreCheck } from "./check.js";
 import { dropPackageCluster, type ServerPlan, serverPackage } from "./pg-server.js";
 import type { CountedTable, SnapshotCounter } from "./row-counts.js";
+import { SERVER_USER_ENV } from "./server-identity.js";
 import { startThrowawayServer, type ThrowawayServer } from "./throwaway-server.js";
 
 // The steps of `verify: restore` that backup.ts orders: the server before the dump, the check after it.
@@ -44,16 +45,23 @@ export async function installClients(
 export async function startRestoreServer(
   config: { tempDir: string },
   plan: ServerPlan,
-  superuser: string,
+  /** The production role's name (the URI's user): the restore runs as a role of that name. */
+  role: string,
   platform: Platform,
   deps: { log: Log; state: StateStore },
 ): Promise<ThrowawayServer> {
   const { log } = deps;
-  const server = await startThrowawayServer({ binDir: plan.binDir, tempDir: config.tempDir, superuser, root: platform.root });
+  const server = await startThrowawayServer({
+    binDir: plan.binDir,
+    tempDir: config.tempDir,
+    role,
+    root: platform.root,
+    serverUser: process.env[SERVER_USER_ENV],
+  });
   // For the post step, should this process be killed before it stops the server itself.
   deps.state.save(State.restoreServer, JSON.stringify({ folder: server.folder, binDir: server.binDir, ...(server.osUser ? { osUser: server.osUser } : {}) }));
   log.info(
-    `Started a throwaway PostgreSQL server for the restore check in ${server.folder}${server.osUser ? ` (as ${server.osUser}: this step runs as root)` : ""}.`,
+    `Started a throwaway PostgreSQL server for the restore check in ${server.folder}${server.osUser ? ` (as ${server.osUser.name}: this step runs as root)` : ""}.`,
   );
   return server;
 }
@@ -86,7 +94,9 @@ export async function runRestoreCheck(
     }
   });
   report.restoreVerified = true;
-  o.log.info(`Restore check passed: ${report.restore.tables.length} table(s), ${report.restore.rows} row(s) restored.`);
+  const { tables, rows, notChecked } = report.restore;
+  const left = notChecked.length ? `; ${notChecked.length} object(s) only a superuser can create were left out, not checked (listed in the job summary)` : "";
+  o.log.info(`Restore check passed: ${tables.length} table(s), ${rows} row(s) restored${left}.`);
 }
 
 /** Ends what the restore check started, whatever the outcome: its server (and folder) and the snapshot's transaction. */

@@ -1,6 +1,6 @@
 import { formatBytes } from "../report/format.js";
 import type { Report } from "../report/report.js";
-import type { RestoredTable } from "./restore.js";
+import type { NotChecked, RestoredTable } from "./restore.js";
 
 /** Tables shown before the rest is folded into a <details> block. */
 const SHOWN = 20;
@@ -42,9 +42,22 @@ export function restoreSection(r: Report): string[] {
     `Restored into a throwaway PostgreSQL server in ${(restore.durationMs / 1000).toFixed(1)} s: ${count(restore.tables.length)} table(s), ${count(restore.rows)} row(s), ${formatBytes(restore.bytes)} on disk.${proof}`,
     "",
   ];
+  lines.push(...notCheckedLines(restore.notChecked ?? []));
   if (!restore.tables.length) return lines;
   lines.push(...tableRows(restore.tables.slice(0, SHOWN)), "");
   const rest = restore.tables.slice(SHOWN);
   if (rest.length) lines.push("<details>", `<summary>${count(rest.length)} more table(s)</summary>`, "", ...tableRows(rest), "", "</details>", "");
   return lines;
+}
+
+/** What a role without SUPERUSER cannot restore and the check left out: said, never silently skipped. */
+function notCheckedLines(entries: NotChecked[]): string[] {
+  if (!entries.length) return [];
+  const items = entries.map((e) => `- ${escapeMarkdown(`${e.type} ${e.schema === "-" ? "" : `${e.schema}.`}${e.name}`)}`);
+  return [
+    `Not checked: ${count(entries.length)} object(s) only a superuser can create, which the restore check leaves out (it restores as a role without SUPERUSER, see the README's security notes):`,
+    "",
+    ...items,
+    "",
+  ];
 }

@@ -1,17 +1,26 @@
-import { appendFile, chown, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { ActionError } from "../errors.js";
 import { type CommandRunner, runCommand } from "../runner/commands.js";
 import { exists, removeQuietly } from "../runner/files.js";
+import { quitPostmaster } from "./postmaster.js";
+import { type OsIdentity, runAs, serverIdentity } from "./server-identity.js";
 
 /** A PostgreSQL server of the dump's major, private to this step, for the restore check. */
 export interface ThrowawayServer {
-  /** Its folder: data, Unix socket and log; removed by stop(). */
+  /** Its folder (data directory, socket folder and log); removed by stop(). */
   folder: string;
-  /** libpq settings reaching it: PGHOST (the socket folder), PGPORT, PGUSER. */
-  env: Record<string, string>;
-  /** The OS user the server runs as (when this step is root), else undefined. */
-  osUser?: string;
+  /** The Unix socket's folder (libpq's host) and port: the only way in. */
+  socketDir: string;
+  port: number;
+  /** The restore role's name: the production role's (restore.ts creates it, without SUPERUSER). */
+  role: string;
+  /** The bootstrap superuser: creates the role, the database and untrusted extensions; counts rows. */
+  superuser: string;
+  /** The server's log: its error lines carry the SQLSTATE (log_line_prefix). */
+  logFile: string;
+  /** The OS user the server runs as when this step is root, else undefined (this step's own user). */
+  osUser?: OsIdentity;
   binDir: string;
   /** Immediate shutdown, then the folder is removed; safe to call twice and after a failed start. */
   stop(): Promise<void>;
@@ -22,73 +31,100 @@ export interface ServerOptions {
   binDir: string;
   /** RUNNER_TEMP: the folder goes there when the server's user can reach it. */
   tempDir: string;
-  /** Its superuser: the dump's role name, so a plain dump's `OWNER TO <role>` restores as it is. */
-  superuser: string;
+  /** The production role's name: the bootstrap superuser must not take it (the restore role does). */
+  role: string;
   run?: CommandRunner;
   /** Whether this process is root (postgres refuses to run as root). */
   root?: boolean;
+  /** Root only: SCALINGO_PG_DUMP_SERVER_USER, an existing user to run the server as. */
+  serverUser?: string;
 }
 
-// A Unix socket path is at most 107 bytes (sun_path); `.s.PGSQL.5432` is appended to the folder.
-const MAX_SOCKET_FOLDER = 107 - "/.s.PGSQL.5432".length;
+// A Unix socket path is at most 107 bytes (sun_path); `/run/.s.PGSQL.5432` is appended to the folder.
+const MAX_FOLDER = 107 - "/run/.s.PGSQL.5432".length;
 // The socket is the only way in: no TCP listener, so the port needs no allocation and cannot clash.
 const PORT = 5432;
+const SUPERUSER = "scalingo_pg_dump_superuser";
+const FOLDER_PREFIX = "scalingo-pg-dump-restore-";
+
+/** Never the production role's name: that name is the restore role's. */
+export const superuserName = (role: string) => (role === SUPERUSER ? `${SUPERUSER}_2` : SUPERUSER);
 
 /**
  * The restore check only needs a server to load the dump into: durability is off (the data is
  * thrown away), and no checkpoint interrupts the load. Nothing listens on TCP; the socket lives in
- * the folder, which only this user (or root) can enter, so trust authentication lets nobody else in.
+ * a folder only the server's user can enter. Given on the command line (pg_ctl -o), not written
+ * into the data directory: a root step never writes into files the server's user controls.
+ * Each error line of the log starts with its SQLSTATE, which pg_restore does not print.
  */
-function settings(socketFolder: string): string {
-  return `
-listen_addresses = ''
-unix_socket_directories = '${socketFolder.replaceAll("'", "''")}'
-port = ${PORT}
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-wal_level = minimal
-max_wal_senders = 0
-max_wal_size = '8GB'
-checkpoint_timeout = '1h'
-autovacuum = off
-maintenance_work_mem = '256MB'
-jit = off
-`;
+function settings(socketDir: string): string[][] {
+  return [
+    ["listen_addresses", ""],
+    ["unix_socket_directories", socketDir],
+    ["port", String(PORT)],
+    ["fsync", "off"],
+    ["synchronous_commit", "off"],
+    ["full_page_writes", "off"],
+    ["wal_level", "minimal"],
+    ["max_wal_senders", "0"],
+    ["max_wal_size", "8GB"],
+    ["checkpoint_timeout", "1h"],
+    ["autovacuum", "off"],
+    ["maintenance_work_mem", "256MB"],
+    ["jit", "off"],
+    ["lc_messages", "C"],
+    ["log_line_prefix", "sqlstate=%e "],
+    ["log_min_error_statement", "panic"],
+  ];
+}
+
+/** pg_ctl passes -o to /bin/sh: each `-c name=value` is one single-quoted word. */
+export function postgresOptions(socketDir: string): string {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  return settings(socketDir)
+    .map(([name, value]) => `-c ${quote(`${name}=${value}`)}`)
+    .join(" ");
 }
 
 /**
- * initdb and pg_ctl in a fresh folder under RUNNER_TEMP, as the current user. PostgreSQL refuses
- * to run as root (container jobs run steps as root): then the server runs as `postgres` (created by
- * Debian's server package) or else `nobody`, through runuser, and its folder is given to that user.
+ * initdb and pg_ctl in a fresh folder under RUNNER_TEMP, as the current user; when this step is
+ * root, as a user of its own (server-identity.ts), through setpriv. The folder and its two
+ * subfolders are created here; then only the server's user writes below them.
  */
 export async function startThrowawayServer(o: ServerOptions): Promise<ThrowawayServer> {
   const run = o.run ?? runCommand;
-  const osUser = o.root ? await unprivilegedUser(run) : undefined;
-  const parent = await folderParent(o.tempDir, osUser, run);
-  const folder = await mkdtemp(path.join(parent, "scalingo-pg-dump-restore-"));
-  const data = path.join(folder, "data");
-  const log = path.join(folder, "server.log");
-  const as = asServerUser(o.binDir, osUser?.name, run);
+  const osUser = o.root ? await serverIdentity(o.serverUser, run) : undefined;
+  const as = runAs(osUser, run);
+  const folder = await mkdtemp(path.join(await folderParent(o.tempDir, as), FOLDER_PREFIX));
+  const [data, socketDir] = [path.join(folder, "data"), path.join(folder, "run")];
+  const logFile = path.join(socketDir, "server.log");
+  const superuser = superuserName(o.role);
   let started = false;
   const stop = async () => {
     if (started) {
       started = false;
-      await stopServer(folder, as);
+      await stopServer(o.binDir, folder, as, osUser);
     }
-    await removeQuietly(folder);
+    await removeFolder(folder, as, osUser);
   };
   try {
-    if (osUser) await chown(folder, osUser.uid, osUser.gid);
-    const init = await as("initdb", ["-D", data, "-U", o.superuser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]);
+    await makeFolders(folder, [data, socketDir], osUser);
+    const init = await as(path.join(o.binDir, "initdb"), [
+      "-D",
+      data,
+      "-U",
+      superuser,
+      "--auth-local=trust",
+      "--auth-host=reject",
+      "--encoding=UTF8",
+      "--locale=C",
+      "--no-sync",
+    ]);
     if (init.code !== 0) throw new ActionError("restore-server", `initdb failed (exit ${init.code}): ${(init.stderr || init.stdout).trim().slice(-1500)}`);
-    await appendFile(path.join(data, "postgresql.conf"), settings(folder));
-    // Only the socket: no host line at all.
-    await writeFile(path.join(data, "pg_hba.conf"), "local all all trust\n");
     started = true;
-    const start = await as("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "start"]);
+    const start = await as(path.join(o.binDir, "pg_ctl"), ["-D", data, "-l", logFile, "-o", postgresOptions(socketDir), "-w", "-t", "60", "start"]);
     if (start.code !== 0) {
-      const serverLog = await readFile(log, "utf8").catch(() => "");
+      const serverLog = await readFile(logFile, "utf8").catch(() => "");
       throw new ActionError(
         "restore-server",
         `The throwaway PostgreSQL server did not start (exit ${start.code}): ${start.stderr.trim()}\n${serverLog.slice(-1500)}`,
@@ -98,29 +134,42 @@ export async function startThrowawayServer(o: ServerOptions): Promise<ThrowawayS
     await stop();
     throw error;
   }
-  return { folder, binDir: o.binDir, env: { PGHOST: folder, PGPORT: String(PORT), PGUSER: o.superuser }, ...(osUser ? { osUser: osUser.name } : {}), stop };
+  return { folder, socketDir, port: PORT, role: o.role, superuser, logFile, binDir: o.binDir, ...(osUser ? { osUser } : {}), stop };
 }
 
-/** Runs a server program as the server's user: through runuser when this step is root (argv as given, no shell). */
-function asServerUser(binDir: string, osUser: string | undefined, run: CommandRunner) {
-  return (program: string, args: string[]) =>
-    osUser
-      ? run("runuser", ["-u", osUser, "--", path.join(binDir, program), ...args], { silent: true })
-      : run(path.join(binDir, program), args, { silent: true });
+/**
+ * The folder stays this step's (0700, or 0711 for root so the server's user can pass through);
+ * `data` and `run` are created empty and handed to the server's user before it runs anything.
+ */
+async function makeFolders(folder: string, inside: string[], osUser: OsIdentity | undefined): Promise<void> {
+  if (osUser) await chmod(folder, 0o711);
+  for (const dir of inside) {
+    await mkdir(dir, { mode: 0o700 });
+    if (osUser) await chown(dir, osUser.uid, osUser.gid);
+  }
 }
 
-/** Immediate shutdown: the data is thrown away anyway. SIGQUIT when pg_ctl cannot do it. */
-async function stopServer(folder: string, as: ReturnType<typeof asServerUser>): Promise<void> {
+/** Immediate shutdown: the data is thrown away anyway. SIGQUIT to a verified postmaster when pg_ctl cannot do it. */
+async function stopServer(binDir: string, folder: string, as: ReturnType<typeof runAs>, osUser: OsIdentity | undefined): Promise<void> {
   const data = path.join(folder, "data");
-  const stopped = await as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
-  if (stopped.code !== 0) await killPostmaster(data);
+  const stopped = await as(path.join(binDir, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
+  if (stopped.code !== 0) await quitPostmaster(data, osUser?.uid ?? process.getuid?.() ?? -1);
+}
+
+/**
+ * What the server's user wrote is removed as that user (a root `rm -r` racing that user's
+ * symlinks could be led anywhere); then this step removes its own, now empty, folder.
+ */
+async function removeFolder(folder: string, as: ReturnType<typeof runAs>, osUser: OsIdentity | undefined): Promise<void> {
+  if (osUser) await as("rm", ["-rf", "--", path.join(folder, "data"), path.join(folder, "run")]);
+  await removeQuietly(folder);
 }
 
 /** What the post step needs to stop a server main left running (main was killed). */
 export interface SavedServer {
   folder: string;
   binDir: string;
-  osUser?: string;
+  osUser?: OsIdentity;
 }
 
 /**
@@ -129,48 +178,21 @@ export interface SavedServer {
  * (its name, its data directory) is touched.
  */
 export async function removeLeftoverServer(saved: SavedServer, run: CommandRunner = runCommand): Promise<boolean> {
-  if (!path.basename(saved.folder).startsWith("scalingo-pg-dump-restore-") || !(await exists(path.join(saved.folder, "data", "PG_VERSION")))) return false;
-  if (await exists(path.join(saved.folder, "data", "postmaster.pid"))) await stopServer(saved.folder, asServerUser(saved.binDir, saved.osUser, run));
-  await removeQuietly(saved.folder);
+  if (!path.basename(saved.folder).startsWith(FOLDER_PREFIX) || !(await exists(path.join(saved.folder, "data", "PG_VERSION")))) return false;
+  const osUser = typeof saved.osUser === "object" ? saved.osUser : undefined;
+  const as = runAs(osUser, run);
+  if (await exists(path.join(saved.folder, "data", "postmaster.pid"))) await stopServer(saved.binDir, saved.folder, as, osUser);
+  await removeFolder(saved.folder, as, osUser);
   return true;
-}
-
-interface OsUser {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
-/** `postgres` (Debian's server package creates it), else `nobody`: never root. */
-async function unprivilegedUser(run: CommandRunner): Promise<OsUser> {
-  for (const name of ["postgres", "nobody"]) {
-    const [uid, gid] = await Promise.all([run("id", ["-u", name], { silent: true }), run("id", ["-g", name], { silent: true })]);
-    if (uid.code === 0 && gid.code === 0 && Number(uid.stdout) > 0) return { name, uid: Number(uid.stdout), gid: Number(gid.stdout) };
-  }
-  throw new ActionError(
-    "restore-server",
-    "This step runs as root and PostgreSQL refuses to run as root, but neither a `postgres` nor a `nobody` user exists to run the restore check's server. Create one, run the job as another user, or use `verify: list`.",
-  );
 }
 
 /**
  * RUNNER_TEMP, unless the server's user cannot reach it (a root-owned private folder above it) or
  * the socket path would be too long: then /tmp, which every user can traverse.
  */
-async function folderParent(tempDir: string, osUser: OsUser | undefined, run: CommandRunner): Promise<string> {
-  const fits = path.resolve(tempDir).length + "/scalingo-pg-dump-restore-XXXXXX".length <= MAX_SOCKET_FOLDER;
+async function folderParent(tempDir: string, as: ReturnType<typeof runAs>): Promise<string> {
+  const fits = path.resolve(tempDir).length + `/${FOLDER_PREFIX}XXXXXX`.length <= MAX_FOLDER;
   if (!fits) return "/tmp";
-  if (!osUser) return tempDir;
-  const reachable = await run("runuser", ["-u", osUser.name, "--", "test", "-x", tempDir], { silent: true });
+  const reachable = await as("test", ["-x", tempDir]);
   return reachable.code === 0 ? tempDir : "/tmp";
-}
-
-/** When pg_ctl cannot stop it: SIGQUIT is PostgreSQL's immediate shutdown. */
-async function killPostmaster(data: string): Promise<void> {
-  const pid = Number((await readFile(path.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
-  if (pid > 0) {
-    try {
-      process.kill(pid, "SIGQUIT");
-    } catch {}
-  }
 }

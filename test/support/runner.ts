@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { unprivilegedUser } from "./os-user.js";
 import { actionInputDefaults, parseFileCommands, parseWorkflowCommands, withoutMaskCommands } from "./runner-parse.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -118,6 +119,8 @@ export async function createRunnerContext(
     RUNNER_TOOL_CACHE: join(dir, "hostedtoolcache"),
     NO_PROXY: LOOPBACK,
     no_proxy: LOOPBACK,
+    // As root the action would create a user for its restore server: tests name an existing one instead.
+    ...(process.getuid?.() === 0 ? { SCALINGO_PG_DUMP_SERVER_USER: unprivilegedUser().name } : {}),
     ...(o.artifact ? { ACTIONS_RUNTIME_TOKEN: o.artifact.runtimeToken, ACTIONS_RESULTS_URL: o.artifact.resultsUrl } : {}),
     ...o.env,
   };
