@@ -145,6 +145,35 @@ describe("the restore check trusts nothing the dump runs (real binaries)", () =>
     expect((result as Error).message).toMatch(/MATERIALIZED VIEW DATA public\.audited: SQLSTATE 42501/);
   });
 
+  it("the runner's PG* variables (PGSSLMODE=require, PGOPTIONS...) do not reach the check's own clients (item 4)", async () => {
+    const db = await production("trust_env", "CREATE TABLE public.t (id integer); INSERT INTO public.t SELECT generate_series(1, 7);");
+    const file = await dump(db);
+    // Meant for production, or for nothing: the socket has no TLS, a read-only session could not create the role.
+    const runner = {
+      PGSSLMODE: "require",
+      PGOPTIONS: "-c default_transaction_read_only=on",
+      PGAPPNAME: "runner-app",
+      PGCLIENTENCODING: "SQL_ASCII",
+      PGPASSWORD: "not-for-the-check",
+      PGUSER: "someone_else",
+      PGDATABASE: "elsewhere",
+      PGHOST: "/nonexistent",
+      PGPORT: "1",
+    };
+    const saved = Object.fromEntries(Object.keys(runner).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, runner);
+    try {
+      const { result } = await check("custom", file);
+      expect(result, String(result)).not.toBeInstanceOf(Error);
+      expect((result as { rows: number }).rows).toBe(7);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it("an extension in a schema the dump creates: schemas by the role, the untrusted extension by the superuser, the rest by the role; superuser-only objects are left out and listed", async () => {
     const db = await production(
       "trust_extension",
