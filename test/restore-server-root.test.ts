@@ -7,7 +7,7 @@ import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promis
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startThrowawayServer, type ThrowawayServer } from "../src/postgres/throwaway-server.js";
+import { startThrowawayServer, type ThrowawayServer } from "../src/restore-check/throwaway-server.js";
 import { unprivilegedUser } from "./support/os-user.js";
 import { findPgBinDir } from "./support/postgres.js";
 import { tempBase } from "./support/postgres-exec.js";

@@ -1,6 +1,6 @@
 // An existing unprivileged user of this machine, for the paths a non-root identity takes: tests
 // never create users (that would change the machine). Not root, nobody or postgres: the action
-// refuses those for its server (src/postgres/server-identity.ts).
+// refuses those for its server (src/restore-check/server-identity.ts).
 import { readFileSync } from "node:fs";
 
 export interface TestUser {
