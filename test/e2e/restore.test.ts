@@ -1,10 +1,14 @@
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unprivilegedUser } from "../support/os-user.js";
 import { runStep, type StepResult, startStep } from "../support/runner.js";
 import { describeStep, type Scenario, startWorld, type World } from "./world.js";
 
+const execFileP = promisify(execFile);
 // The fixture's tables and rows (test/support/fixture.ts).
 const FIXTURE_TABLES = 5;
 const FIXTURE_ROWS = 3000 + 4000 + 1001 + 2000 + 3;
@@ -131,6 +135,26 @@ describe("verify: restore", () => {
     } finally {
       await w.pg.psql("DROP SCHEMA leak CASCADE", w.dbName);
     }
+  });
+
+  it.runIf(process.getuid?.() === 0)("a non-root step (setpriv, an unprivileged uid): the server runs as that user, and it all goes", async () => {
+    const user = unprivilegedUser();
+    // The rule takes a while: the server is up, and looked at, before the dump starts.
+    const s = await w.scenario({ ruleDelayMs: 8_000 });
+    await execFileP("chown", ["-R", `${user.uid}:${user.gid}`, s.ctx.dir]);
+    // No SCALINGO_PG_DUMP_SERVER_USER: a non-root step never looks for another user.
+    const env = { SCALINGO_PG_DUMP_SERVER_USER: "" };
+    const step = startStep(s.ctx, "main", { ...s.inputs, verify: "restore", "verify-row-counts": "true" }, { asUser: user, env });
+    await step.waitFor(/throwaway PostgreSQL server for the restore check in/);
+    const temp = s.ctx.env.RUNNER_TEMP as string;
+    const folder = readdirSync(temp).find((f) => f.startsWith("scalingo-pg-dump-restore-"));
+    const pid = Number(readFileSync(`${temp}/${folder}/data/postmaster.pid`, "utf8").split("\n")[0]);
+    expect(Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1])).toBe(user.uid);
+    const main = await step.done;
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(main.stdout).not.toMatch(/this step runs as root/);
+    expect(main.outputs).toMatchObject({ "restore-verified": "true", rows: String(FIXTURE_ROWS) });
+    expectNothingLeft(main);
   });
 
   it("a row committed while pg_dump runs is in neither count: no false mismatch", async () => {

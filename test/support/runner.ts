@@ -4,7 +4,7 @@
 // command files per step. Always an async child: emulators live in the test process.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -48,6 +48,8 @@ export interface RunningStep {
 export interface StepOptions {
   state?: Record<string, string>;
   env?: Record<string, string>;
+  /** Runs the step as this unprivileged uid (setpriv), as a hosted runner's `runner` user; the context must be its. */
+  asUser?: { uid: number; gid: number };
 }
 
 const LOOPBACK = "127.0.0.1,localhost";
@@ -140,6 +142,7 @@ export function startStep(ctx: RunnerContext, entry: "main" | "post", inputs: Re
   for (const [variable, prefix] of Object.entries(FILE_COMMANDS) as [FileCommand, string][]) {
     files[variable] = join(commands, `${prefix}_${randomUUID()}`);
     writeFileSync(files[variable], "");
+    if (o.asUser) chownSync(files[variable], o.asUser.uid, o.asUser.gid);
   }
 
   const env: Record<string, string> = { ...ctx.env, ...files };
@@ -149,7 +152,8 @@ export function startStep(ctx: RunnerContext, entry: "main" | "post", inputs: Re
 
   const script = join(ctx.actionDir, "dist", entry, "index.js");
   if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
-  const child = spawn(NODE24, [script], { cwd: ctx.env.GITHUB_WORKSPACE, env, stdio: ["ignore", "pipe", "pipe"] });
+  const as = o.asUser ? [`--reuid=${o.asUser.uid}`, `--regid=${o.asUser.gid}`, "--clear-groups", "--", NODE24] : [];
+  const child = spawn(o.asUser ? "setpriv" : NODE24, [...as, script], { cwd: ctx.env.GITHUB_WORKSPACE, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   let closed = false;
