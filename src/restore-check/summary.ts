@@ -53,7 +53,8 @@ export function restoreSection(r: Report): string[] {
 /** What a role without SUPERUSER cannot restore and the check left out: said, never silently skipped. */
 function notCheckedLines(entries: NotChecked[]): string[] {
   if (!entries.length) return [];
-  const items = entries.map((e) => `- ${escapeMarkdown(`${e.type} ${e.schema === "-" ? "" : `${e.schema}.`}${e.name}`)}`);
+  const items = entries.slice(0, SHOWN).map((e) => `- ${escapeMarkdown(`${e.type} ${e.schema === "-" ? "" : `${e.schema}.`}${e.name}`)}`);
+  if (entries.length > SHOWN) items.push(`- ... and ${count(entries.length - SHOWN)} more`);
   return [
     `Not checked: ${count(entries.length)} object(s) only a superuser can create, which the restore check leaves out (it restores as a role without SUPERUSER, see the README's security notes):`,
     "",
