@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(798);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3347);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28923,7 +28923,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 798:
+/***/ 3347:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -49541,7 +49541,7 @@ async function createPrivate(target, kind) {
         await handle.close();
     }
 }
-async function files_removeQuietly(target) {
+async function removeQuietly(target) {
     if (target)
         await (0,promises_namespaceObject.rm)(target, { recursive: true, force: true }).catch(() => undefined);
 }
@@ -49550,72 +49550,200 @@ async function exists(target) {
     return (0,promises_namespaceObject.lstat)(target).then(() => true, () => false);
 }
 
+;// CONCATENATED MODULE: ./src/restore-check/postmaster.ts
+
+
+/**
+ * The pid in `postmaster.pid`, only if it is that data directory's postmaster: the file belongs to
+ * the server's user, who could write any pid into it (a root step must not signal on its word).
+ * A postmaster runs in its data directory, as the server's user, and keeps its command line
+ * (`.../postgres -D <data> ...`); its backends rename themselves (`postgres: user db ...`).
+ */
+async function verifiedPostmaster(data, uid) {
+    const pid = Number((await (0,promises_namespaceObject.readFile)(external_node_path_namespaceObject.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
+    if (!Number.isInteger(pid) || pid <= 1)
+        return undefined;
+    try {
+        const [cwd, expected, status, cmdline] = await Promise.all([
+            (0,promises_namespaceObject.readlink)(`/proc/${pid}/cwd`),
+            (0,promises_namespaceObject.realpath)(data),
+            (0,promises_namespaceObject.readFile)(`/proc/${pid}/status`, "utf8"),
+            (0,promises_namespaceObject.readFile)(`/proc/${pid}/cmdline`, "utf8"),
+        ]);
+        const owner = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+        const program = external_node_path_namespaceObject.basename(cmdline.split("\0")[0] ?? "");
+        return cwd === expected && owner === uid && program === "postgres" ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** SIGQUIT (PostgreSQL's immediate shutdown) to a verified postmaster; false when there is none to signal. */
+async function quitPostmaster(data, uid) {
+    const pid = await verifiedPostmaster(data, uid);
+    if (!pid)
+        return false;
+    try {
+        process.kill(pid, "SIGQUIT");
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/restore-check/server-identity.ts
+
+/** Created for the purpose, on a root step only, when it does not exist yet (docs/decisions.md). */
+const DEDICATED_USER = "scalingo-pg-dump";
+/** Names an existing user instead: for admins who create users themselves (and for the tests, which must not create any). */
+const SERVER_USER_ENV = "SCALINGO_PG_DUMP_SERVER_USER";
+/**
+ * Never these: root (PostgreSQL refuses it, and it would own the runner), `nobody` (shared by
+ * unrelated daemons, whose files the server could then reach), `postgres` (on a self-hosted runner
+ * it may own a real cluster, which a restored database's code could then read or stop).
+ */
+const REFUSED = new Set(["root", "nobody", "postgres"]);
+const NOBODY_UID = 65534;
+/**
+ * Who runs the server when this step is root: the user named by SCALINGO_PG_DUMP_SERVER_USER, or
+ * else `scalingo-pg-dump`, created (a system user without home or shell) the first time.
+ */
+async function server_identity_serverIdentity(requested, run) {
+    const name = requested?.trim() || DEDICATED_USER;
+    if (REFUSED.has(name)) {
+        throw new ActionError("restore-server", `${SERVER_USER_ENV} is "${name}": the restore check's server never runs as root, nobody or postgres. Name a user of its own.`);
+    }
+    let found = await lookUp(name, run);
+    if (!found && !requested) {
+        await createDedicatedUser(run);
+        found = await lookUp(name, run);
+    }
+    if (!found) {
+        throw new ActionError("restore-server", requested
+            ? `${SERVER_USER_ENV} names "${name}", but no such user exists on the runner.`
+            : `This step runs as root and PostgreSQL refuses to run as root, but the user \`${DEDICATED_USER}\` could not be created (useradd or adduser). Create it, set ${SERVER_USER_ENV} to a user of its own, run the job as another user, or use \`verify: list\`.`);
+    }
+    if (found.uid === 0 || found.uid === NOBODY_UID) {
+        throw new ActionError("restore-server", `The user "${name}" has uid ${found.uid}: the restore check's server needs an unprivileged user of its own.`);
+    }
+    return found;
+}
+async function lookUp(name, run) {
+    const [uid, gid] = await Promise.all([run("id", ["-u", name], { silent: true }), run("id", ["-g", name], { silent: true })]);
+    if (uid.code !== 0 || gid.code !== 0)
+        return undefined;
+    return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+/** shadow's useradd (Debian, Ubuntu), else BusyBox's adduser (Alpine containers). */
+async function createDedicatedUser(run) {
+    const created = await run("useradd", ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", DEDICATED_USER], { silent: true });
+    if (created.code === 127)
+        await run("adduser", ["-S", "-D", "-H", "-h", "/nonexistent", "-s", "/sbin/nologin", DEDICATED_USER], { silent: true });
+}
+/**
+ * Runs a program as `identity` (when this step is root), argv as given and no shell: setpriv
+ * drops every group and forbids gaining privileges again (no setuid program can give them back).
+ */
+function server_identity_runAs(identity, run) {
+    return (file, args, options = {}) => identity
+        ? run("setpriv", [`--reuid=${identity.uid}`, `--regid=${identity.gid}`, "--clear-groups", "--no-new-privs", "--", file, ...args], {
+            silent: true,
+            ...options,
+        })
+        : run(file, args, { silent: true, ...options });
+}
+
 ;// CONCATENATED MODULE: ./src/restore-check/throwaway-server.ts
 
 
 
 
 
-// A Unix socket path is at most 107 bytes (sun_path); `.s.PGSQL.5432` is appended to the folder.
-const MAX_SOCKET_FOLDER = 107 - "/.s.PGSQL.5432".length;
+
+
+// A Unix socket path is at most 107 bytes (sun_path); `/run/.s.PGSQL.5432` is appended to the folder.
+const MAX_FOLDER = 107 - "/run/.s.PGSQL.5432".length;
 // The socket is the only way in: no TCP listener, so the port needs no allocation and cannot clash.
 const PORT = 5432;
+const SUPERUSER = "scalingo_pg_dump_superuser";
+const FOLDER_PREFIX = "scalingo-pg-dump-restore-";
+/** Never the production role's name: that name is the restore role's. */
+const superuserName = (role) => (role === SUPERUSER ? `${SUPERUSER}_2` : SUPERUSER);
 /**
  * The restore check only needs a server to load the dump into: durability is off (the data is
  * thrown away), and no checkpoint interrupts the load. Nothing listens on TCP; the socket lives in
- * the folder, which only this user (or root) can enter, so trust authentication lets nobody else in.
+ * a folder only the server's user can enter. Given on the command line (pg_ctl -o), not written
+ * into the data directory: a root step never writes into files the server's user controls.
+ * Each error line of the log starts with its SQLSTATE, which pg_restore does not print.
  */
-function settings(socketFolder) {
-    return `
-listen_addresses = ''
-unix_socket_directories = '${socketFolder.replaceAll("'", "''")}'
-port = ${PORT}
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-wal_level = minimal
-max_wal_senders = 0
-max_wal_size = '8GB'
-checkpoint_timeout = '1h'
-autovacuum = off
-maintenance_work_mem = '256MB'
-jit = off
-`;
+function settings(socketDir) {
+    return [
+        ["listen_addresses", ""],
+        ["unix_socket_directories", socketDir],
+        ["port", String(PORT)],
+        ["fsync", "off"],
+        ["synchronous_commit", "off"],
+        ["full_page_writes", "off"],
+        ["wal_level", "minimal"],
+        ["max_wal_senders", "0"],
+        ["max_wal_size", "8GB"],
+        ["checkpoint_timeout", "1h"],
+        ["autovacuum", "off"],
+        ["maintenance_work_mem", "256MB"],
+        ["jit", "off"],
+        ["lc_messages", "C"],
+        ["log_line_prefix", "sqlstate=%e "],
+        ["log_min_error_statement", "panic"],
+    ];
+}
+/** pg_ctl passes -o to /bin/sh: each `-c name=value` is one single-quoted word. */
+function postgresOptions(socketDir) {
+    const quote = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+    return settings(socketDir)
+        .map(([name, value]) => `-c ${quote(`${name}=${value}`)}`)
+        .join(" ");
 }
 /**
- * initdb and pg_ctl in a fresh folder under RUNNER_TEMP, as the current user. PostgreSQL refuses
- * to run as root (container jobs run steps as root): then the server runs as `postgres` (created by
- * Debian's server package) or else `nobody`, through runuser, and its folder is given to that user.
+ * initdb and pg_ctl in a fresh folder under RUNNER_TEMP, as the current user; when this step is
+ * root, as a user of its own (server-identity.ts), through setpriv. The folder and its two
+ * subfolders are created here; then only the server's user writes below them.
  */
 async function startThrowawayServer(o) {
     const run = o.run ?? runCommand;
-    const osUser = o.root ? await unprivilegedUser(run) : undefined;
-    const parent = await folderParent(o.tempDir, osUser, run);
-    const folder = await mkdtemp(path.join(parent, "scalingo-pg-dump-restore-"));
-    const data = path.join(folder, "data");
-    const log = path.join(folder, "server.log");
-    const as = asServerUser(o.binDir, osUser?.name, run);
+    const osUser = o.root ? await serverIdentity(o.serverUser, run) : undefined;
+    const as = runAs(osUser, run);
+    const folder = await mkdtemp(path.join(await folderParent(o.tempDir, as), FOLDER_PREFIX));
+    const [data, socketDir] = [path.join(folder, "data"), path.join(folder, "run")];
+    const logFile = path.join(socketDir, "server.log");
+    const superuser = superuserName(o.role);
     let started = false;
     const stop = async () => {
         if (started) {
             started = false;
-            await stopServer(folder, as);
+            await stopServer(o.binDir, folder, as, osUser);
         }
-        await removeQuietly(folder);
+        await removeFolder(folder, as, osUser);
     };
     try {
-        if (osUser)
-            await chown(folder, osUser.uid, osUser.gid);
-        const init = await as("initdb", ["-D", data, "-U", o.superuser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]);
+        await makeFolders(folder, [data, socketDir], osUser);
+        const init = await as(path.join(o.binDir, "initdb"), [
+            "-D",
+            data,
+            "-U",
+            superuser,
+            "--auth-local=trust",
+            "--auth-host=reject",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
         if (init.code !== 0)
             throw new ActionError("restore-server", `initdb failed (exit ${init.code}): ${(init.stderr || init.stdout).trim().slice(-1500)}`);
-        await appendFile(path.join(data, "postgresql.conf"), settings(folder));
-        // Only the socket: no host line at all.
-        await writeFile(path.join(data, "pg_hba.conf"), "local all all trust\n");
         started = true;
-        const start = await as("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "start"]);
+        const start = await as(path.join(o.binDir, "pg_ctl"), ["-D", data, "-l", logFile, "-o", postgresOptions(socketDir), "-w", "-t", "60", "start"]);
         if (start.code !== 0) {
-            const serverLog = await readFile(log, "utf8").catch(() => "");
+            const serverLog = await readFile(logFile, "utf8").catch(() => "");
             throw new ActionError("restore-server", `The throwaway PostgreSQL server did not start (exit ${start.code}): ${start.stderr.trim()}\n${serverLog.slice(-1500)}`);
         }
     }
@@ -49623,20 +49751,36 @@ async function startThrowawayServer(o) {
         await stop();
         throw error;
     }
-    return { folder, binDir: o.binDir, env: { PGHOST: folder, PGPORT: String(PORT), PGUSER: o.superuser }, ...(osUser ? { osUser: osUser.name } : {}), stop };
+    return { folder, socketDir, port: PORT, role: o.role, superuser, logFile, binDir: o.binDir, ...(osUser ? { osUser } : {}), stop };
 }
-/** Runs a server program as the server's user: through runuser when this step is root (argv as given, no shell). */
-function asServerUser(binDir, osUser, run) {
-    return (program, args) => osUser
-        ? run("runuser", ["-u", osUser, "--", external_node_path_namespaceObject.join(binDir, program), ...args], { silent: true })
-        : run(external_node_path_namespaceObject.join(binDir, program), args, { silent: true });
+/**
+ * The folder stays this step's (0700, or 0711 for root so the server's user can pass through);
+ * `data` and `run` are created empty and handed to the server's user before it runs anything.
+ */
+async function makeFolders(folder, inside, osUser) {
+    if (osUser)
+        await chmod(folder, 0o711);
+    for (const dir of inside) {
+        await mkdir(dir, { mode: 0o700 });
+        if (osUser)
+            await chown(dir, osUser.uid, osUser.gid);
+    }
 }
-/** Immediate shutdown: the data is thrown away anyway. SIGQUIT when pg_ctl cannot do it. */
-async function stopServer(folder, as) {
+/** Immediate shutdown: the data is thrown away anyway. SIGQUIT to a verified postmaster when pg_ctl cannot do it. */
+async function stopServer(binDir, folder, as, osUser) {
     const data = external_node_path_namespaceObject.join(folder, "data");
-    const stopped = await as("pg_ctl", ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
+    const stopped = await as(external_node_path_namespaceObject.join(binDir, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
     if (stopped.code !== 0)
-        await killPostmaster(data);
+        await quitPostmaster(data, osUser?.uid ?? process.getuid?.() ?? -1);
+}
+/**
+ * What the server's user wrote is removed as that user (a root `rm -r` racing that user's
+ * symlinks could be led anywhere); then this step removes its own, now empty, folder.
+ */
+async function removeFolder(folder, as, osUser) {
+    if (osUser)
+        await as("rm", ["-rf", "--", external_node_path_namespaceObject.join(folder, "data"), external_node_path_namespaceObject.join(folder, "run")]);
+    await removeQuietly(folder);
 }
 /**
  * The post step's safety net: a main killed outright (SIGKILL, out of memory) leaves the server
@@ -49644,44 +49788,25 @@ async function stopServer(folder, as) {
  * (its name, its data directory) is touched.
  */
 async function removeLeftoverServer(saved, run = commands_runCommand) {
-    if (!external_node_path_namespaceObject.basename(saved.folder).startsWith("scalingo-pg-dump-restore-") || !(await exists(external_node_path_namespaceObject.join(saved.folder, "data", "PG_VERSION"))))
+    if (!external_node_path_namespaceObject.basename(saved.folder).startsWith(FOLDER_PREFIX) || !(await exists(external_node_path_namespaceObject.join(saved.folder, "data", "PG_VERSION"))))
         return false;
+    const osUser = typeof saved.osUser === "object" ? saved.osUser : undefined;
+    const as = server_identity_runAs(osUser, run);
     if (await exists(external_node_path_namespaceObject.join(saved.folder, "data", "postmaster.pid")))
-        await stopServer(saved.folder, asServerUser(saved.binDir, saved.osUser, run));
-    await files_removeQuietly(saved.folder);
+        await stopServer(saved.binDir, saved.folder, as, osUser);
+    await removeFolder(saved.folder, as, osUser);
     return true;
-}
-/** `postgres` (Debian's server package creates it), else `nobody`: never root. */
-async function unprivilegedUser(run) {
-    for (const name of ["postgres", "nobody"]) {
-        const [uid, gid] = await Promise.all([run("id", ["-u", name], { silent: true }), run("id", ["-g", name], { silent: true })]);
-        if (uid.code === 0 && gid.code === 0 && Number(uid.stdout) > 0)
-            return { name, uid: Number(uid.stdout), gid: Number(gid.stdout) };
-    }
-    throw new ActionError("restore-server", "This step runs as root and PostgreSQL refuses to run as root, but neither a `postgres` nor a `nobody` user exists to run the restore check's server. Create one, run the job as another user, or use `verify: list`.");
 }
 /**
  * RUNNER_TEMP, unless the server's user cannot reach it (a root-owned private folder above it) or
  * the socket path would be too long: then /tmp, which every user can traverse.
  */
-async function folderParent(tempDir, osUser, run) {
-    const fits = path.resolve(tempDir).length + "/scalingo-pg-dump-restore-XXXXXX".length <= MAX_SOCKET_FOLDER;
+async function folderParent(tempDir, as) {
+    const fits = path.resolve(tempDir).length + `/${FOLDER_PREFIX}XXXXXX`.length <= MAX_FOLDER;
     if (!fits)
         return "/tmp";
-    if (!osUser)
-        return tempDir;
-    const reachable = await run("runuser", ["-u", osUser.name, "--", "test", "-x", tempDir], { silent: true });
+    const reachable = await as("test", ["-x", tempDir]);
     return reachable.code === 0 ? tempDir : "/tmp";
-}
-/** When pg_ctl cannot stop it: SIGQUIT is PostgreSQL's immediate shutdown. */
-async function killPostmaster(data) {
-    const pid = Number((await (0,promises_namespaceObject.readFile)(external_node_path_namespaceObject.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
-    if (pid > 0) {
-        try {
-            process.kill(pid, "SIGQUIT");
-        }
-        catch { }
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/runner/state.ts
