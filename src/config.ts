@@ -2,11 +2,13 @@ import { isIPv4 } from "node:net";
 import * as path from "node:path";
 import { Encrypter } from "age-encryption";
 import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS } from "./constants.js";
+import { duration } from "./duration.js";
 import { InputError } from "./errors.js";
 import { boolean, type Env, FALSE, type Fail, type InputReader, type Inputs, integer, lines, rootCert, serviceUrl, TRUE } from "./inputs.js";
 import { type DumpFormat, extensionOf, repositoryOf, utcStamp } from "./naming.js";
 import { DEFAULT_AFTER_LEVEL } from "./postgres/compression.js";
 import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/pg-dump-options.js";
+import { missingSeedFlags } from "./postgres/pg-dump-seed.js";
 import type { LookupPolicy } from "./runner/public-ip.js";
 import { defaultRuleLabel, looksLikeOwnLabel } from "./scalingo/rule-label.js";
 import { parseWords } from "./words.js";
@@ -45,6 +47,7 @@ export interface Config {
   compressAfter?: number;
   /** pg_dump --jobs, directory format only; already resolved from 0 = one per CPU, at most MAX_DEFAULT_JOBS. */
   jobs?: number;
+  /** `pg-dump-args` (or the defaults it replaces), then `pg-dump-extra-args`. */
   pgDumpArgs: string[];
   pgDumpVersion: "auto" | number;
   /** Where pg_dump writes: a file, or a directory for the directory format. */
@@ -66,6 +69,8 @@ export interface Config {
   encryptionRecipients: string[];
   /** An unencrypted upload from a public repository, on purpose. */
   allowUnencryptedPublic: boolean;
+  /** Valid inputs worth a warning (a replacing `pg-dump-args` that drops a default flag). */
+  warnings: string[];
 }
 
 /**
@@ -86,14 +91,20 @@ const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
  */
 export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: number): Config {
   const problems: string[] = [];
-  const inputs: Inputs = { raw: read, text: (name) => read(name).trim(), fail: (input, message) => problems.push(`\`${input}\`: ${message}`) };
+  const warnings: string[] = [];
+  const inputs: Inputs = {
+    raw: read,
+    text: (name) => read(name).trim(),
+    fail: (input, message) => problems.push(`\`${input}\`: ${message}`),
+    warn: (message) => warnings.push(message),
+  };
   const scalingo = scalingoInputs(inputs);
   const firewall = firewallInputs(inputs, env);
   const { baseName, ...dump } = dumpInputs(inputs, env, now, cpuCount, scalingo.database);
   const checks = checkInputs(inputs, env, dump.pgDumpArgs, cpuCount);
   const artifact = artifactInputs(inputs, baseName);
   if (problems.length) throw new InputError(problems);
-  return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact };
+  return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact, warnings };
 }
 
 function scalingoInputs({ raw, text, fail }: Inputs) {
@@ -137,17 +148,26 @@ function firewallInputs({ text, fail }: Inputs, env: Env) {
   else if (text("rule-label") && looksLikeOwnLabel(ruleLabel))
     fail("rule-label", `"${ruleLabel}" is in the action's own default format, reserved for its default labels: choose another label, or leave it empty.`);
 
-  const reachableTimeout = integer(text("reachable-timeout"), 300, 1, 3600, "reachable-timeout", "seconds", fail);
-  const staleRuleAge = integer(text("stale-rule-age"), 720, 0, 525_600, "stale-rule-age", "minutes (0 disables)", fail);
-  if (staleRuleAge > 0 && staleRuleAge < MIN_STALE_RULE_AGE_MINUTES)
+  // A bare number keeps each input's historical unit: seconds here, minutes for the sweep.
+  const reachableTimeoutMs = duration(
+    text("reachable-timeout"),
+    { input: "reachable-timeout", bareUnit: "s", fallbackMs: 300_000, minMs: 1000, maxMs: 3_600_000 },
+    fail,
+  );
+  const staleRuleAgeMs = duration(
+    text("stale-rule-age"),
+    { input: "stale-rule-age", bareUnit: "m", fallbackMs: 720 * MINUTE, minMs: 0, maxMs: 365 * 24 * 60 * MINUTE },
+    fail,
+  );
+  if (staleRuleAgeMs > 0 && staleRuleAgeMs < MIN_STALE_RULE_AGE_MINUTES * MINUTE)
     fail(
       "stale-rule-age",
-      `"${staleRuleAge}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES}; self-hosted runners: more than your longest job.`,
+      `"${text("stale-rule-age")}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (6h, the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES} (6h); self-hosted runners: more than your longest job.`,
     );
-  return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs: reachableTimeout * 1000, staleRuleAgeMs: staleRuleAge * 60_000 };
+  return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs, staleRuleAgeMs };
 }
 
-function dumpInputs({ raw, text, fail }: Inputs, env: Env, now: Date, cpuCount: number, database: string) {
+function dumpInputs({ raw, text, fail, warn }: Inputs, env: Env, now: Date, cpuCount: number, database: string) {
   const format = (text("format") || "custom") as DumpFormat;
   if (!FORMATS.includes(format)) fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
 
@@ -162,14 +182,17 @@ function dumpInputs({ raw, text, fail }: Inputs, env: Env, now: Date, cpuCount: 
     fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
   const jobs = format === "directory" ? jobsInput || Math.min(MAX_DEFAULT_JOBS, Math.max(1, cpuCount)) : undefined;
 
-  let pgDumpArgs: string[] = [];
-  try {
-    pgDumpArgs = parseWords(raw("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
-    const problem = reservedArgsProblem(parsePgDumpArgs(pgDumpArgs));
-    if (problem) fail("pg-dump-args", problem);
-  } catch (error) {
-    fail("pg-dump-args", (error as Error).message);
-  }
+  // `pg-dump-args` replaces the defaults, `pg-dump-extra-args` adds to them (pg-dump-seed.ts).
+  const replacing = raw("pg-dump-args").trim();
+  const pgDumpArgs = [
+    ...argsInput(replacing || DEFAULT_PG_DUMP_ARGS, "pg-dump-args", fail),
+    ...argsInput(raw("pg-dump-extra-args"), "pg-dump-extra-args", fail),
+  ];
+  const missing = replacing ? missingSeedFlags(argsInput(replacing, "pg-dump-args", () => undefined)) : [];
+  if (missing.length)
+    warn(
+      `\`pg-dump-args\` replaces the default arguments, and ${missing.join(" ")} ${missing.length > 1 ? "are" : "is"} not among yours. To add options to the defaults instead, put them in \`pg-dump-extra-args\` and leave \`pg-dump-args\` empty.`,
+    );
 
   const versionText = text("pg-dump-version") || "auto";
   const pgDumpVersion: Config["pgDumpVersion"] = versionText === "auto" ? "auto" : Number(versionText);
@@ -252,12 +275,27 @@ function artifactInputs({ raw, text, fail }: Inputs, baseName: string) {
   return { upload, allowUnencryptedPublic, artifactName, retentionDays, encryptionRecipients };
 }
 
+/** pg_dump arguments as pg_dump reads them; options the action sets itself, and operands, are refused. */
+function argsInput(text: string, input: string, fail: Fail): string[] {
+  if (!text.trim()) return [];
+  try {
+    const words = parseWords(text.trim());
+    const problem = reservedArgsProblem(parsePgDumpArgs(words));
+    if (problem) fail(input, problem);
+    return words;
+  } catch (error) {
+    fail(input, (error as Error).message);
+    return [];
+  }
+}
+
 function runnerTemp(env: Env): string {
   return env.RUNNER_TEMP || env.TMPDIR || "/tmp";
 }
 
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
 export const MIN_STALE_RULE_AGE_MINUTES = 360;
+const MINUTE = 60_000;
 
 /** `true` stays an alias of `list`, today's check, so existing workflows keep their meaning. */
 function verifyLevel(value: string, fail: Fail): VerifyLevel {

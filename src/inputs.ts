@@ -13,6 +13,8 @@ export interface Inputs {
   raw: InputReader;
   text(name: string): string;
   fail: Fail;
+  /** A valid value worth a word in the log (main prints these as warnings). */
+  warn(message: string): void;
 }
 
 export const TRUE = ["true", "True", "TRUE"];

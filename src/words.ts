@@ -6,6 +6,11 @@ import { parse } from "shell-quote";
  * operators are refused because nothing would run them.
  */
 export function parseWords(text: string): string[] {
+  // A comment ends at the end of its line, as in a shell: shell-quote's runs to the end of the text.
+  return text.split(/\r?\n/).flatMap(lineWords);
+}
+
+function lineWords(text: string): string[] {
   const words: string[] = [];
   for (const entry of parse(text, (name) => `$${name}`)) {
     if (typeof entry === "string") words.push(entry);

@@ -115,7 +115,17 @@ describe("parseConfig", () => {
     ["runner-ip garbage", { "runner-ip": "1.2.3" }, /`runner-ip`/],
     ["lookup URL over http", { "ip-lookup-urls": "http://ip.example.com" }, /`ip-lookup-urls`/],
     ["multi-line rule-label", { "rule-label": "a\nb" }, /`rule-label`/],
-    ["negative timeout", { "reachable-timeout": "-5" }, /`reachable-timeout`: "-5" is not a whole number from 1 to 3600/],
+    [
+      "negative timeout",
+      { "reachable-timeout": "-5" },
+      /`reachable-timeout`: "-5" is not a duration: a whole number of seconds, or with a unit .*from 1s to 1h/,
+    ],
+    ["timeout in an unknown unit", { "reachable-timeout": "5 minutes" }, /`reachable-timeout`: "5 minutes" is not a duration/],
+    ["timeout over an hour", { "reachable-timeout": "2h" }, /`reachable-timeout`: "2h" is out of range: from 1s to 1h/],
+    ["stale age with a unit, too short", { "stale-rule-age": "5h" }, /`stale-rule-age`: "5h" is too short/],
+    ["stale age not a duration", { "stale-rule-age": "12 h x" }, /`stale-rule-age`: "12 h x" is not a duration: a whole number of minutes/],
+    ["pg-dump-extra-args setting the file", { "pg-dump-extra-args": "-f /tmp/x" }, /`pg-dump-extra-args`: -f \/tmp\/x is set by the action itself/],
+    ["pg-dump-extra-args with a connection string", { "pg-dump-extra-args": "host=evil" }, /`pg-dump-extra-args`: "host=evil": pg_dump reads/],
     ["zero timeout", { "reachable-timeout": "0" }, /`reachable-timeout`/],
     ["fractional stale age", { "stale-rule-age": "1.5" }, /`stale-rule-age`/],
     ["stale age of a minute", { "stale-rule-age": "1" }, /`stale-rule-age`: "1" is too short: .*Use 0 \(off\) or at least 360/],
@@ -170,6 +180,47 @@ describe("parseConfig", () => {
     const found = problems({ ...valid, ...inputs });
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(expected);
+  });
+
+  it("reads durations with a unit, and a bare number in the input's own unit (seconds, minutes)", () => {
+    const c = (inputs: Record<string, string>) => parse({ ...valid, ...inputs });
+    expect(c({ "reachable-timeout": "90" }).reachableTimeoutMs).toBe(90_000);
+    expect(c({ "reachable-timeout": "300s" }).reachableTimeoutMs).toBe(300_000);
+    expect(c({ "reachable-timeout": "5m" }).reachableTimeoutMs).toBe(300_000);
+    expect(c({ "reachable-timeout": "1h" }).reachableTimeoutMs).toBe(3_600_000);
+    expect(c({ "reachable-timeout": "2m30s" }).reachableTimeoutMs).toBe(150_000);
+    expect(c({ "stale-rule-age": "720" }).staleRuleAgeMs).toBe(720 * 60_000);
+    expect(c({ "stale-rule-age": "12h" }).staleRuleAgeMs).toBe(720 * 60_000);
+    expect(c({ "stale-rule-age": "2d" }).staleRuleAgeMs).toBe(48 * 3_600_000);
+    expect(c({ "stale-rule-age": "6H" }).staleRuleAgeMs).toBe(360 * 60_000);
+    expect(c({ "stale-rule-age": "0s" }).staleRuleAgeMs).toBe(0);
+  });
+
+  it("ends a comment at the end of its line, as a shell does", () => {
+    const c = parse({ ...valid, "pg-dump-extra-args": "--exclude-table-data=audit  # too big\n--exclude-table-data=logs # and this" });
+    expect(c.pgDumpArgs.slice(-2)).toEqual(["--exclude-table-data=audit", "--exclude-table-data=logs"]);
+  });
+
+  it("adds pg-dump-extra-args to the defaults, and after a replacing pg-dump-args", () => {
+    const extra = parse({ ...valid, "pg-dump-extra-args": "--exclude-table-data=audit_log\n--exclude-table-data 'big log'" });
+    expect(extra.pgDumpArgs).toEqual([...parse(valid).pgDumpArgs, "--exclude-table-data=audit_log", "--exclude-table-data", "big log"]);
+    expect(extra.warnings).toEqual([]);
+    const both = parse({ ...valid, "pg-dump-args": "--data-only", "pg-dump-extra-args": "--exclude-table-data=t" });
+    expect(both.pgDumpArgs).toEqual(["--data-only", "--exclude-table-data=t"]);
+  });
+
+  it("warns when a replacing pg-dump-args drops a default flag, naming each one", () => {
+    const [warning] = parse({ ...valid, "pg-dump-args": "--clean --if-exists --exclude-table-data=audit_log" }).warnings;
+    expect(warning).toMatch(
+      /`pg-dump-args` replaces the default arguments, and --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=\^pg_\* are not among yours.*`pg-dump-extra-args`/,
+    );
+    // Every seed flag kept, however written (short forms, a value in the next word): no warning.
+    const kept = "-c --if-exists -O -x --no-comments -N information_schema --exclude-schema ^pg_* --exclude-table-data=t";
+    expect(parse({ ...valid, "pg-dump-args": kept }).warnings).toEqual([]);
+    // --data-only cannot go with --clean: only the flags it could keep are named.
+    const dataOnly = parse({ ...valid, "pg-dump-args": "--data-only --no-owner --no-privileges --no-comments" }).warnings[0];
+    expect(dataOnly).toMatch(/and --exclude-schema=information_schema --exclude-schema=\^pg_\* are not among yours/);
+    expect(parse({ ...valid, "pg-dump-args": "-a -O -x --no-comments -N information_schema -N ^pg_*" }).warnings).toEqual([]);
   });
 
   it("accepts a stale-rule-age of 0 (off) or from 360 minutes, and a custom rule-label of another form", () => {
