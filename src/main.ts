@@ -4,7 +4,7 @@ import { backup } from "./backup/backup.js";
 import type { Session } from "./backup/session.js";
 import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage, InputError } from "./errors.js";
-import { newReport, outputsOf, type Report } from "./report/report.js";
+import { doneLine, newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
 import { stopRestoreCheck } from "./restore-check/steps.js";
 import { removeQuietly } from "./runner/files.js";
@@ -41,12 +41,13 @@ export async function run(): Promise<void> {
     return;
   }
   if (publicUpload.warn) core.warning(publicUpload.warn);
+  for (const warning of config.warnings) core.warning(warning);
   const session: Session = { partial: new Set() };
   const stopOnSignal = onCancel(session, report);
   try {
     await backup(config, session, report, { state: actionState, log, setSecret: core.setSecret });
     log.endSection();
-    core.info(`Backup done: ${report.dumpPath} (${report.dumpSize} bytes, sha256 ${report.sha256}).`);
+    core.info(doneLine(report));
   } catch (error) {
     log.endSection();
     report.error = errorMessage(error);

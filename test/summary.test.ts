@@ -1,7 +1,7 @@
 import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
 import { formatBytes } from "../src/report/format.js";
-import { newReport, outputsOf } from "../src/report/report.js";
+import { doneLine, newReport, outputsOf } from "../src/report/report.js";
 import { summaryMarkdown } from "../src/report/summary.js";
 
 describe("job summary", () => {
@@ -78,5 +78,16 @@ describe("job summary", () => {
     const r = newReport("my-db", "osc-fr1", "custom", false);
     r.runnerIp = "203.0.113.9";
     expect(outputsOf(r)).toEqual({ "runner-ip": "203.0.113.9" });
+  });
+
+  it("names the artifact and its link in the last line and the artifact-url output", () => {
+    const r = newReport("my-db", "osc-fr1", "custom", false);
+    Object.assign(r, { dumpPath: "/tmp/x/my-db.dump", dumpSize: 42, sha256: "ab".repeat(32) });
+    expect(doneLine(r)).toBe(`Backup done: /tmp/x/my-db.dump (42 bytes, sha256 ${"ab".repeat(32)}); not uploaded (\`upload: false\`).`);
+    Object.assign(r, { artifactName: "my-db.dump", artifactId: 9, artifactUrl: "https://github.com/a/b/actions/runs/1/artifacts/9" });
+    expect(doneLine(r)).toMatch(
+      /^Backup done: artifact my-db\.dump https:\/\/github\.com\/a\/b\/actions\/runs\/1\/artifacts\/9 \(42 bytes, .*\); the runner's copy: \/tmp\/x\/my-db\.dump\.$/,
+    );
+    expect(outputsOf(r)["artifact-url"]).toBe("https://github.com/a/b/actions/runs/1/artifacts/9");
   });
 });

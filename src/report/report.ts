@@ -63,6 +63,7 @@ export function outputsOf(r: Report): Record<string, string> {
     "artifact-id": r.artifactId,
     "artifact-name": r.artifactName,
     "artifact-digest": r.artifactDigest,
+    "artifact-url": r.artifactUrl,
     "runner-ip": r.runnerIp,
     "firewall-rule-id": r.ruleId,
     "server-version": r.serverVersion,
@@ -78,4 +79,12 @@ export function outputsOf(r: Report): Record<string, string> {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => [k, String(v)]),
   );
+}
+
+/** The log's last word on a good night: where the backup is kept, then the runner's copy. */
+export function doneLine(r: Report): string {
+  const size = `${r.dumpSize} bytes, sha256 ${r.sha256}`;
+  if (!r.artifactName) return `Backup done: ${r.dumpPath} (${size}); not uploaded (\`upload: false\`).`;
+  const link = r.artifactUrl ? ` ${r.artifactUrl}` : ` (id ${r.artifactId})`;
+  return `Backup done: artifact ${r.artifactName}${link} (${size}); the runner's copy: ${r.dumpPath}.`;
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -121,6 +122,32 @@ describe("formats, compression, encryption", () => {
     const decrypted = await decrypter.decrypt(Readable.toWeb(createReadStream(artifact)) as unknown as ReadableStream<Uint8Array>);
     await pipeline(Readable.fromWeb(decrypted as unknown as WebReadableStream<Uint8Array>), createWriteStream(plain));
     await expectRestoresTo(plain);
+  });
+
+  it("pg-dump-extra-args adds to the defaults: one table's data left out, the rest restored; the log names the artifact and its link", async () => {
+    const { s, main, artifact } = await backup({ "pg-dump-extra-args": "--exclude-table-data=app.events" });
+    const toc = execFileSync(path.join(w.pg.binDir, "pg_restore"), ["--list", artifact], { encoding: "utf8" });
+    expect(toc).toMatch(/ TABLE app events /);
+    expect(toc).not.toMatch(/ TABLE DATA app events /);
+    expect(toc).toMatch(/ TABLE DATA public orders /);
+    expect(main.warnings.join("\n")).not.toContain("pg-dump-args");
+    const db = `restored_${++restores}`;
+    await restoreInto(w.pg, artifact, db);
+    expect(await snapshot(w.pg, db)).toEqual({ ...original, "table:app.events": "0 -" });
+    // The output and the last line point at the kept artifact, not only the runner's temp file.
+    const url = main.outputs["artifact-url"];
+    const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = s.ctx.env;
+    expect(url).toBe(
+      `${GITHUB_SERVER_URL ?? "https://github.com"}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}/artifacts/${main.outputs["artifact-id"]}`,
+    );
+    expect(main.stdout).toContain(`Backup done: artifact ${main.outputs["artifact-name"]} ${url} (`);
+  });
+
+  it("a replacing pg-dump-args that drops default flags is warned about, by name", async () => {
+    const { main } = await backup({ "pg-dump-args": "--clean --if-exists --exclude-table-data=app.events", "artifact-name": "replacing" });
+    expect(main.warnings.join("\n")).toMatch(
+      /`pg-dump-args` replaces the default arguments, and --no-owner --no-privileges --no-comments .* are not among yours/,
+    );
   });
 
   it("upload false keeps the dump on the runner, hashed, and uploads nothing", async () => {
