@@ -18,13 +18,29 @@ export type Phase =
   | "encrypt"
   | "upload";
 
+/** What a failure may carry besides its sentence (src/report/failure.ts shows them). */
+export interface ErrorParts {
+  /** A tool's or a server's own output, kept verbatim (a code block in the summary). */
+  detail?: string;
+  /** What to do, when the thrower knows better than the phase's general advice. */
+  hint?: string;
+}
+
 export class ActionError extends Error {
+  /** The action's own sentence, without the detail. */
+  readonly sentence: string;
+  readonly detail?: string;
+  readonly hint?: string;
   constructor(
     readonly phase: Phase,
     message: string,
+    parts: ErrorParts = {},
   ) {
-    super(message);
+    super(parts.detail ? `${message}\n${parts.detail}` : message);
     this.name = new.target.name;
+    this.sentence = message;
+    if (parts.detail) this.detail = parts.detail;
+    if (parts.hint) this.hint = parts.hint;
   }
 }
 

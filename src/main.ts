@@ -4,6 +4,7 @@ import { backup } from "./backup/backup.js";
 import type { Session } from "./backup/session.js";
 import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage, InputError } from "./errors.js";
+import { inputsReport, recordFailure, whatToDoLine } from "./report/failure.js";
 import { doneLine, newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
 import { stopRestoreCheck } from "./restore-check/steps.js";
@@ -14,6 +15,7 @@ import { closeRule, whoRemovesLeftover } from "./scalingo/firewall.js";
 import { publicUploadCheck, repositoryVisibility } from "./visibility.js";
 
 const log = actionLog();
+const CANCELLED_HINT = "The job was cancelled, or reached its `timeout-minutes`: raise that limit if the dump needs longer, and run again.";
 
 /** The main step: inputs, then the backup, then outputs and summary, with cancellation handled. */
 export async function run(): Promise<void> {
@@ -24,7 +26,11 @@ export async function run(): Promise<void> {
   try {
     config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
   } catch (error) {
-    core.setFailed(errorMessage(error));
+    // The summary repeats every failure, an input's too.
+    await failBeforeStart(
+      inputsReport((name) => core.getInput(name)),
+      error,
+    );
     return;
   }
 
@@ -37,7 +43,7 @@ export async function run(): Promise<void> {
     allowUnencryptedPublic: config.allowUnencryptedPublic,
   });
   if (publicUpload.refuse) {
-    core.setFailed(new InputError([publicUpload.refuse]).message);
+    await failBeforeStart(report, new InputError([publicUpload.refuse]));
     return;
   }
   if (publicUpload.warn) core.warning(publicUpload.warn);
@@ -50,12 +56,11 @@ export async function run(): Promise<void> {
     core.info(doneLine(report));
   } catch (error) {
     log.endSection();
-    report.error = errorMessage(error);
-    report.failedPhase ??= error instanceof ActionError ? error.phase : "dump";
+    recordFailure(report, error);
     // A failure before the dump (timeout, client install) must not leave the rule open until post.
     await closeSessionRule(session, report);
     for (const file of session.partial) await removeQuietly(file);
-    core.setFailed(report.error);
+    core.setFailed(report.error as string);
   } finally {
     stopOnSignal();
     log.endSection();
@@ -67,7 +72,18 @@ export async function run(): Promise<void> {
     // What is known is reported either way: a failed run still says which IP and rule it used.
     for (const [name, value] of Object.entries(outputsOf(report))) core.setOutput(name, value);
     await writeSummary(report);
+    // The log's last line says what to do (the summary says it too).
+    if (report.failure) core.info(whatToDoLine(report.failure));
   }
+}
+
+/** A run stopped before anything was contacted: the error, a summary, and what to do. */
+async function failBeforeStart(report: Report, error: unknown): Promise<void> {
+  report.failedPhase = "inputs";
+  const failure = recordFailure(report, error);
+  core.setFailed(report.error as string);
+  await writeSummary(report);
+  core.info(whatToDoLine(failure));
 }
 
 /** Removes the rule this run created, if it is still there (once: closeRule reads what main saved). */
@@ -107,9 +123,10 @@ function onCancel(session: Session, report: Report): () => void {
     await Promise.all([closeSessionRule(session, report), stopRestoreCheck(session)]);
     for (const file of [...session.partial, session.tlsDir]) await removeQuietly(file);
     report.failedPhase ??= "dump";
-    report.error = `Cancelled by ${signal}.`;
+    const failure = recordFailure(report, new ActionError(report.failedPhase, `Cancelled by ${signal}.`, { hint: CANCELLED_HINT }));
     await writeSummary(report);
     core.setFailed(`The backup was cancelled (${signal}); no dump was uploaded.`);
+    core.info(whatToDoLine(failure));
     process.exit(1);
   };
   process.on("SIGINT", handler);

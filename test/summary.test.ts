@@ -35,7 +35,8 @@ describe("job summary", () => {
     Object.assign(r, { failedPhase: "reachability", error: "still unreachable", ruleId: "r1", ruleCreated: true, ruleAddedAt: new Date() });
     const md = summaryMarkdown(r);
     expect(md).toContain("❌ Scalingo PostgreSQL backup failed");
-    expect(md).toMatch(/Failed during: Wait for database.*raise `reachable-timeout`/);
+    expect(md).toContain("**Failed during: Wait for database.** still unreachable");
+    expect(md).toMatch(/\*\*What to do:\*\* .*raise `reachable-timeout`/);
     expect(md).toContain("**not removed by this step** (the post step removes it)");
   });
 
@@ -46,7 +47,7 @@ describe("job summary", () => {
     expect(summaryMarkdown({ ...r, encrypted: true })).not.toContain("WARNING");
   });
 
-  // Read back by a CommonMark + GFM-tables parser: the error must come out as one code block,
+  // Read back by a CommonMark + GFM-tables parser: the tool's output must come out as one code block,
   // verbatim, and the table must keep its rows and columns.
   it("keeps error text from pg_dump or a server inside one code block, whatever Markdown it holds", () => {
     const error = [
@@ -59,7 +60,12 @@ describe("job summary", () => {
       "[link](https://evil.example)",
     ].join("\n");
     const r = newReport("my-db", "osc-fr1", "custom", false);
-    Object.assign(r, { failedPhase: "dump", error, serverVersion: "17.2 | injected\n# heading", runnerIp: "203.0.113.9" });
+    Object.assign(r, {
+      failedPhase: "dump",
+      error: `pg_dump exited with code 1:\n${error}`,
+      serverVersion: "17.2 | injected\n# heading",
+      runnerIp: "203.0.113.9",
+    });
     const tokens = new MarkdownIt().parse(summaryMarkdown(r), {});
     const blocks = tokens.filter((t) => t.type === "fence" || t.type === "code_block");
     expect(blocks.map((t) => t.content)).toEqual([`${error}\n`]);

@@ -1,5 +1,6 @@
 import type { Phase } from "../errors.js";
 import type { RestoreReport } from "../restore-check/check.js";
+import type { Failure } from "./failure.js";
 
 /** What a run did, filled in as it goes: the source of the outputs and the job summary. */
 export interface Report {
@@ -35,6 +36,8 @@ export interface Report {
   durationsMs: Partial<Record<Phase, number>>;
   failedPhase?: Phase;
   error?: string;
+  /** The failure as the summary tells it (main fills it from the error). */
+  failure?: Failure;
 }
 
 export function newReport(database: string, region: string, format: string, encrypted: boolean): Report {

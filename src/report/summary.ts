@@ -1,9 +1,11 @@
 import type { Phase } from "../errors.js";
 import { restoreSection } from "../restore-check/summary.js";
+import { describeFailure, type Failure } from "./failure.js";
 import { formatBytes } from "./format.js";
 import type { Report } from "./report.js";
 
 const PHASE_LABELS: [Phase, string][] = [
+  ["inputs", "Inputs"],
   ["scalingo", "Scalingo API"],
   ["ip-lookup", "IP lookup"],
   ["firewall", "Firewall rule"],
@@ -18,25 +20,6 @@ const PHASE_LABELS: [Phase, string][] = [
   ["encrypt", "Encrypt"],
   ["upload", "Upload"],
 ];
-
-/** What to look at when a phase fails: the summary is often read without the log. */
-const ADVICE: Record<Phase, string> = {
-  inputs: "Fix the inputs named in the error; nothing was contacted.",
-  scalingo: "Check the `api-token` secret, the `database` ID and the `region`.",
-  "ip-lookup": "Set `runner-ip`, or `ip-lookup-urls` to services reachable from the runner.",
-  firewall: "Check the database's firewall rules in the dashboard (at most 30); remove unused ones.",
-  "pg-dump-client": "Install the pg_dump of the server's major before this step, or set `pg-dump-version`.",
-  "restore-server": "`verify: restore` needs a PostgreSQL server of the dump's major on the runner: install it before this step, or use `verify: list`.",
-  reachability: "Check the rule's IP is the runner's egress address and raise `reachable-timeout`.",
-  dump: "Read pg_dump's message above; check free disk space and the database's status.",
-  compress: "Check free disk space: each data file is compressed beside itself, then removed.",
-  verify: "The dump could not be read back: it was not uploaded. Run again.",
-  restore:
-    "The dump did not restore, or not with every row: it was not uploaded. Read the error above; an object depending on something excluded by `pg-dump-args` fails the restore.",
-  pack: "Check free disk space: the tar needs as much again as the dump directory.",
-  encrypt: "Check `encryption-recipients` and free disk space.",
-  upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",
-};
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -78,10 +61,7 @@ export function summaryMarkdown(r: Report): string {
     ["Firewall rule", ruleLifetime(r)],
   ];
   const lines = [`## ${ok ? "✅" : "❌"} Scalingo PostgreSQL backup ${ok ? "succeeded" : "failed"}`, ""];
-  if (!ok && r.failedPhase) {
-    lines.push(`**Failed during: ${PHASE_LABELS.find(([p]) => p === r.failedPhase)?.[1] ?? r.failedPhase}.** ${ADVICE[r.failedPhase]}`, "");
-    if (r.error) lines.push(...codeBlock(r.error), "");
-  }
+  if (!ok && r.failedPhase) lines.push(...failureSection(r.failure ?? describeFailure(new Error(r.error ?? "unknown error"), r.failedPhase)));
   if (r.publicRepository && !r.encrypted && ok) {
     lines.push("> [!WARNING]", "> This repository is public: anyone signed in to GitHub can download this unencrypted dump. Set `encryption-recipients`.", "");
   }
@@ -92,6 +72,40 @@ export function summaryMarkdown(r: Report): string {
     lines.push("| Phase | Duration |", "|---|---|", ...timed.map(([p, label]) => `| ${label} | ${seconds(r.durationsMs[p] as number)} |`), "");
   }
   return lines.join("\n");
+}
+
+/** The action's words as text, what a tool said in a code block, then what to do. */
+function failureSection(f: Failure): string[] {
+  const label = PHASE_LABELS.find(([p]) => p === f.phase)?.[1] ?? f.phase;
+  const lines = [`**Failed during: ${label}.** ${markdownText(f.text)}`, ""];
+  if (f.items?.length) lines.push(...f.items.map((item) => `- ${markdownText(item)}`), "");
+  if (f.detail) lines.push(...codeBlock(f.detail), "");
+  if (!f.text.includes(f.hint)) lines.push(`**What to do:** ${markdownText(f.hint)}`, "");
+  return lines;
+}
+
+/**
+ * The action's own sentences hold values from elsewhere (a server's message, a name): outside
+ * their code spans, what Markdown reads as emphasis, links, HTML, math or entities is escaped, and
+ * so is whatever would open a block at a line's start (heading, list, quote); the spans (input
+ * names, commands) stay code. Lines end in hard breaks.
+ */
+export function markdownText(text: string): string {
+  const inline = (part: string) => part.replace(/[\\`*_[\]<>&|~$]/g, "\\$&");
+  const lineStart = (line: string) =>
+    line.replace(/^(\s*)([#+\-=>]|\d+[.)])/, (_m, space: string, mark: string) => `${space}${mark.replace(/[#+\-=>.)]/, "\\$&")}`);
+  return text
+    .replace(/\r\n?/g, "\n")
+    .split("\n")
+    .map((line) =>
+      lineStart(
+        line
+          .split(/(`[^`]+`)/g)
+          .map((part, i) => (i % 2 ? part : inline(part)))
+          .join(""),
+      ),
+    )
+    .join("\\\n");
 }
 
 /**

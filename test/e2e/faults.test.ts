@@ -32,6 +32,9 @@ describe("faults of the services", () => {
     return main;
   }
 
+  /** What the log ends with: the user reads it last. */
+  const lastLogLine = (r: StepResult) => r.stdout.trimEnd().split("\n").at(-1);
+
   it("retries 5xx, 429 with Retry-After, resets, slow answers and a lost DELETE answer, and succeeds", async () => {
     const s = await w.scenario();
     const f = s.scalingo.addFault;
@@ -82,14 +85,19 @@ describe("faults of the services", () => {
 
   it("does not retry a 4xx: an unknown database fails at once, naming the input", async () => {
     const s = await w.scenario();
-    await expectFailure(s, { ...s.inputs, database: "no-such-db" }, /Database "no-such-db" not found in region osc-fr1.*Check `database`/);
+    const main = await expectFailure(s, { ...s.inputs, database: "no-such-db" }, /Database "no-such-db" not found in region osc-fr1.*Check `database`/);
+    // Where the ID is, and that the CLI lists databases only with its preview features.
+    expect(main.errors.join("\n")).toContain("SCALINGO_PREVIEW_FEATURES=true scalingo databases");
+    expect(main.summary).toMatch(/\*\*What to do:\*\* Check `database` and `region`/);
+    expect(lastLogLine(main)).toMatch(/^What to do: Check `database` and `region`.*dashboard address/);
     expect(s.scalingo.requests.filter((r) => r.path.endsWith("/addons"))).toHaveLength(1);
     expect(s.scalingo.requests.some((r) => r.path.includes("firewall"))).toBe(false);
   });
 
   it("a wrong token: a clear error and nothing created", async () => {
     const s = await w.scenario();
-    await expectFailure(s, { ...s.inputs, "api-token": "tk-us-wrong" }, /Scalingo refused the API token.*Check the secret passed as `api-token`/);
+    const main = await expectFailure(s, { ...s.inputs, "api-token": "tk-us-wrong" }, /Scalingo refused the API token.*Check the secret passed as `api-token`/);
+    expect(lastLogLine(main)).toMatch(/^What to do: Scalingo refused the API token: create a new one/);
     expect(s.scalingo.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(["POST /v1/tokens/exchange 401"]);
   });
 
@@ -119,7 +127,11 @@ describe("faults of the services", () => {
 
   it("a stopped database is reported before any rule is added", async () => {
     const s = await w.scenario({ status: "stopped" });
-    await expectFailure(s, s.inputs, /is stopped: start it/);
+    const main = await expectFailure(s, s.inputs, /is stopped: start it/);
+    // The hint is about this error: a stopped database, not a bad token.
+    expect(main.summary).toMatch(/Failed during: Scalingo API\.\*\* Database shop\\-db\\-123 is stopped/);
+    expect(main.summary).not.toContain("api-token");
+    expect(lastLogLine(main)).toBe("What to do: Start the database in the Scalingo dashboard, then run the workflow again.");
     expect(s.scalingo.requests.some((r) => r.method === "POST" && r.path.includes("firewall"))).toBe(false);
   });
 

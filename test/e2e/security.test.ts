@@ -30,9 +30,29 @@ describe("security review, end to end", () => {
   describe("a public repository", () => {
     it("refuses an unencrypted upload before the firewall opens, with no API call at all", async () => {
       const s = await w.scenario({}, { repositoryPrivate: false });
-      await expectRefusedBeforeAnything(s, s.inputs, /`allow-unencrypted-public`: this repository is public.*`encryption-recipients`.*`upload: false`/s);
+      const main = await expectRefusedBeforeAnything(
+        s,
+        s.inputs,
+        /`allow-unencrypted-public`: this repository is public.*`encryption-recipients`.*`upload: false`/s,
+      );
+      // The summary repeats this failure too, and the log ends with what to do.
+      expect(main.summary).toMatch(
+        /❌ Scalingo PostgreSQL backup failed\n\n\*\*Failed during: Inputs\.\*\* Invalid input:\n\n- `allow-unencrypted-public`: this repository is public/,
+      );
+      expect(main.stdout.trimEnd().split("\n").at(-1)).toBe("What to do: Fix the inputs named above in the workflow file; nothing was contacted.");
       expect(await s.leftovers()).toEqual([]);
       expect(w.artifacts.artifacts.size).toBe(0);
+    });
+
+    it("an invalid input: refused before anything, each problem listed in the summary, the log ending with what to do", async () => {
+      const s = await w.scenario();
+      const main = await expectRefusedBeforeAnything(s, { ...s.inputs, format: "zip", "reachable-timeout": "5 minutes" }, /`format`: "zip"/);
+      expect(main.summary).toContain("**Failed during: Inputs.** Invalid inputs:");
+      expect(main.summary).toMatch(/^- `reachable-timeout`: "5 minutes" is not a duration/m);
+      expect(main.summary).toMatch(/^- `format`: "zip" is not one of custom, directory, tar, plain/m);
+      expect(main.summary).toContain(`\`${w.database}\``);
+      expect(main.summary).toContain("**What to do:** Fix the inputs named above");
+      expect(main.stdout.trimEnd().split("\n").at(-1)).toMatch(/^What to do: Fix the inputs/);
     });
 
     it("uploads when the dump is encrypted", async () => {
