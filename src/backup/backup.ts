@@ -20,7 +20,7 @@ import { runCommand } from "../runner/commands.js";
 import { prepareDumpDir, removeQuietly, sha256File } from "../runner/files.js";
 import { ScalingoClient } from "../scalingo/client.js";
 import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "../scalingo/firewall.js";
-import { detectIp, readDatabase } from "./discover.js";
+import { detectIp, readDatabase, tlsLine } from "./discover.js";
 import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
 import { whileRulePropagates } from "./propagation.js";
 import type { BackupDeps, Session } from "./session.js";
@@ -72,6 +72,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   log.info(
     choice.kind === "use" ? `pg_dump ${choice.major}: ${choice.path}.` : `pg_dump ${choice.major} is not installed: it is installed while the rule propagates.`,
   );
+  log.info(tlsLine(connection, choice.major));
   // verify: restore needs a server of the same major: found now, or installed while the rule propagates.
   const serverPlan =
     config.verify === "restore"

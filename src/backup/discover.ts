@@ -28,7 +28,6 @@ export async function readDatabase(
   const connection = await applyTls(parsed, decideTls(parsed, config, process.env), process.env.RUNNER_TEMP, (dir) => {
     session.tlsDir = dir;
   });
-  deps.log.info(`TLS to the database: sslmode ${connection.sslmode}, ${tlsVerification(connection)}.`);
   return { connection, serverVersion: db.readable_version.replace(/\.0$/, "") };
 }
 
@@ -40,7 +39,20 @@ export async function detectIp(config: Config, log: Log): Promise<string> {
   return found.ip;
 }
 
-function tlsVerification(c: Connection): string {
-  if (!c.sslrootcert) return "the server's certificate is not verified (see `ssl-mode` and `ssl-root-cert`)";
-  return c.sslmode === "verify-full" ? "the server's certificate and host name are verified" : "the server's certificate chain is verified (not its host name)";
+/**
+ * One calm line on how the connection is protected, printed once the pg_dump major is known. The
+ * default (Scalingo's URI says `require`: encrypted, server not verified) is no fault of the user's
+ * run: it says so once and points to where verification is explained, rather than warning nightly.
+ */
+export function tlsLine(c: Connection, pgDumpMajor: number): string {
+  if (c.sslrootcert) {
+    const what =
+      c.sslmode === "verify-full" ? "the server's certificate and host name are verified" : "the server's certificate chain is verified (not its host name)";
+    return `TLS to the database: sslmode ${c.sslmode}, ${what}.`;
+  }
+  const encrypted = ["require", "verify-ca", "verify-full"].includes(c.sslmode ?? "") ? "encrypted" : "encrypted if the server offers it";
+  // pg_dump before 16 cannot refuse a cleartext password itself (require_auth): the action's own
+  // connection, made first to the same server, refuses it for both.
+  const oldClient = c.requireAuth && pgDumpMajor < 16 ? ` (for pg_dump ${pgDumpMajor}, the action's own connection checks the password method)` : "";
+  return `TLS to the database: sslmode ${c.sslmode ?? "prefer"}, ${encrypted}, the server's certificate not checked${oldClient}, as Scalingo's connection string sets it. To check it, see "TLS to the database" in the README.`;
 }

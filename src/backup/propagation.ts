@@ -61,11 +61,7 @@ export async function whileRulePropagates(
   if (stop.signal.aborted) throw stop.signal.reason;
   const [pgDump, reachable] = await Promise.all(tasks);
   report.pgDumpVersion = String(choice.major);
-  if (connection.requireAuth && choice.major < 16) {
-    log.info(
-      `pg_dump ${choice.major} ignores require_auth (libpq 16+): the probe refused what "${connection.requireAuth}" forbids, pg_dump cannot. Verify the server (\`ssl-mode: verify-full\`) to be sure.`,
-    );
-  }
+  // pg_dump before 16 ignores require_auth: said once, calmly, in the TLS line (discover.ts).
   const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
   log.info(
     `Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`,

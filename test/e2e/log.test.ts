@@ -58,6 +58,19 @@ describe("the action's log", () => {
     expect(main.stdout.split("\n").filter((l) => l.startsWith("Backup done:"))).toHaveLength(1);
   });
 
+  it("says once, calmly, that the default TLS does not check the server, and where to read how to", () => {
+    const tls = main.stdout.split("\n").filter((l) => /TLS|require_auth|certificate/.test(l));
+    const oldClient = w.pg.major < 16 ? ` \\(for pg_dump ${w.pg.major}, the action's own connection checks the password method\\)` : "";
+    expect(tls).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^TLS to the database: sslmode require, encrypted, the server's certificate not checked${oldClient}, as Scalingo's connection string sets it\\. To check it, see "TLS to the database" in the README\\.$`,
+        ),
+      ),
+    ]);
+    expect(main.warnings).toEqual([]);
+  });
+
   it("sends diagnostics to debug: each API call's status, request id and time, and each phase's duration", () => {
     const debug = main.stdout.split("\n").filter((l) => l.startsWith("::debug::"));
     expect(debug).toContainEqual(expect.stringMatching(/^::debug::POST \/v1\/tokens\/exchange: 200, request id \S+, \d+ ms$/));
