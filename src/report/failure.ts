@@ -1,21 +1,11 @@
 import { ActionError, errorMessage, InputError, type Phase, ScalingoApiError } from "../errors.js";
-import { newReport, type Report } from "./report.js";
+import { type Failure, newReport, type Report } from "./report.js";
+
+export type { Failure };
 
 // A failed run is read in the job summary, often the next morning and without the log: what
 // failed, in the action's own words (wrapped text), what a tool or server said (verbatim, in a
 // code block), and what to do about this error, not about the phase in general.
-
-export interface Failure {
-  phase: Phase;
-  /** The action's own sentences: shown as text, wrapped. */
-  text: string;
-  /** Items under the text (each invalid input). */
-  items?: string[];
-  /** What a tool or a server said: shown verbatim in a code block. */
-  detail?: string;
-  /** What to do about it. */
-  hint: string;
-}
 
 /** What to look at when a phase fails and nothing more specific is known. */
 const ADVICE: Record<Phase, string> = {

@@ -1,6 +1,18 @@
 import type { Phase } from "../errors.js";
 import type { RestoreReport } from "../restore-check/check.js";
-import type { Failure } from "./failure.js";
+
+/** A failure as the summary and the log's last line tell it (src/report/failure.ts). */
+export interface Failure {
+  phase: Phase;
+  /** The action's own sentences: shown as text, wrapped. */
+  text: string;
+  /** Items under the text (each invalid input). */
+  items?: string[];
+  /** What a tool or a server said: shown verbatim in a code block. */
+  detail?: string;
+  /** What to do about it. */
+  hint: string;
+}
 
 /** What a run did, filled in as it goes: the source of the outputs and the job summary. */
 export interface Report {
