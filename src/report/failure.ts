@@ -27,7 +27,7 @@ const ADVICE: Record<Phase, string> = {
 };
 
 export const DATABASE_ID_HELP =
-  "The ID is the last part of the database's dashboard address (dashboard.scalingo.com/.../databases/<id>), or in the list `SCALINGO_PREVIEW_FEATURES=true scalingo databases` prints.";
+  "The ID is the database's name in the Scalingo dashboard (also in its page's address); `SCALINGO_PREVIEW_FEATURES=true scalingo databases` lists them.";
 
 /** Hints that depend on what the error says, first match wins; the phase's advice otherwise. */
 const SPECIFIC: { phase?: Phase; status?: number[]; match?: RegExp; hint: string }[] = [

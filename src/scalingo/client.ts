@@ -166,7 +166,7 @@ export class ScalingoClient {
     } catch (error) {
       if (error instanceof ScalingoApiError && (error.status === 404 || error.status === 403)) {
         throw new ScalingoApiError(
-          `Database "${this.o.database}" not found in region ${this.o.region} (${error.message}). Check \`database\` (the ID in the database's dashboard address, or shown by \`SCALINGO_PREVIEW_FEATURES=true scalingo databases\`), \`region\`, and that the token's user can access it.`,
+          `Database "${this.o.database}" not found in region ${this.o.region} (${error.message}). Check \`database\` (the database's name in the dashboard, as listed by \`SCALINGO_PREVIEW_FEATURES=true scalingo databases\`), \`region\`, and that the token's user can access it.`,
           error.status,
         );
       }

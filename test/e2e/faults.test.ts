@@ -89,7 +89,7 @@ describe("faults of the services", () => {
     // Where the ID is, and that the CLI lists databases only with its preview features.
     expect(main.errors.join("\n")).toContain("SCALINGO_PREVIEW_FEATURES=true scalingo databases");
     expect(main.summary).toMatch(/\*\*What to do:\*\* Check `database` and `region`/);
-    expect(lastLogLine(main)).toMatch(/^What to do: Check `database` and `region`.*dashboard address/);
+    expect(lastLogLine(main)).toMatch(/^What to do: Check `database` and `region`.*name in the Scalingo dashboard/);
     expect(s.scalingo.requests.filter((r) => r.path.endsWith("/addons"))).toHaveLength(1);
     expect(s.scalingo.requests.some((r) => r.path.includes("firewall"))).toBe(false);
   });
