@@ -35,23 +35,32 @@ function cells(row: string): string[] {
     .map((cell) => cell.trim().replaceAll("\\|", "|"));
 }
 
-/** The first table under the `## <heading>` section, as header + rows of cells. */
-function tableUnder(markdown: string, heading: string): { header: string[]; rows: string[][] } {
+/** A Markdown table's lines, from `first`, as header + rows of cells. */
+function parseTable(lines: string[], where: string): { header: string[]; rows: string[][] } {
+  const [header, separator, ...rows] = lines;
+  if (!cells(separator ?? "").every((c) => /^:?-{3,}:?$/.test(c))) throw new Error(`${where}: the table's second line is not a separator row`);
+  return { header: cells(header ?? ""), rows: rows.map(cells) };
+}
+
+/** Every table under the `## <heading>` section (its `###` subsections included), in order. */
+function tablesUnder(markdown: string, heading: string): { header: string[]; rows: string[][] }[] {
   const lines = markdown.split("\n");
   const start = lines.findIndex((line) => line.trim() === `## ${heading}`);
   if (start < 0) throw new Error(`README has no "## ${heading}" section`);
   const end = lines.findIndex((line, i) => i > start && /^#{1,2} /.test(line));
-  const section = lines.slice(start + 1, end < 0 ? undefined : end);
-  const first = section.findIndex((line) => line.trimStart().startsWith("|"));
-  if (first < 0) throw new Error(`"## ${heading}" holds no table`);
-  const table: string[] = [];
-  for (const line of section.slice(first)) {
-    if (!line.trimStart().startsWith("|")) break;
-    table.push(line);
+  const tables: string[][] = [];
+  let current: string[] | undefined;
+  for (const line of lines.slice(start + 1, end < 0 ? undefined : end)) {
+    if (line.trimStart().startsWith("|")) (current ??= tables[tables.push([]) - 1] as string[]).push(line);
+    else current = undefined;
   }
-  const [header, separator, ...rows] = table;
-  if (!cells(separator ?? "").every((c) => /^:?-{3,}:?$/.test(c))) throw new Error(`"## ${heading}": the table's second line is not a separator row`);
-  return { header: cells(header ?? ""), rows: rows.map(cells) };
+  if (!tables.length) throw new Error(`"## ${heading}" holds no table`);
+  return tables.map((table) => parseTable(table, `"## ${heading}"`));
+}
+
+/** The first table under the `## <heading>` section. */
+function tableUnder(markdown: string, heading: string): { header: string[]; rows: string[][] } {
+  return tablesUnder(markdown, heading)[0] as { header: string[]; rows: string[][] };
 }
 
 /** `` `name` `` → name; anything else is a formatting mistake worth failing on. */
@@ -68,30 +77,46 @@ function expectedDefaultCell(input: ActionInput): string {
   return value === "" ? EMPTY_CELL : `\`${value}\``;
 }
 
-describe("README Inputs table", () => {
-  const { header, rows } = tableUnder(readme, "Inputs");
+// The everyday inputs come first, in a table of their own; the advanced ones follow in another
+// (### Advanced inputs). Together they hold every input exactly once, each table in action.yml's order.
+describe("README Inputs tables", () => {
+  const tables = tablesUnder(readme, "Inputs");
+  const rows = tables.flatMap((table) => table.rows);
+  const order = Object.keys(action.inputs);
 
-  it("has the columns Input, Default, Description", () => {
-    expect(header).toEqual(["Input", "Default", "Description"]);
+  it("are two: the everyday inputs, then the advanced ones", () => {
+    expect(tables).toHaveLength(2);
+    expect(readme).toMatch(/\n### Advanced inputs\n/);
+    expect(tables[0]?.rows.map((row) => codeSpan(row[0] as string))).toEqual(expect.arrayContaining(["api-token", "database", "retention-days"]));
+  });
+
+  it("have the columns Input, Default, Description", () => {
+    for (const table of tables) expect(table.header).toEqual(["Input", "Default", "Description"]);
     for (const row of rows) expect(row, `row ${row[0]}`).toHaveLength(3);
   });
 
-  it("lists exactly action.yml's inputs, in the same order", () => {
-    expect(rows.map((row) => codeSpan(row[0] as string))).toEqual(Object.keys(action.inputs));
+  it("list exactly action.yml's inputs, once each, each table in action.yml's order", () => {
+    const names = rows.map((row) => codeSpan(row[0] as string));
+    expect([...names].sort()).toEqual([...order].sort());
+    for (const table of tables) {
+      const inTable = table.rows.map((row) => codeSpan(row[0] as string));
+      expect(inTable).toEqual([...inTable].sort((a, b) => order.indexOf(a) - order.indexOf(b)));
+    }
   });
 
-  it("gives each input action.yml's default", () => {
+  it("give each input action.yml's default", () => {
     const documented = Object.fromEntries(rows.map((row) => [codeSpan(row[0] as string), row[1]]));
     const expected = Object.fromEntries(Object.entries(action.inputs).map(([name, input]) => [name, expectedDefaultCell(input)]));
     expect(documented).toEqual(expected);
   });
 
-  it("marks as required exactly the inputs action.yml requires", () => {
+  it("mark as required exactly the inputs action.yml requires, in the everyday table", () => {
     const required = rows.filter((row) => row[1] === REQUIRED_CELL).map((row) => codeSpan(row[0] as string));
-    expect(required).toEqual(Object.keys(action.inputs).filter((name) => action.inputs[name]?.required === true));
+    expect(required).toEqual(order.filter((name) => action.inputs[name]?.required === true));
+    expect(tables[0]?.rows.filter((row) => row[1] === REQUIRED_CELL)).toHaveLength(required.length);
   });
 
-  it("describes every input", () => {
+  it("describe every input", () => {
     for (const row of rows) expect(row[2], `description of ${row[0]}`).toMatch(/\w{3}/);
   });
 });
@@ -114,6 +139,11 @@ describe("README Outputs table", () => {
 });
 
 describe("the helpers above", () => {
+  it("find every table of a section, the ones under its ### subsections too", () => {
+    const sample = ["## Inputs", "", "| Input | Default | Description |", "|---|---|---|", "| `a` | x | y |", "", "### Advanced inputs", "", "| Input | Default | Description |", "|---|---|---|", "| `b` | x | y |", "| `c` | x | y |", "", "## Next", "| `d` | x | y |"].join("\n");
+    expect(tablesUnder(sample, "Inputs").map((t) => t.rows.map((row) => codeSpan(row[0] as string)))).toEqual([["a"], ["b", "c"]]);
+  });
+
   it("fail on a table that misses an input or puts it out of order", () => {
     const broken = [
       "## Inputs",
@@ -187,10 +217,31 @@ describe("README sections the project relies on", () => {
     expect(readme).toMatch(/```sh\nnpm ci && npm run demo\nnpm test\n```/);
   });
 
-  it("keep the benchmark markers for the bench script to fill in", () => {
-    const start = readme.indexOf("<!-- bench:start -->");
-    const end = readme.indexOf("<!-- bench:end -->");
-    expect(start).toBeGreaterThan(readme.indexOf("## Benchmarks"));
+  it("keep the benchmark markers for the bench script to fill in, in docs/benchmarks.md", () => {
+    const benchmarks = readFileSync(join(root, "docs/benchmarks.md"), "utf8");
+    const start = benchmarks.indexOf("<!-- bench:start -->");
+    const end = benchmarks.indexOf("<!-- bench:end -->");
+    expect(start).toBeGreaterThan(benchmarks.indexOf("# Benchmarks"));
     expect(end).toBeGreaterThan(start);
+    expect(readme).toContain("](docs/benchmarks.md)");
+  });
+
+  it("stay a manual a user reads: about 25 KB, short lines, the long reference in docs/", () => {
+    // The README was 72 KB with 53 lines over 300 characters; the anchors' are 14 to 49 KB.
+    expect(Buffer.byteLength(readme)).toBeLessThan(36_000);
+    const long = readme.split("\n").filter((line) => line.length > 300 && !line.startsWith("|"));
+    expect(long).toEqual([]);
+    for (const page of ["docs/troubleshooting.md", "docs/development.md"]) expect(readme).toContain(`](${page})`);
+  });
+
+  it("say what to watch: a failure alert, a freshness check, storage, TLS and data residency", () => {
+    expect(readme).toMatch(/if: failure\(\)/);
+    expect(readme).toMatch(/gh api .*actions\/artifacts/);
+    expect(readme).toMatch(/retention-days: \d+/);
+    expect(readme).toContain("30 nights of a 1 GiB dump");
+    expect(readme).toContain("\n## TLS to the database\n");
+    expect(readme).toContain("osc-secnum-fr1");
+    expect(readme).toContain("SCALINGO_PREVIEW_FEATURES=true scalingo databases");
+    expect(readme).toMatch(/`org\/scalingo-pg-dump@v1` is a placeholder/);
   });
 });
