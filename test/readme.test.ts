@@ -140,7 +140,23 @@ describe("README Outputs table", () => {
 
 describe("the helpers above", () => {
   it("find every table of a section, the ones under its ### subsections too", () => {
-    const sample = ["## Inputs", "", "| Input | Default | Description |", "|---|---|---|", "| `a` | x | y |", "", "### Advanced inputs", "", "| Input | Default | Description |", "|---|---|---|", "| `b` | x | y |", "| `c` | x | y |", "", "## Next", "| `d` | x | y |"].join("\n");
+    const sample = [
+      "## Inputs",
+      "",
+      "| Input | Default | Description |",
+      "|---|---|---|",
+      "| `a` | x | y |",
+      "",
+      "### Advanced inputs",
+      "",
+      "| Input | Default | Description |",
+      "|---|---|---|",
+      "| `b` | x | y |",
+      "| `c` | x | y |",
+      "",
+      "## Next",
+      "| `d` | x | y |",
+    ].join("\n");
     expect(tablesUnder(sample, "Inputs").map((t) => t.rows.map((row) => codeSpan(row[0] as string)))).toEqual([["a"], ["b", "c"]]);
   });
 

@@ -23,6 +23,7 @@ import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "../s
 import { detectIp, readDatabase, tlsLine } from "./discover.js";
 import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
 import { whileRulePropagates } from "./propagation.js";
+import { keptDumpFailure, restoreCheckKeepingDump } from "./restore-outcome.js";
 import type { BackupDeps, Session } from "./session.js";
 
 /** The main step after the inputs (docs/design.md); main.ts parses inputs, reports and handles signals around it. */
@@ -87,7 +88,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
 
   const { pgDump, reachable } = await whileRulePropagates(config, session, report, deps, { choice, serverPlan, platform, connection, serverVersion });
 
-  const dumped = await dumpAndClose(config, session, report, deps, { pgDump, connection, reachable, rule, compression });
+  const { dumped, restoreFailure } = await dumpAndClose(config, session, report, deps, { pgDump, connection, reachable, rule, compression });
   const final = await finishFile(config, session, report, dumped, log);
   report.dumpPath = final;
   // Always one file: the directory format was packed into a tar above.
@@ -113,6 +114,8 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
       now: new Date(),
     }),
   );
+  // Kept and uploaded: now the restore check's failure fails the step.
+  if (restoreFailure) throw keptDumpFailure(restoreFailure, report);
 }
 
 /** Runs pg_dump and removes the rule this step created as soon as it ends, whatever the outcome. */
@@ -122,7 +125,7 @@ async function dumpAndClose(
   report: Report,
   deps: BackupDeps,
   o: { pgDump: string; connection: Connection; reachable: Reachable; rule: OpenRule; compression: Compression },
-): Promise<string> {
+): Promise<{ dumped: string; restoreFailure?: ActionError }> {
   await prepareDumpDir(config.dumpPath);
   // Created here, exclusively and private (pg_dump keeps the mode of an existing file), so the
   // cleanup set only ever holds what this run created.
@@ -161,8 +164,10 @@ async function dumpAndClose(
   if (config.verify !== "false")
     report.verified = await phase(report, "verify", () => verifyDump(config.format, config.compress, config.dumpPath, o.pgDump, run));
   if (report.verified) deps.log.info(`Verified: ${report.verified}.`);
-  if (session.restoreServer) await runRestoreCheck(config, session, report, { pgDump: o.pgDump, counted, run, log: deps.log });
-  return config.dumpPath;
+  const restoreFailure = session.restoreServer
+    ? await restoreCheckKeepingDump(() => runRestoreCheck(config, session, report, { pgDump: o.pgDump, counted, run, log: deps.log }), report, deps.log)
+    : undefined;
+  return { dumped: config.dumpPath, ...(restoreFailure ? { restoreFailure } : {}) };
 }
 
 /** `compress-after`: the rule is removed, so the data files are compressed now, on every core. */

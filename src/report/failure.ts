@@ -20,7 +20,7 @@ const ADVICE: Record<Phase, string> = {
   compress: "Check free disk space: each data file is compressed beside itself, then removed.",
   verify: "The dump could not be read back: it was not uploaded. Run again.",
   restore:
-    "The dump did not restore, or not with every row: it was not uploaded. Read the error above; an object depending on something excluded by `pg-dump-args` fails the restore.",
+    "The dump did not restore, or not with every row. Read the error above; an object depending on something excluded by `pg-dump-args` fails the restore.",
   pack: "Check free disk space: the tar needs as much again as the dump directory.",
   encrypt: "Check `encryption-recipients` and free disk space.",
   upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",

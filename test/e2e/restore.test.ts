@@ -74,7 +74,7 @@ describe("verify: restore", () => {
     expectNothingLeft(main);
   });
 
-  it("a view over a table of an excluded schema: the restore fails in pg_restore's words, nothing is uploaded", async () => {
+  it("a view over a table of an excluded schema: the restore fails in pg_restore's words, the night's dump is uploaded all the same, the step fails", async () => {
     await w.pg.psql(
       `SET ROLE shop_user;
        CREATE SCHEMA audit;
@@ -92,9 +92,17 @@ describe("verify: restore", () => {
       expect(main.summary).toMatch(/Failed during: Restore check/);
       expect(main.summary).toMatch(/relation "audit\.logins" does not exist/);
       expect(main.outputs["restore-verified"]).toBe("false");
-      // Blocks may have gone up during the dump, but the artifact was never finalized.
-      expect(w.artifacts.artifacts.get("broken-view.dump")?.finalized).not.toBe(true);
-      expect(await s.leftovers()).toEqual([]);
+      // Its data is intact and it may be the only copy of the night: uploaded, flagged, failed.
+      const stored = w.artifacts.artifacts.get("broken-view.dump");
+      expect(stored?.finalized).toBe(true);
+      expect(stored?.sha256).toBe(main.outputs["dump-sha256"]);
+      expect(main.outputs["artifact-name"]).toBe("broken-view.dump");
+      expect(main.summary).toMatch(/The dump was kept all the same, as the artifact broken-view\.dump, with restore-verified false\./);
+      expect(main.summary).toMatch(/\| Artifact \| \[broken-view\.dump\]\(/);
+      expect(main.stdout.trimEnd().split("\n").at(-1)).toMatch(/^What to do: The night's dump is uploaded but did not restore cleanly/);
+      expect(main.stdout).not.toMatch(/^Backup done:/m);
+      // The kept dump stays on the runner; nothing else the run wrote does.
+      expect(await s.leftovers()).toEqual(expect.arrayContaining([main.outputs["dump-path"].split("/").at(-1)]));
       expect(s.scalingo.rules).toEqual([]);
       expectNothingLeft(main);
     } finally {
