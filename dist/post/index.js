@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3347);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1103);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28892,10 +28892,19 @@ __webpack_async_result__();
 /* unused harmony export ActionError */
 class ActionError extends Error {
     phase;
-    constructor(phase, message) {
-        super(message);
+    /** The action's own sentence, without the detail. */
+    sentence;
+    detail;
+    hint;
+    constructor(phase, message, parts = {}) {
+        super(parts.detail ? `${message}\n${parts.detail}` : message);
         this.phase = phase;
         this.name = new.target.name;
+        this.sentence = message;
+        if (parts.detail)
+            this.detail = parts.detail;
+        if (parts.hint)
+            this.hint = parts.hint;
     }
 }
 /** Every invalid input at once, each named, with what it accepts. */
@@ -28923,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 3347:
+/***/ 1103:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48717,6 +48726,60 @@ const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazon
 const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
 const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/scalingo-pg-dump)";
 
+;// CONCATENATED MODULE: ./src/duration.ts
+// Durations in inputs: a bare number keeps the input's historical unit (seconds for
+// `reachable-timeout`, minutes for `stale-rule-age`), and a unit may be written instead
+// (`300s`, `5m`, `12h`, `1h30m`, `7d`). One parser for every duration input, so that they all
+// read and refuse the same way.
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_NAMES = { s: "seconds", m: "minutes", h: "hours", d: "days" };
+/** One or more `<whole number><unit>` parts, largest first by habit but in any order. */
+const WITH_UNITS = /^(?:\d+[smhd])+$/;
+/** Milliseconds in `text` (trimmed, case-insensitive units), or undefined when it is not a duration. */
+function parseDuration(text, bareUnit) {
+    const value = text.trim().toLowerCase().replace(/\s+/g, "");
+    if (/^\d+$/.test(value))
+        return Number(value) * UNIT_MS[bareUnit];
+    if (!WITH_UNITS.test(value))
+        return undefined;
+    let ms = 0;
+    for (const [, n, unit] of value.matchAll(/(\d+)([smhd])/g))
+        ms += Number(n) * UNIT_MS[unit];
+    return ms;
+}
+/** `90m` → "1h30m": the shortest exact spelling, for messages. */
+function formatDuration(ms) {
+    if (ms === 0)
+        return "0";
+    let rest = ms;
+    let text = "";
+    for (const unit of ["d", "h", "m", "s"]) {
+        const n = Math.floor(rest / UNIT_MS[unit]);
+        if (n)
+            text += `${n}${unit}`;
+        rest -= n * UNIT_MS[unit];
+    }
+    return text || `${ms}ms`;
+}
+/** A duration input in milliseconds; a bad value is reported through `fail`, naming the input. */
+function duration(text, spec, fail) {
+    if (!text.trim())
+        return spec.fallbackMs;
+    const ms = parseDuration(text, spec.bareUnit);
+    const range = `from ${formatDuration(spec.minMs)} to ${formatDuration(spec.maxMs)}${spec.zeroDisables ? ", or 0 (off)" : ""}`;
+    if (ms === undefined) {
+        fail(spec.input, `"${text.trim()}" is not a duration: a whole number of ${UNIT_NAMES[spec.bareUnit]}, or with a unit (300s, 5m, 12h, 1h30m, 7d), ${range}.`);
+        return spec.fallbackMs;
+    }
+    if (ms === 0 && spec.zeroDisables)
+        return 0;
+    if (ms < spec.minMs || ms > spec.maxMs) {
+        fail(spec.input, `"${text.trim()}" is out of range: ${range}.`);
+        return spec.fallbackMs;
+    }
+    return ms;
+}
+
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
 ;// CONCATENATED MODULE: ./src/urls.ts
@@ -49033,6 +49096,62 @@ function reservedArgsProblem(parsed) {
 /** `--snapshot`, however written. */
 const setsSnapshot = (parsed) => parsed.options.some((o) => o.names.includes("snapshot"));
 
+// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(6591);
+;// CONCATENATED MODULE: ./src/words.ts
+
+/**
+ * Splits `pg-dump-args` into argv words the way a shell would (quotes, backslashes), without
+ * running a shell: no variable expansion, no globbing (`^pg_*` stays a pg_dump pattern), and shell
+ * operators are refused because nothing would run them.
+ */
+function parseWords(text) {
+    // A comment ends at the end of its line, as in a shell: shell-quote's runs to the end of the text.
+    return text.split(/\r?\n/).flatMap(lineWords);
+}
+function lineWords(text) {
+    const words = [];
+    for (const entry of (0,shell_quote.parse)(text, (name) => `$${name}`)) {
+        if (typeof entry === "string")
+            words.push(entry);
+        else if ("op" in entry && entry.op === "glob")
+            words.push(entry.pattern);
+        else if ("comment" in entry)
+            break;
+        else
+            throw new Error(`contains the shell operator "${"op" in entry ? entry.op : "?"}": pg-dump-args are pg_dump arguments, not a shell command.`);
+    }
+    return words;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/pg-dump-seed.ts
+
+
+
+// `pg-dump-args` replaces the default arguments (the seed), so that a user can drop one on
+// purpose (`--clean` cannot go with `--data-only`); `pg-dump-extra-args` adds to them. A user who
+// set `pg-dump-args` to add one option often drops the seed by mistake: each seed flag missing
+// from it is named, so the log says what changed.
+/** An option as pg_dump reads it: its long name and its value, however it was written. */
+function canonical(option) {
+    const name = option.names.length === 1 ? option.names[0] : option.names.join("|");
+    const value = /^--?[^=\s]+(?:=|\s)(.*)$/s.exec(option.text)?.[1] ?? (/^-[A-Za-z](.+)$/s.exec(option.text)?.[1] || "");
+    return value ? `${name}=${value}` : name;
+}
+/** Flags the seed holds that `--data-only` (or its short form) cannot go with. */
+const DATA_ONLY_CONFLICTS = new Set(["clean", "if-exists"]);
+/** The seed's words missing from a replacing `pg-dump-args`, leaving out those its own options exclude. */
+function missingSeedFlags(words) {
+    const given = parsePgDumpArgs(words).options;
+    const have = new Set(given.map(canonical));
+    const dataOnly = given.some((o) => o.names.includes("data-only"));
+    const seedWords = parseWords(DEFAULT_PG_DUMP_ARGS);
+    return parsePgDumpArgs(seedWords)
+        .options.filter((o) => !have.has(canonical(o)))
+        .filter((o) => !(dataOnly && o.names.some((n) => DATA_ONLY_CONFLICTS.has(n))))
+        .map((o) => o.text);
+}
+
 ;// CONCATENATED MODULE: ./src/scalingo/rule-label.ts
 
 // The one place that knows the label format of the action's own rules: how a default label is
@@ -49072,31 +49191,9 @@ function rule_label_ownLabelCreatedAtMs(label, repository, ownBase) {
     return Date.parse(match[1]);
 }
 
-// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
-var shell_quote = __nccwpck_require__(6591);
-;// CONCATENATED MODULE: ./src/words.ts
-
-/**
- * Splits `pg-dump-args` into argv words the way a shell would (quotes, backslashes), without
- * running a shell: no variable expansion, no globbing (`^pg_*` stays a pg_dump pattern), and shell
- * operators are refused because nothing would run them.
- */
-function parseWords(text) {
-    const words = [];
-    for (const entry of (0,shell_quote.parse)(text, (name) => `$${name}`)) {
-        if (typeof entry === "string")
-            words.push(entry);
-        else if ("op" in entry && entry.op === "glob")
-            words.push(entry.pattern);
-        else if ("comment" in entry)
-            break;
-        else
-            throw new Error(`contains the shell operator "${"op" in entry ? entry.op : "?"}": pg-dump-args are pg_dump arguments, not a shell command.`);
-    }
-    return words;
-}
-
 ;// CONCATENATED MODULE: ./src/config.ts
+
+
 
 
 
@@ -49127,7 +49224,13 @@ const ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
  */
 function parseConfig(read, env, now, cpuCount) {
     const problems = [];
-    const inputs = { raw: read, text: (name) => read(name).trim(), fail: (input, message) => problems.push(`\`${input}\`: ${message}`) };
+    const warnings = [];
+    const inputs = {
+        raw: read,
+        text: (name) => read(name).trim(),
+        fail: (input, message) => problems.push(`\`${input}\`: ${message}`),
+        warn: (message) => warnings.push(message),
+    };
     const scalingo = scalingoInputs(inputs);
     const firewall = firewallInputs(inputs, env);
     const { baseName, ...dump } = dumpInputs(inputs, env, now, cpuCount, scalingo.database);
@@ -49135,7 +49238,7 @@ function parseConfig(read, env, now, cpuCount) {
     const artifact = artifactInputs(inputs, baseName);
     if (problems.length)
         throw new errors/* InputError */.dz(problems);
-    return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact };
+    return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact, warnings };
 }
 function scalingoInputs({ raw, text, fail }) {
     const apiToken = raw("api-token").trim();
@@ -49179,13 +49282,14 @@ function firewallInputs({ text, fail }, env) {
     // the repository it names: that format is reserved for the default labels.
     else if (text("rule-label") && looksLikeOwnLabel(ruleLabel))
         fail("rule-label", `"${ruleLabel}" is in the action's own default format, reserved for its default labels: choose another label, or leave it empty.`);
-    const reachableTimeout = integer(text("reachable-timeout"), 300, 1, 3600, "reachable-timeout", "seconds", fail);
-    const staleRuleAge = integer(text("stale-rule-age"), 720, 0, 525_600, "stale-rule-age", "minutes (0 disables)", fail);
-    if (staleRuleAge > 0 && staleRuleAge < MIN_STALE_RULE_AGE_MINUTES)
-        fail("stale-rule-age", `"${staleRuleAge}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES}; self-hosted runners: more than your longest job.`);
-    return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs: reachableTimeout * 1000, staleRuleAgeMs: staleRuleAge * 60_000 };
+    // A bare number keeps each input's historical unit: seconds here, minutes for the sweep.
+    const reachableTimeoutMs = duration(text("reachable-timeout"), { input: "reachable-timeout", bareUnit: "s", fallbackMs: 300_000, minMs: 1000, maxMs: 3_600_000 }, fail);
+    const staleRuleAgeMs = duration(text("stale-rule-age"), { input: "stale-rule-age", bareUnit: "m", fallbackMs: 720 * MINUTE, minMs: 0, maxMs: 365 * 24 * 60 * MINUTE }, fail);
+    if (staleRuleAgeMs > 0 && staleRuleAgeMs < MIN_STALE_RULE_AGE_MINUTES * MINUTE)
+        fail("stale-rule-age", `"${text("stale-rule-age")}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (6h, the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES} (6h); self-hosted runners: more than your longest job.`);
+    return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs, staleRuleAgeMs };
 }
-function dumpInputs({ raw, text, fail }, env, now, cpuCount, database) {
+function dumpInputs({ raw, text, fail, warn }, env, now, cpuCount, database) {
     const format = (text("format") || "custom");
     if (!FORMATS.includes(format))
         fail("format", `"${format}" is not one of ${FORMATS.join(", ")}.`);
@@ -49197,16 +49301,15 @@ function dumpInputs({ raw, text, fail }, env, now, cpuCount, database) {
     if (jobsInput > 1 && format !== "directory")
         fail("jobs", `parallel workers need \`format: directory\`; got format "${format}". Remove \`jobs\` or use the directory format.`);
     const jobs = format === "directory" ? jobsInput || Math.min(MAX_DEFAULT_JOBS, Math.max(1, cpuCount)) : undefined;
-    let pgDumpArgs = [];
-    try {
-        pgDumpArgs = parseWords(raw("pg-dump-args").trim() || DEFAULT_PG_DUMP_ARGS);
-        const problem = reservedArgsProblem(parsePgDumpArgs(pgDumpArgs));
-        if (problem)
-            fail("pg-dump-args", problem);
-    }
-    catch (error) {
-        fail("pg-dump-args", error.message);
-    }
+    // `pg-dump-args` replaces the defaults, `pg-dump-extra-args` adds to them (pg-dump-seed.ts).
+    const replacing = raw("pg-dump-args").trim();
+    const pgDumpArgs = [
+        ...argsInput(replacing || DEFAULT_PG_DUMP_ARGS, "pg-dump-args", fail),
+        ...argsInput(raw("pg-dump-extra-args"), "pg-dump-extra-args", fail),
+    ];
+    const missing = replacing ? missingSeedFlags(argsInput(replacing, "pg-dump-args", () => undefined)) : [];
+    if (missing.length)
+        warn(`\`pg-dump-args\` replaces the default arguments, and ${missing.join(" ")} ${missing.length > 1 ? "are" : "is"} not among yours. To add options to the defaults instead, put them in \`pg-dump-extra-args\` and leave \`pg-dump-args\` empty.`);
     const versionText = text("pg-dump-version") || "auto";
     const pgDumpVersion = versionText === "auto" ? "auto" : Number(versionText);
     if (pgDumpVersion !== "auto" && !(Number.isInteger(pgDumpVersion) && pgDumpVersion >= 10 && pgDumpVersion <= 40)) {
@@ -49285,11 +49388,28 @@ function artifactInputs({ raw, text, fail }, baseName) {
     }
     return { upload, allowUnencryptedPublic, artifactName, retentionDays, encryptionRecipients };
 }
+/** pg_dump arguments as pg_dump reads them; options the action sets itself, and operands, are refused. */
+function argsInput(text, input, fail) {
+    if (!text.trim())
+        return [];
+    try {
+        const words = parseWords(text.trim());
+        const problem = reservedArgsProblem(parsePgDumpArgs(words));
+        if (problem)
+            fail(input, problem);
+        return words;
+    }
+    catch (error) {
+        fail(input, error.message);
+        return [];
+    }
+}
 function runnerTemp(env) {
     return env.RUNNER_TEMP || env.TMPDIR || "/tmp";
 }
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
 const MIN_STALE_RULE_AGE_MINUTES = 360;
+const MINUTE = 60_000;
 /** `true` stays an alias of `list`, today's check, so existing workflows keep their meaning. */
 function verifyLevel(value, fail) {
     if (!value || TRUE.includes(value))
@@ -50156,7 +50276,7 @@ class ScalingoClient {
         }
         catch (error) {
             if (error instanceof errors/* ScalingoApiError */.Tn && (error.status === 404 || error.status === 403)) {
-                throw new errors/* ScalingoApiError */.Tn(`Database "${this.o.database}" not found in region ${this.o.region} (${error.message}). Check \`database\` (the ID shown by \`scalingo databases\`), \`region\`, and that the token's user can access it.`, error.status);
+                throw new errors/* ScalingoApiError */.Tn(`Database "${this.o.database}" not found in region ${this.o.region} (${error.message}). Check \`database\` (the database's name in the dashboard, as listed by \`SCALINGO_PREVIEW_FEATURES=true scalingo databases\`), \`region\`, and that the token's user can access it.`, error.status);
             }
             throw error;
         }
