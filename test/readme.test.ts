@@ -51,8 +51,15 @@ function tablesUnder(markdown: string, heading: string): { header: string[]; row
   const tables: string[][] = [];
   let current: string[] | undefined;
   for (const line of lines.slice(start + 1, end < 0 ? undefined : end)) {
-    if (line.trimStart().startsWith("|")) (current ??= tables[tables.push([]) - 1] as string[]).push(line);
-    else current = undefined;
+    if (!line.trimStart().startsWith("|")) {
+      current = undefined;
+      continue;
+    }
+    if (!current) {
+      current = [];
+      tables.push(current);
+    }
+    current.push(line);
   }
   if (!tables.length) throw new Error(`"## ${heading}" holds no table`);
   return tables.map((table) => parseTable(table, `"## ${heading}"`));
