@@ -129,7 +129,7 @@ describe("faults of the services", () => {
     const s = await w.scenario({ status: "stopped" });
     const main = await expectFailure(s, s.inputs, /is stopped: start it/);
     // The hint is about this error: a stopped database, not a bad token.
-    expect(main.summary).toMatch(/Failed during: Scalingo API\.\*\* Database shop\\-db\\-123 is stopped/);
+    expect(main.summary).toMatch(/Failed during: Scalingo API\.\*\* Database shop-db-123 is stopped/);
     expect(main.summary).not.toContain("api-token");
     expect(lastLogLine(main)).toBe("What to do: Start the database in the Scalingo dashboard, then run the workflow again.");
     expect(s.scalingo.requests.some((r) => r.method === "POST" && r.path.includes("firewall"))).toBe(false);
