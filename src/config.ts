@@ -1,6 +1,6 @@
 import { isIPv4 } from "node:net";
 import * as path from "node:path";
-import { Encrypter } from "age-encryption";
+import { recipientProblem } from "./artifact/encrypt.js";
 import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS } from "./constants.js";
 import { duration } from "./duration.js";
 import { InputError } from "./errors.js";
@@ -9,6 +9,7 @@ import { type DumpFormat, extensionOf, repositoryOf, utcStamp } from "./naming.j
 import { DEFAULT_AFTER_LEVEL } from "./postgres/compression.js";
 import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/pg-dump-options.js";
 import { missingSeedFlags } from "./postgres/pg-dump-seed.js";
+import { mirrorProblem, PGDG_MIRROR_ENV } from "./postgres/pgdg-mirror.js";
 import type { LookupPolicy } from "./runner/public-ip.js";
 import { defaultRuleLabel, looksLikeOwnLabel } from "./scalingo/rule-label.js";
 import { parseWords } from "./words.js";
@@ -52,6 +53,10 @@ export interface Config {
   pgDumpVersion: "auto" | number;
   /** Where pg_dump writes: a file, or a directory for the directory format. */
   dumpPath: string;
+  /** New attempts from scratch when pg_dump loses its connection (a restart, a failover); 0 = none. */
+  dumpRetries: number;
+  /** How long pg_dump (every attempt, and the waits between them) may keep the rule open. */
+  dumpTimeoutMs: number;
   verify: VerifyLevel;
   /** With `verify: restore`: compare every dumped table's rows in pg_dump's snapshot with the restored ones. */
   verifyRowCounts: boolean;
@@ -200,6 +205,12 @@ function dumpInputs({ raw, text, fail, warn }: Inputs, env: Env, now: Date, cpuC
     fail("pg-dump-version", `"${versionText}" is not \`auto\` or a PostgreSQL major version such as 17.`);
   }
 
+  const dumpRetries = integer(text("dump-retries"), 1, 0, 10, "dump-retries", "new attempts when pg_dump loses its connection; 0 = none", fail);
+
+  // A bare number is minutes; the default stays under the hosted runners' 6-hour job limit, so the
+  // action, not the runner, stops pg_dump and closes the rule.
+  const dumpTimeoutMs = duration(text("dump-timeout"), { input: "dump-timeout", bareUnit: "m", fallbackMs: 5 * HOUR, minMs: 1000, maxMs: 7 * 24 * HOUR }, fail);
+
   const baseName = `${database || "database"}-${utcStamp(now)}`;
   const pathInput = text("path");
   const dumpPath = pathInput
@@ -212,6 +223,8 @@ function dumpInputs({ raw, text, fail, warn }: Inputs, env: Env, now: Date, cpuC
     pgDumpArgs,
     pgDumpVersion,
     dumpPath,
+    dumpRetries,
+    dumpTimeoutMs,
     baseName,
   };
 }
@@ -243,6 +256,9 @@ function checkInputs({ raw, text, fail }: Inputs, env: Env, pgDumpArgs: string[]
   const sslMode = (text("ssl-mode") || undefined) as SslModeInput | undefined;
   if (sslMode && !SSL_MODE_INPUTS.includes(sslMode)) fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
   const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
+  // Read by the install while the rule propagates: refused now, before anything is opened.
+  const mirror = mirrorProblem(env[PGDG_MIRROR_ENV]);
+  if (mirror) fail(PGDG_MIRROR_ENV, mirror);
   return {
     verify,
     verifyRowCounts,
@@ -265,13 +281,10 @@ function artifactInputs({ raw, text, fail }: Inputs, baseName: string) {
   const retentionDays = retentionText ? integer(retentionText, 0, 1, 90, "retention-days", "days", fail) : undefined;
 
   const encryptionRecipients = lines(raw("encryption-recipients"));
-  for (const recipient of encryptionRecipients) {
-    try {
-      new Encrypter().addRecipient(recipient);
-    } catch {
-      fail("encryption-recipients", `"${recipient.slice(0, 24)}..." is not an age recipient (a public key starting with age1, one per line).`);
-    }
-  }
+  encryptionRecipients.forEach((recipient, i) => {
+    const problem = recipientProblem(recipient, i + 1);
+    if (problem) fail("encryption-recipients", problem);
+  });
   return { upload, allowUnencryptedPublic, artifactName, retentionDays, encryptionRecipients };
 }
 
@@ -292,6 +305,8 @@ function argsInput(text: string, input: string, fail: Fail): string[] {
 function runnerTemp(env: Env): string {
   return env.RUNNER_TEMP || env.TMPDIR || "/tmp";
 }
+
+const HOUR = 3_600_000;
 
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
 export const MIN_STALE_RULE_AGE_MINUTES = 360;

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
@@ -174,7 +175,12 @@ describe("parseConfig", () => {
     ["artifact-name with slash", { "artifact-name": "a/b" }, /`artifact-name`/],
     ["retention 0", { "retention-days": "0" }, /`retention-days`: "0" is not a whole number from 1 to 90/],
     ["retention 91", { "retention-days": "91" }, /`retention-days`/],
-    ["bad recipient", { "encryption-recipients": "ssh-rsa AAAA" }, /`encryption-recipients`: "ssh-rsa AAAA..." is not an age recipient/],
+    ["bad recipient", { "encryption-recipients": "age1notakey" }, /`encryption-recipients`: "age1notakey..." is not an age recipient/],
+    [
+      "an SSH recipient, which age-encryption 0.3.1 cannot encrypt to",
+      { "encryption-recipients": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN alice@laptop" },
+      /`encryption-recipients`: recipient 1 is an SSH public key \(ssh-ed25519\): the age library this action uses \(age-encryption 0\.3\.1\) cannot encrypt to SSH keys; generate an age key pair with `age-keygen` and put its public recipient \(age1…\) here/,
+    ],
   ];
   it.each(cases)("rejects %s", (_name, inputs, expected) => {
     const found = problems({ ...valid, ...inputs });
@@ -244,6 +250,56 @@ describe("parseConfig", () => {
 
   it.each(["http://127.0.0.1:8080", "http://127.1.2.3/", "http://localhost:3000/", "http://[::1]:9/", "https://auth.example.com"])("accepts %s", (url) => {
     expect(problems({ ...valid, "auth-url": url })).toEqual([]);
+  });
+
+  it("refuses a private age key in encryption-recipients, echoing none of it", () => {
+    const secret = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZ3H4R9K";
+    for (const line of [secret, secret.toLowerCase(), `  ${secret}  `]) {
+      const found = problems({ ...valid, "encryption-recipients": `${RECIPIENT}\n${line}` });
+      expect(found).toEqual([
+        "`encryption-recipients`: recipient 2 is a private key: put the public recipient (age1…) here, and rotate that key (it was written in the workflow or a secret meant for recipients).",
+      ]);
+      // Not even its first characters after the well-known prefix.
+      expect(found.join("\n")).not.toContain(secret.slice("AGE-SECRET-KEY-1".length, "AGE-SECRET-KEY-1".length + 4));
+    }
+  });
+
+  it("names the age library package.json pins when it refuses SSH recipients", async () => {
+    const { AGE_LIBRARY } = await import("../src/artifact/encrypt.js");
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    expect(AGE_LIBRARY).toBe(`age-encryption ${pkg.dependencies["age-encryption"]}`);
+  });
+
+  it("dump-timeout: 5 hours by default, a bare number is minutes, units through the shared duration parser", () => {
+    expect(parse(valid).dumpTimeoutMs).toBe(5 * 3_600_000);
+    expect(parse({ ...valid, "dump-timeout": "90" }).dumpTimeoutMs).toBe(90 * 60_000);
+    expect(parse({ ...valid, "dump-timeout": "300s" }).dumpTimeoutMs).toBe(300_000);
+    expect(parse({ ...valid, "dump-timeout": "1h30m" }).dumpTimeoutMs).toBe(90 * 60_000);
+    for (const bad of ["0", "soon", "-5", "8d"]) expect(problems({ ...valid, "dump-timeout": bad })).toEqual([expect.stringMatching(/^`dump-timeout`: /)]);
+  });
+
+  it("refuses a PGDG mirror that is not https, before anything is opened, without echoing it", () => {
+    const parseWith = (mirror: string) => {
+      try {
+        parseConfig((name) => ({ ...valid })[name as keyof typeof valid] ?? "", { ...env, SCALINGO_PG_DUMP_PGDG_MIRROR: mirror }, now, 2);
+        return [];
+      } catch (error) {
+        return (error as InputError).problems;
+      }
+    };
+    expect(parseWith("http://user:hunter22@mirror.example/pgdg")).toEqual([
+      "`SCALINGO_PG_DUMP_PGDG_MIRROR`: must use https:// (it is http://...): the packages it serves are installed as root, and a password in it would travel in clear.",
+    ]);
+    expect(parseWith("not a url hunter22")[0]).toMatch(/is not a URL \(its value is not shown/);
+    expect(parseWith("not a url hunter22")[0]).not.toContain("hunter22");
+    expect(parseWith("https://user:hunter22@mirror.example/pgdg")).toEqual([]);
+  });
+
+  it("dump-retries: 1 by default, 0 turns retries off, a bound against a database that never stays up", () => {
+    expect(parse(valid).dumpRetries).toBe(1);
+    expect(parse({ ...valid, "dump-retries": "0" }).dumpRetries).toBe(0);
+    expect(parse({ ...valid, "dump-retries": "3" }).dumpRetries).toBe(3);
+    for (const bad of ["-1", "11", "one", "1.5"]) expect(problems({ ...valid, "dump-retries": bad })).toEqual([expect.stringMatching(/^`dump-retries`: /)]);
   });
 
   it("reports every bad input at once", () => {

@@ -62,19 +62,20 @@ describe("installing from PGDG", () => {
     packages: ["postgresql-client-17"],
     privateDir: "/var/cache/apt/scalingo-pg-dump",
     paths,
-    repository: PGDG_REPOSITORY,
+    keyFile: "/tmp/x/pgdg.asc",
     sourceFile: "/tmp/x/pgdg.sources",
   };
 
   it("writes only inside its private folder, with explicit modes, and reads the host's sources in place", () => {
     const steps = installSteps({ ...base, hostFiles: ["/etc/apt/sources.list.d/ubuntu.sources"], reuse: false });
     const argv = steps.map((s) => s.argv.join(" "));
-    // Every destination (install's last word, curl -o, chmod) is in the private folder.
+    // Every destination (install's last word) is in the private folder.
     for (const s of steps.filter((s) => ["install", "chmod"].includes(s.argv[0]))) expect(s.argv.at(-1)).toMatch(/^\/var\/cache\/apt\/scalingo-pg-dump\b/);
     expect(argv.join("\n")).not.toMatch(/-o \/etc|> \/etc|\/usr\/share\/postgresql-common|\/etc\/apt\/trusted/);
-    expect(argv).toContain("chmod 0644 /var/cache/apt/scalingo-pg-dump/pgdg.asc");
+    // The key root installs is the one checked beforehand, with the runner user's rights; root downloads nothing itself.
+    expect(argv).toContain("install -m 0644 /tmp/x/pgdg.asc /var/cache/apt/scalingo-pg-dump/pgdg.asc");
+    expect(argv.some((a) => a.startsWith("curl"))).toBe(false);
     expect(argv[0]).toMatch(/^install -d -m 0755 /);
-    expect(argv.find((a) => a.startsWith("curl"))).toContain("https://apt.postgresql.org/pub/repos/apt/ACCC4CF8.asc");
     const update = argv.find((a) => a.endsWith(" update")) as string;
     expect(update).toContain("Dir::Etc::sourcelist=/etc/apt/sources.list");
     expect(update).toContain("Dir::Etc::sourceparts=/var/cache/apt/scalingo-pg-dump/sources.list.d");
@@ -85,9 +86,24 @@ describe("installing from PGDG", () => {
   });
 
   it("reuses the host's PGDG source: no key, no second source", () => {
-    const argv = installSteps({ ...base, hostFiles: [], reuse: true }).map((s) => s.argv[0]);
-    expect(argv).not.toContain("curl");
-    expect(argv).not.toContain("chmod");
+    const argv = installSteps({ ...base, hostFiles: [], reuse: true }).map((s) => s.argv.join(" "));
+    expect(argv.join("\n")).not.toMatch(/pgdg\.(asc|sources)/);
+  });
+
+  it("a mirror's credentials: root's alone (0600) in a private auth.conf.d beside the host's, never in argv", () => {
+    const steps = installSteps({
+      ...base,
+      paths: { ...paths, netrcParts: "/etc/apt/auth.conf.d/" },
+      hostFiles: [],
+      reuse: false,
+      authFile: "/tmp/x/pgdg-auth.conf",
+      hostAuthFiles: ["/etc/apt/auth.conf.d/corp.conf"],
+    });
+    const argv = steps.map((s) => s.argv.join(" "));
+    expect(argv).toContain("install -d -m 0700 /var/cache/apt/scalingo-pg-dump/auth.conf.d");
+    expect(argv).toContain("install -m 0600 /etc/apt/auth.conf.d/corp.conf /var/cache/apt/scalingo-pg-dump/auth.conf.d/");
+    expect(argv).toContain("install -m 0600 /tmp/x/pgdg-auth.conf /var/cache/apt/scalingo-pg-dump/auth.conf.d/pgdg.conf");
+    expect(argv.find((a) => a.endsWith(" update"))).toContain("Dir::Etc::netrcparts=/var/cache/apt/scalingo-pg-dump/auth.conf.d");
   });
 
   it("nothing in the source is tied to amd64: arm64 runners get their own packages", () => {
@@ -120,9 +136,26 @@ describe("installing from PGDG", () => {
 });
 
 describe("pg_dump arguments", () => {
-  it("puts the action's options first and never a connection", () => {
+  it("puts the action's options first and never a connection: only libpq's TCP bounds, which hold no secret", () => {
     const args = pgDumpArgs({ format: "directory", jobs: 2, compress: "zstd:3", pgDumpArgs: ["--clean"] }, "/tmp/x");
-    expect(args).toEqual(["--format=d", "--file=/tmp/x", "--jobs=2", "--compress=zstd:3", "--no-password", "--lock-wait-timeout=180000", "--clean"]);
+    expect(args).toEqual([
+      "--format=d",
+      "--file=/tmp/x",
+      "--jobs=2",
+      "--compress=zstd:3",
+      "--no-password",
+      "--dbname=keepalives=1 keepalives_idle=60 keepalives_interval=10 keepalives_count=6 tcp_user_timeout=120000",
+      "--lock-wait-timeout=180000",
+      "--clean",
+    ]);
+    const conninfo = args.find((a) => a.startsWith("--dbname="))?.slice("--dbname=".length) ?? "";
+    expect(conninfo.split(" ").map((word) => word.split("=")[0])).toEqual([
+      "keepalives",
+      "keepalives_idle",
+      "keepalives_interval",
+      "keepalives_count",
+      "tcp_user_timeout",
+    ]);
   });
 
   it("bounds the wait for table locks by default; pg-dump-args may set another bound", () => {

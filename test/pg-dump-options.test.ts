@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parsePgDumpArgs } from "../src/postgres/pg-dump-options.js";
+import { enablesRowSecurity, parsePgDumpArgs, reservedArgsProblem } from "../src/postgres/pg-dump-options.js";
 
 // What pg_dump's getopt_long would make of each argument list: the option names it resolves to
 // (with the words that carry them) and the words left over as operands.
@@ -35,5 +35,25 @@ describe("parsePgDumpArgs (getopt_long with pg_dump's option table)", () => {
 
   it("keeps the words of each option, for the error message", () => {
     expect(parsePgDumpArgs(["-f", "/tmp/x", "--hos=h", "-vZ9"]).options.map((o) => o.text)).toEqual(["-f /tmp/x", "--hos=h", "-v", "-Z9"]);
+  });
+});
+
+describe("what pg-dump-args may not hold", () => {
+  const problem = (words: string[]) => reservedArgsProblem(parsePgDumpArgs(words));
+  // pg_dump would print its version or its help and exit 0, leaving an empty "dump".
+  it.each([["-V"], ["--version"], ["-?"], ["--help"], ["--hel"], ["--vers"], ["-vV"]])("refuses %s", (word) => {
+    expect(problem(["--clean", word])).toMatch(/prints? pg_dump's version or help instead of dumping: remove it/);
+  });
+  it("still accepts --verbose and -v", () => {
+    expect(problem(["--verbose", "-v", "--verb"])).toBeUndefined();
+  });
+});
+
+describe("--enable-row-security, however written, is seen (the row counts follow it)", () => {
+  it.each([["--enable-row-security"], ["--enable-row"], ["--enable"], ["--ena"]])("%s", (word) => {
+    expect(enablesRowSecurity(parsePgDumpArgs(["--clean", word]))).toBe(true);
+  });
+  it("not when absent", () => {
+    expect(enablesRowSecurity(parsePgDumpArgs(["--clean", "--exclude-schema=enable-row-security"]))).toBe(false);
   });
 });

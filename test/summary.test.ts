@@ -30,6 +30,22 @@ describe("job summary", () => {
     expect(md).not.toContain("WARNING");
   });
 
+  it("a retried dump: each retry and why, and the exposure counts every attempt", () => {
+    const r = newReport("my-db", "osc-fr1", "custom", false);
+    Object.assign(r, {
+      ruleId: "r1",
+      ruleCreated: true,
+      ruleAddedAt: new Date("2026-11-25T03:00:00Z"),
+      ruleRemovedAt: new Date("2026-11-25T03:03:00Z"),
+      // Both waits (the first and the one after the lost connection), both pg_dump runs.
+      durationsMs: { reachability: 125_000, dump: 50_000 },
+      dumpRetries: ["terminating connection due to administrator command"],
+    });
+    const md = summaryMarkdown(r);
+    expect(md).toContain("| Dump retries | 1 (pg_dump lost its connection: terminating connection due to administrator command) |");
+    expect(md).toContain("open 180.0 s (wait for the database 125.0 s, pg_dump 50.0 s over 2 attempts, exposure overhead 5.0 s)");
+  });
+
   it("on failure: the phase and what to check", () => {
     const r = newReport("my-db", "osc-fr1", "custom", false);
     Object.assign(r, { failedPhase: "reachability", error: "still unreachable", ruleId: "r1", ruleCreated: true, ruleAddedAt: new Date() });

@@ -6,21 +6,22 @@ import { ActionError, errorMessage } from "../errors.js";
 import { recordManifest } from "../manifest/record.js";
 import { compressDataFiles } from "../postgres/compress-after.js";
 import { type Compression, resolveCompression } from "../postgres/compression.js";
-import { type Connection, libpqEnv } from "../postgres/connection.js";
+import type { Connection } from "../postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, majorOf, unsupportedPlatform } from "../postgres/pg-client.js";
-import { compressProblem, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
+import { compressProblem } from "../postgres/pg-dump.js";
 import type { Reachable } from "../postgres/reachability.js";
 import { verifyDump } from "../postgres/verify.js";
 import { formatBytes } from "../report/format.js";
 import { phase, type Report } from "../report/report.js";
 import { planServer } from "../restore-check/pg-server.js";
-import { type CountedTable, openSnapshot } from "../restore-check/row-counts.js";
+import type { CountedTable } from "../restore-check/row-counts.js";
 import { runRestoreCheck, stopRestoreCheck } from "../restore-check/steps.js";
 import { runCommand } from "../runner/commands.js";
 import { prepareDumpDir, removeQuietly, sha256File } from "../runner/files.js";
 import { ScalingoClient } from "../scalingo/client.js";
 import { closeRule, type OpenRule, sweepAndOpen, whoRemovesLeftover } from "../scalingo/firewall.js";
 import { detectIp, readDatabase, tlsLine } from "./discover.js";
+import { dumpWithRetries } from "./dump-attempts.js";
 import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
 import { whileRulePropagates } from "./propagation.js";
 import { keptDumpFailure, restoreCheckKeepingDump } from "./restore-outcome.js";
@@ -134,24 +135,8 @@ async function dumpAndClose(
   let counted: CountedTable[] | undefined;
   deps.log.section?.("Dump");
   try {
-    await phase(report, "dump", async () => {
-      // Exported before pg_dump starts and held until it ends: pg_dump and its workers read this snapshot.
-      session.snapshot = config.verifyRowCounts ? await openSnapshot(o.connection, snapshotOptions(config, o.reachable)) : undefined;
-      const snapshot = session.snapshot ? [`--snapshot=${session.snapshot.snapshot}`] : [];
-      deps.log.info(`Running pg_dump ${report.pgDumpVersion} (${config.format} format) to ${config.dumpPath}...`);
-      const args = pgDumpArgs({ ...config, compress: o.compression.pgDump }, config.dumpPath);
-      session.dump = startPgDump(o.pgDump, [...args, ...snapshot], libpqEnv(o.connection), (line) => deps.log.info(`pg_dump: ${line}`));
-      // While pg_dump reads, the same snapshot is counted on the action's own connection.
-      const counting = session.snapshot?.countAll();
-      counting?.catch(() => undefined);
-      await session.dump.done;
-      counted = await counting;
-      if (counted) deps.log.info(`Counted the rows of ${counted.length} table(s) in pg_dump's snapshot.`);
-    });
+    counted = await dumpWithRetries(config, session, report, deps, { ...o, compress: o.compression.pgDump });
   } finally {
-    await session.snapshot?.close();
-    session.snapshot = undefined;
-    session.dump = undefined;
     await closeRule(session.client as ScalingoClient, o.rule, deps.state, deps.log).then(
       () => {
         if (o.rule.created) report.ruleRemovedAt = new Date();
@@ -177,9 +162,4 @@ async function compressAfter(dir: string, level: number, report: Report, log: Ba
   log.info(
     `Compressed ${done.files} data file(s) with gzip ${level} after the rule was removed: ${formatBytes(done.bytesBefore)} to ${formatBytes(done.bytesAfter)}.`,
   );
-}
-
-/** The snapshot's connection is the reachability probe's; row security as pg_dump applies it. */
-function snapshotOptions(config: Config, reachable: Reachable) {
-  return { allowPlain: reachable.allowPlain, serverVersionNum: reachable.serverVersionNum, rowSecurity: config.pgDumpArgs.includes("--enable-row-security") };
 }

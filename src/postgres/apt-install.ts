@@ -2,6 +2,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { ActionError } from "../errors.js";
 import type { CommandOptions, CommandRunner } from "../runner/commands.js";
+import { fetchCheckedKey } from "./pgdg-key.js";
+import { aptAuthConf, pgdgMirror } from "./pgdg-mirror.js";
 
 // Installs packages from the PostgreSQL apt repository (PGDG) without touching the host's apt
 // configuration: the PGDG source and its key live in a private folder, apt reads the host's
@@ -9,11 +11,7 @@ import type { CommandOptions, CommandRunner } from "../runner/commands.js";
 // folder too. Nothing is written under /etc/apt, /usr/share/keyrings or /var/lib/apt/lists: the
 // only lasting change is the installed packages (and dpkg's own records of them).
 
-/** apt.postgresql.org; a mirror of it (same packages, same signatures) replaces it through PGDG_MIRROR_ENV. */
-export const PGDG_REPOSITORY = "https://apt.postgresql.org/pub/repos/apt";
-export const PGDG_MIRROR_ENV = "SCALINGO_PG_DUMP_PGDG_MIRROR";
-/** The repository's signing key, served at the repository's root (so a full mirror serves it too). */
-export const PGDG_KEY_FILE = "ACCC4CF8.asc";
+export { PGDG_MIRROR_ENV, PGDG_REPOSITORY } from "./pgdg-mirror.js";
 /** How long apt waits for another apt or dpkg (unattended-upgrades on a fresh VM) to release its lock. */
 export const DPKG_LOCK_WAIT_SECONDS = 120;
 /** Bounds per step: a stalled download or lock must not keep the firewall open until the job's timeout. */
@@ -27,6 +25,8 @@ export interface AptPaths {
   sourceParts: string;
   /** Dir::Cache: the action's private folder goes under it, as `scalingo-pg-dump/`. */
   cacheDir: string;
+  /** Dir::Etc::netrcparts: the host's auth.conf.d (copied, never written), when the mirror has credentials. */
+  netrcParts?: string;
 }
 
 export interface AptInstallOptions {
@@ -42,6 +42,8 @@ export interface AptInstallOptions {
   env: Record<string, string | undefined>;
   /** A folder of the runner's own for the source file written before root copies it (RUNNER_TEMP). */
   tempDir: string;
+  /** Tests only: the loopback repository's key instead of PGDG's (see KeyFetch); never set by the action. */
+  pinnedFingerprint?: string;
 }
 
 /**
@@ -49,39 +51,89 @@ export interface AptInstallOptions {
  * PostgreSQL package the action needs. Throws an ActionError("pg-dump-client") naming the failed step.
  */
 export async function installPackages(packages: string[], o: AptInstallOptions): Promise<void> {
-  const repository = (o.env[PGDG_MIRROR_ENV] || PGDG_REPOSITORY).replace(/\/+$/, "");
+  const label = `Installing ${packages.join(" ")}`;
+  let mirror: ReturnType<typeof pgdgMirror>;
+  try {
+    mirror = pgdgMirror(o.env);
+  } catch (error) {
+    throw new ActionError("pg-dump-client", `${label}: ${(error as Error).message}`);
+  }
+  const repository = mirror.url;
   const paths = await aptPaths(o);
   const hostFiles = await sourceFiles(paths);
   const reused = await findPgdgSource(hostFiles, repository, paths.sourceList);
   const privateDir = path.join(paths.cacheDir, "scalingo-pg-dump");
   o.log(
     reused
-      ? `Installing ${packages.join(" ")} with the PostgreSQL apt source already configured in ${reused}...`
-      : `Installing ${packages.join(" ")} from ${repository} (source and key in ${privateDir}, the host's apt configuration untouched)...`,
+      ? `${label} with the PostgreSQL apt source already configured in ${reused}...`
+      : `${label} from ${repository} (source and key in ${privateDir}, the host's apt configuration untouched)...`,
   );
+  // The runner user's private folder (0700): the source, the key and any credentials are written
+  // here first, then copied by root with explicit modes.
   const temp = await mkdtemp(path.join(o.tempDir, "pgdg-"));
-  const sourceFile = path.join(temp, "pgdg.sources");
-  await writeFile(sourceFile, pgdgSource(repository, o.codename, path.join(privateDir, "pgdg.asc")), { mode: 0o644 });
-  const steps = installSteps({ packages, privateDir, paths, hostFiles, repository, reuse: Boolean(reused), sourceFile, aptConfig: o.env.APT_CONFIG });
-  let updateErrors = "";
+  const options = (timeout: keyof typeof TIMEOUTS): CommandOptions => ({ timeoutSeconds: TIMEOUTS[timeout], ...(o.signal ? { signal: o.signal } : {}) });
   try {
-    for (const step of steps) {
-      if (o.signal?.aborted) throw new ActionError("pg-dump-client", `Installing ${packages.join(" ")} was stopped: the run failed elsewhere.`);
-      const [file, ...args] = o.sudo ? ["sudo", "-n", ...step.argv] : step.argv;
-      const options: CommandOptions = { timeoutSeconds: TIMEOUTS[step.timeout], ...(o.signal ? { signal: o.signal } : {}) };
-      const result = await o.run(file, args, options);
-      // A broken third-party source on the host fails `update` but not what PGDG needs: the install says.
-      if (step.name === "update" && result.code !== 0 && result.code !== 124) {
-        updateErrors = result.stderr.trim().slice(-300);
-        continue;
-      }
-      if (result.code !== 0) throw installError(packages, step.argv, result, updateErrors);
-    }
+    const files: { keyFile?: string; sourceFile?: string; authFile?: string } = reused
+      ? {}
+      : await privateFiles(temp, privateDir, mirror, o, label, options("key"));
+    const hostAuth = files.authFile ? await hostAuthFiles(paths) : [];
+    const steps = installSteps({
+      packages,
+      privateDir,
+      paths,
+      hostFiles,
+      reuse: Boolean(reused),
+      ...files,
+      hostAuthFiles: hostAuth,
+      aptConfig: o.env.APT_CONFIG,
+    });
+    await runSteps(steps, packages, o);
   } finally {
     await rm(temp, { recursive: true, force: true });
     // The private lists are big and a cache only: leave the host as it was, whatever happened.
     const cleanup = o.sudo ? ["sudo", "-n", "rm", "-rf", privateDir] : ["rm", "-rf", privateDir];
     await o.run(cleanup[0], cleanup.slice(1), { silent: true, timeoutSeconds: TIMEOUTS.local });
+  }
+}
+
+/** The checked key, the deb822 source (no credentials in it) and, for a mirror with credentials, its auth.conf (0600). */
+async function privateFiles(
+  temp: string,
+  privateDir: string,
+  mirror: ReturnType<typeof pgdgMirror>,
+  o: AptInstallOptions,
+  label: string,
+  options: CommandOptions,
+): Promise<{ keyFile: string; sourceFile: string; authFile?: string }> {
+  const keyFile = await fetchCheckedKey({
+    mirror,
+    dir: temp,
+    run: o.run,
+    options,
+    label,
+    ...(o.pinnedFingerprint ? { pinnedFingerprint: o.pinnedFingerprint } : {}),
+  });
+  const sourceFile = path.join(temp, "pgdg.sources");
+  await writeFile(sourceFile, pgdgSource(mirror.url, o.codename, path.join(privateDir, "pgdg.asc")), { mode: 0o644 });
+  const authText = aptAuthConf(mirror);
+  const authFile = authText ? path.join(temp, "pgdg-auth.conf") : undefined;
+  if (authFile) await writeFile(authFile, authText as string, { mode: 0o600 });
+  return { keyFile, sourceFile, ...(authFile ? { authFile } : {}) };
+}
+
+async function runSteps(steps: Step[], packages: string[], o: AptInstallOptions): Promise<void> {
+  let updateErrors = "";
+  for (const step of steps) {
+    if (o.signal?.aborted) throw new ActionError("pg-dump-client", `Installing ${packages.join(" ")} was stopped: the run failed elsewhere.`);
+    const [file, ...args] = o.sudo ? ["sudo", "-n", ...step.argv] : step.argv;
+    const options: CommandOptions = { timeoutSeconds: TIMEOUTS[step.timeout], ...(o.signal ? { signal: o.signal } : {}) };
+    const result = await o.run(file, args, options);
+    // A broken third-party source on the host fails `update` but not what PGDG needs: the install says.
+    if (step.name === "update" && result.code !== 0 && result.code !== 124) {
+      updateErrors = result.stderr.trim().slice(-300);
+      continue;
+    }
+    if (result.code !== 0) throw installError(packages, step.argv, result, updateErrors);
   }
 }
 
@@ -97,9 +149,13 @@ export function installSteps(o: {
   privateDir: string;
   paths: AptPaths;
   hostFiles: string[];
-  repository: string;
   reuse: boolean;
-  sourceFile: string;
+  /** The runner user's copies, checked or written before root runs anything: the key, the source, the mirror's credentials. */
+  keyFile?: string;
+  sourceFile?: string;
+  authFile?: string;
+  /** The host's auth.conf.d files, copied beside the mirror's (only with credentials). */
+  hostAuthFiles?: string[];
   aptConfig?: string;
 }): Step[] {
   const p = o.privateDir;
@@ -109,13 +165,19 @@ export function installSteps(o: {
   // the key and the sources whatever the umask root inherited.
   const steps: Step[] = [{ name: "prepare", argv: ["install", "-d", "-m", "0755", ...dirs], timeout: "local" }];
   if (o.hostFiles.length) steps.push({ name: "prepare", argv: ["install", "-m", "0644", ...o.hostFiles, `${parts}/`], timeout: "local" });
-  if (!o.reuse) {
-    const key = path.join(p, "pgdg.asc");
+  if (!o.reuse && o.keyFile && o.sourceFile) {
     steps.push(
-      { name: "key", argv: ["curl", "-fsSL", "--retry", "3", "--max-time", "60", "-o", key, `${o.repository}/${PGDG_KEY_FILE}`], timeout: "key" },
-      { name: "key", argv: ["chmod", "0644", key], timeout: "local" },
+      { name: "key", argv: ["install", "-m", "0644", o.keyFile, path.join(p, "pgdg.asc")], timeout: "local" },
       { name: "source", argv: ["install", "-m", "0644", o.sourceFile, path.join(parts, "pgdg.sources")], timeout: "local" },
     );
+  }
+  // The mirror's credentials: root's alone (0600), in a private auth.conf.d that also holds the
+  // host's own files, which apt reads before it drops its privileges (apt_auth.conf(5)).
+  const auth = o.authFile && o.paths.netrcParts ? path.join(p, "auth.conf.d") : undefined;
+  if (auth) {
+    steps.push({ name: "source", argv: ["install", "-d", "-m", "0700", auth], timeout: "local" });
+    if (o.hostAuthFiles?.length) steps.push({ name: "source", argv: ["install", "-m", "0600", ...o.hostAuthFiles, `${auth}/`], timeout: "local" });
+    steps.push({ name: "source", argv: ["install", "-m", "0600", o.authFile as string, path.join(auth, "pgdg.conf")], timeout: "local" });
   }
   const apt = [
     "env",
@@ -127,6 +189,7 @@ export function installSteps(o: {
     `Dir::Etc::sourcelist=${o.paths.sourceList}`,
     "-o",
     `Dir::Etc::sourceparts=${parts}`,
+    ...(auth ? ["-o", `Dir::Etc::netrcparts=${auth}`] : []),
     "-o",
     `Dir::State::Lists=${path.join(p, "lists")}`,
     "-o",
@@ -155,14 +218,21 @@ export function pgdgSource(repository: string, codename: string, keyring: string
 
 async function aptPaths(o: AptInstallOptions): Promise<AptPaths> {
   const env: Record<string, string> = o.env.APT_CONFIG ? { APT_CONFIG: o.env.APT_CONFIG } : {};
-  const args = ["shell", "L", "Dir::Etc::sourcelist/f", "P", "Dir::Etc::sourceparts/d", "C", "Dir::Cache/d"];
+  const args = ["shell", "L", "Dir::Etc::sourcelist/f", "P", "Dir::Etc::sourceparts/d", "C", "Dir::Cache/d", "N", "Dir::Etc::netrcparts/d"];
   const result = await o.run("apt-config", args, { silent: true, env, timeoutSeconds: TIMEOUTS.local });
   const value = (name: string) => new RegExp(`^${name}='([^']*)'`, "m").exec(result.stdout)?.[1];
   const [sourceList, sourceParts, cacheDir] = [value("L"), value("P"), value("C")];
   if (result.code !== 0 || !sourceList || !sourceParts || !cacheDir) {
     throw new ActionError("pg-dump-client", `apt-config could not tell apt's folders (exit ${result.code}): ${result.stderr.trim()}`);
   }
-  return { sourceList, sourceParts, cacheDir };
+  return { sourceList, sourceParts, cacheDir, ...(value("N") ? { netrcParts: value("N") } : {}) };
+}
+
+/** The host's auth.conf.d files, so that its own credentials still apply beside the mirror's. */
+async function hostAuthFiles(paths: AptPaths): Promise<string[]> {
+  if (!paths.netrcParts) return [];
+  const files = (await readdir(paths.netrcParts).catch(() => [] as string[])).filter((f) => /^[\w.-]+\.conf$/.test(f)).sort();
+  return files.map((f) => path.join(paths.netrcParts as string, f));
 }
 
 /** The host's source files: the one-file list and the `.list`/`.sources` of the source folder. */

@@ -73,7 +73,7 @@ export function libpqEnv(c: Connection): Record<string, string> {
  * require); the host name checked for verify-full only. Without `sslrootcert`, nothing is verified,
  * as libpq's require. The password is added by pgClient, behind the authentication guard.
  */
-export function pgClientConfig(c: Connection, connectTimeoutMs: number, allowPlain = false): ClientConfig {
+export function pgClientConfig(c: Connection, connectTimeoutMs: number, allowPlain = false, queryTimeoutMs?: number): ClientConfig {
   const mode = c.sslmode ?? "prefer";
   const ca = c.sslrootcert ? readFileSync(c.sslrootcert, "utf8") : undefined;
   let ssl: ClientConfig["ssl"];
@@ -90,13 +90,18 @@ export function pgClientConfig(c: Connection, connectTimeoutMs: number, allowPla
     // SCRAM-SHA-256-PLUS when the server offers it over TLS, as libpq's channel_binding=prefer.
     enableChannelBinding: c.channelBinding !== "disable",
     connectionTimeoutMillis: connectTimeoutMs,
+    // A black-holed session must fail, not hang: TCP keepalive from the first idle minute (each
+    // query that can take long is bounded by its caller: the probe's, the dump's time limit).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 60_000,
+    ...(queryTimeoutMs ? { query_timeout: queryTimeoutMs } : {}),
     application_name: "scalingo-pg-dump",
   };
 }
 
 /** A pg.Client for the connection whose password is only sent for an authentication libpq would allow. */
-export function pgClient(c: Connection, connectTimeoutMs: number, allowPlain = false): pg.Client {
-  const config = pgClientConfig(c, connectTimeoutMs, allowPlain);
+export function pgClient(c: Connection, connectTimeoutMs: number, allowPlain = false, queryTimeoutMs?: number): pg.Client {
+  const config = pgClientConfig(c, connectTimeoutMs, allowPlain, queryTimeoutMs);
   const client = new pg.Client(config);
   guardAuthentication(client, { requireAuth: c.requireAuth, channelBinding: c.channelBinding }, c.password, () => config.ssl !== false);
   return client;

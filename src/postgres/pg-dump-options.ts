@@ -3,8 +3,8 @@
 // group of short options (`-vZ9`, `-Fp`), an argument in the next word (`-f /tmp/x`), and a
 // non-option word, which pg_dump takes as the database name or a whole connection string.
 
-/** Short options of pg_dump 15 to 18 (`:` = takes an argument), from their getopt_long calls. */
-const SHORT = "abBcCd:e:E:f:F:h:j:n:N:Op:RsS:t:T:U:vwWxXZ:";
+/** Short options of pg_dump 15 to 18 (`:` = takes an argument), from their getopt_long calls; `-V` and `-?` it reads before. */
+const SHORT = "abBcCd:e:E:f:F:h:j:n:N:Op:RsS:t:T:U:vwWxXZ:V?";
 
 /** Long options of pg_dump 15 to 18 (the union: a name one version lacks is refused by it), with their argument. */
 const LONG: Record<string, { arg: boolean; short?: string }> = {
@@ -38,8 +38,8 @@ const LONG: Record<string, { arg: boolean; short?: string }> = {
   "no-acl": { arg: false, short: "x" },
   compress: { arg: true, short: "Z" },
   encoding: { arg: true, short: "E" },
-  help: { arg: false },
-  version: { arg: false },
+  help: { arg: false, short: "?" },
+  version: { arg: false, short: "V" },
   "attribute-inserts": { arg: false },
   "binary-upgrade": { arg: false },
   "column-inserts": { arg: false },
@@ -151,12 +151,19 @@ export function parsePgDumpArgs(words: string[]): ParsedArgs {
 /** What the action sets itself: where the file goes, its format, and where the connection comes from. */
 const RESERVED = new Set(["file", "format", "jobs", "dbname", "host", "port", "username", "password", "no-password", "compress"]);
 
+/** Options that make pg_dump print something and exit 0 without dumping: the "dump" would be empty. */
+const NO_DUMP = new Set(["help", "version"]);
+
 /**
  * Why these arguments cannot be passed to pg_dump, or undefined. An abbreviation is refused when
  * any option it could stand for is reserved: pg_dump versions differ, and one with fewer options
  * may resolve it to the reserved one.
  */
 export function reservedArgsProblem(parsed: ParsedArgs): string | undefined {
+  const noDump = parsed.options.filter((o) => o.names.some((name) => NO_DUMP.has(name)));
+  if (noDump.length) {
+    return `${noDump.map((o) => o.text).join(", ")} ${noDump.length > 1 ? "print" : "prints"} pg_dump's version or help instead of dumping: remove ${noDump.length > 1 ? "them" : "it"}.`;
+  }
   const taken = parsed.options.filter((o) => o.names.some((name) => RESERVED.has(name)));
   if (taken.length) {
     return `${taken.map((o) => o.text).join(", ")} ${taken.length > 1 ? "are" : "is"} set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`;
@@ -169,3 +176,9 @@ export function reservedArgsProblem(parsed: ParsedArgs): string | undefined {
 
 /** `--snapshot`, however written. */
 export const setsSnapshot = (parsed: ParsedArgs) => parsed.options.some((o) => o.names.includes("snapshot"));
+
+/**
+ * `--enable-row-security`, however abbreviated (`--enable-row`): the row counts must read the rows
+ * pg_dump reads, so they use the same setting. An ambiguous abbreviation is refused by pg_dump itself.
+ */
+export const enablesRowSecurity = (parsed: ParsedArgs) => parsed.options.some((o) => o.names.length === 1 && o.names[0] === "enable-row-security");

@@ -23,6 +23,15 @@ export function compressProblem(compress: string | undefined, major: number, for
  */
 export const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 180_000;
 
+/**
+ * libpq's TCP settings, as a connection string of its own: libpq has no environment variable for
+ * them, and this word holds no host, user or password (those stay in the environment, which
+ * libpq reads for every key the string leaves out). Without them a black-holed session keeps
+ * pg_dump, and the firewall rule, waiting for about two hours (the kernel's keepalive defaults);
+ * with them it fails within about two minutes, a failure the retry treats as a lost connection.
+ */
+export const KEEPALIVE_CONNINFO = "keepalives=1 keepalives_idle=60 keepalives_interval=10 keepalives_count=6 tcp_user_timeout=120000";
+
 export function pgDumpArgs(config: { format: DumpFormat; jobs?: number; compress?: string; pgDumpArgs: string[] }, outputPath: string): string[] {
   const ownLockWait = config.pgDumpArgs.some((a) => a.startsWith("--lock-wait-timeout"));
   return [
@@ -32,6 +41,7 @@ export function pgDumpArgs(config: { format: DumpFormat; jobs?: number; compress
     ...(config.compress ? [`--compress=${config.compress}`] : []),
     // Never prompt: a missing password must fail, not hang the job.
     "--no-password",
+    `--dbname=${KEEPALIVE_CONNINFO}`,
     ...(ownLockWait ? [] : [`--lock-wait-timeout=${DEFAULT_LOCK_WAIT_TIMEOUT_MS}`]),
     ...config.pgDumpArgs,
   ];

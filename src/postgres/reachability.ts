@@ -10,6 +10,9 @@ export interface Reachable {
   waitedMs: number;
 }
 
+/** The probe's one query: a server that accepted the connection answers it in milliseconds. */
+export const PROBE_QUERY_TIMEOUT_MS = 15_000;
+
 type Verdict = "wait" | "fatal" | "plain-retry";
 
 /**
@@ -61,16 +64,18 @@ function describeError(error: unknown): string {
  */
 export async function waitUntilReachable(
   conn: Connection,
-  o: { timeoutMs: number; clock?: Clock; log: (m: string) => void; signal?: AbortSignal },
+  o: { timeoutMs: number; clock?: Clock; log: (m: string) => void; signal?: AbortSignal; allowPlain?: boolean; waitingFor?: string },
 ): Promise<Reachable> {
   const clock = o.clock ?? realClock;
   const started = clock.now();
-  let allowPlain = false;
+  // A wait after a lost connection keeps the TLS decision the first one made: never weaker, never a new negotiation.
+  let allowPlain = o.allowPlain ?? false;
   let lastError = "";
   for (let attempt = 1; ; attempt++) {
     if (o.signal?.aborted) throw new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere.");
     const remaining = o.timeoutMs - (clock.now() - started);
-    const client = pgClient(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain);
+    // A server that accepted the connection answers its one query at once: a stall is not one to wait on.
+    const client = pgClient(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain, PROBE_QUERY_TIMEOUT_MS);
     client.on("error", () => undefined);
     // An attempt in flight is cut short too: its connect fails once the client is ended.
     const endOnAbort = () => void client.end().catch(() => undefined);
@@ -89,7 +94,8 @@ export async function waitUntilReachable(
         throw new ActionError("reachability", `The database refused the connection: ${lastError}. ${fatalAdvice(error)}`);
       }
       if (verdict === "plain-retry") allowPlain = true;
-      if (attempt === 1 || attempt % 5 === 0) o.log(`Database not reachable yet (${lastError}); waiting for the firewall rule to apply...`);
+      if (attempt === 1 || attempt % 5 === 0)
+        o.log(`Database not reachable yet (${lastError}); waiting ${o.waitingFor ?? "for the firewall rule to apply"}...`);
     } finally {
       o.signal?.removeEventListener("abort", endOnAbort);
       await client.end().catch(() => undefined);

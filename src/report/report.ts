@@ -30,6 +30,8 @@ export interface Report {
   /** What the dump was compressed with, and whether it was the default (postgres/compression.ts). */
   compression?: string;
   dumpPath?: string;
+  /** Why each retry of pg_dump was needed (a lost connection), in order. */
+  dumpRetries?: string[];
   dumpSize?: number;
   sha256?: string;
   verified?: string;

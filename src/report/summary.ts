@@ -39,7 +39,10 @@ function exposureParts(openMs: number, r: Report): string {
   const wait = r.durationsMs.reachability;
   const dump = r.durationsMs.dump;
   if (wait === undefined || dump === undefined) return "";
-  return ` (wait for the database ${seconds(wait)}, pg_dump ${seconds(dump)}, exposure overhead ${seconds(Math.max(0, openMs - wait - dump))})`;
+  // Every attempt counts: a retried dump kept the rule open for each one, and for each wait in between.
+  const attempts = (r.dumpRetries?.length ?? 0) + 1;
+  const over = attempts > 1 ? ` over ${attempts} attempts` : "";
+  return ` (wait for the database ${seconds(wait)}, pg_dump ${seconds(dump)}${over}, exposure overhead ${seconds(Math.max(0, openMs - wait - dump))})`;
 }
 
 /** The job summary as Markdown. */
@@ -53,6 +56,7 @@ export function summaryMarkdown(r: Report): string {
     ["Compression", r.compression],
     ["Size", r.dumpSize === undefined ? undefined : formatBytes(r.dumpSize)],
     ["sha256", r.sha256 && `\`${r.sha256}\``],
+    ["Dump retries", r.dumpRetries?.length ? `${r.dumpRetries.length} (pg_dump lost its connection: ${r.dumpRetries.join("; ")})` : undefined],
     ["Verified", r.verified],
     ["Encrypted", r.encrypted ? "yes (age)" : "no"],
     ["Artifact", r.artifactName && (r.artifactUrl ? `[${r.artifactName}](${r.artifactUrl})` : `${r.artifactName} (id ${r.artifactId})`)],

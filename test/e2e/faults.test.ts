@@ -268,6 +268,15 @@ describe("faults of the services", () => {
     }
   });
 
+  it("a PGDG mirror over plain http is refused before any API call, its password not echoed", async () => {
+    const s = await w.scenario();
+    const main = await runStep(s.ctx, "main", s.inputs, { env: { SCALINGO_PG_DUMP_PGDG_MIRROR: "http://corp:hunter22@mirror.example/pgdg" } });
+    expect(main.code, describeStep(main)).toBe(1);
+    expect(main.errors.join("\n")).toMatch(/`SCALINGO_PG_DUMP_PGDG_MIRROR`: must use https:\/\//);
+    expect(main.stdout + main.stderr + main.summary).not.toContain("hunter22");
+    expect(s.scalingo.requests).toEqual([]);
+  });
+
   // A table of bad inputs through the bundled action: each fails before any API call.
   const badInputs: [Record<string, string>, RegExp][] = [
     [{ "api-token": "" }, /`api-token`: is required/],
@@ -283,10 +292,18 @@ describe("faults of the services", () => {
     [{ "pg-dump-args": "--clean --fil=smuggled.sql" }, /`pg-dump-args`: --fil=smuggled\.sql is set by the action itself/],
     [{ "pg-dump-args": "-vZ9" }, /`pg-dump-args`: -Z9 is set by the action itself/],
     [{ "pg-dump-args": "--clean host=evil.example" }, /`pg-dump-args`: "host=evil\.example": pg_dump reads a word that is not an option/],
+    // pg_dump would print its version and exit 0: an empty "dump".
+    [{ "pg-dump-args": "--clean -V" }, /`pg-dump-args`: -V prints pg_dump's version or help instead of dumping/],
+    // A private key where the public recipient goes: refused, and none of it in the log.
+    [
+      { "encryption-recipients": "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZ3H4R9K" },
+      /`encryption-recipients`: recipient 1 is a private key: put the public recipient \(age1…\) here, and rotate that key/,
+    ],
   ];
   it.each(badInputs)("rejects %o before any API call", async (bad, message) => {
     const s = await w.scenario();
-    await expectFailure(s, { ...s.inputs, ...bad }, message);
+    const main = await expectFailure(s, { ...s.inputs, ...bad }, message);
     expect(s.scalingo.requests).toEqual([]);
+    expect(main.stdout + main.stderr + main.summary).not.toContain("GFPYYSJZ");
   });
 });

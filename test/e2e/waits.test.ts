@@ -28,7 +28,7 @@ describe("waits, installs and timeouts", () => {
     const bin = await mkdtemp(path.join(tmpdir(), "fake-bin-"));
     await writeFile(path.join(bin, "curl"), `#!/bin/sh\n${script}\n`);
     await chmod(path.join(bin, "curl"), 0o755);
-    return { PATH: `${bin}:${process.env.PATH}`, APT_CONFIG: root.aptConfig, [PGDG_MIRROR_ENV]: "http://127.0.0.1:9/unused" };
+    return { PATH: `${bin}:${process.env.PATH}`, APT_CONFIG: root.aptConfig, [PGDG_MIRROR_ENV]: "https://127.0.0.1:9/unused" };
   }
 
   const ours = (s: Scenario) => s.scalingo.rules.filter((r) => r.label?.startsWith("scalingo-pg-dump acme/shop run"));

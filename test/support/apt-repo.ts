@@ -6,14 +6,20 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { createTestCa } from "./test-ca.js";
 
 export interface AptRepo {
+  /** https://127.0.0.1:<port>, served with a certificate of `ca` (apt and curl are told to trust it). */
   url: string;
+  /** The CA certificate that signed the server's: apt's Acquire::https::CAInfo, curl's CURL_CA_BUNDLE. */
+  caCertPath: string;
   /** Armored public key the Release file is signed with. */
   keyPath: string;
+  /** That key's full fingerprint: the install's test-only pin (the action pins PGDG's). */
+  fingerprint: string;
   /** Requests seen, as "<status> <path>". */
   requests: string[];
   close(): Promise<void>;
@@ -32,7 +38,11 @@ export interface AptRoot {
 const sh = (file: string, args: string[], env?: Record<string, string>) => execFileSync(file, args, { env: { ...process.env, ...env }, stdio: "pipe" });
 
 /** Builds `packages` (each a fake package whose files are given) into a repository for `codename`. */
-export async function startAptRepo(codename: string, packages: { name: string; files: Record<string, string> }[]): Promise<AptRepo> {
+export async function startAptRepo(
+  codename: string,
+  packages: { name: string; files: Record<string, string> }[],
+  options: { basicAuth?: { user: string; password: string } } = {},
+): Promise<AptRepo> {
   const dir = await mkdtemp(path.join(tmpdir(), "apt-repo-"));
   const gnupg = path.join(dir, "gnupg");
   await mkdir(gnupg, { mode: 0o700 });
@@ -75,10 +85,22 @@ export async function startAptRepo(codename: string, packages: { name: string; f
   sh("gpg", ["--batch", "--yes", "--clearsign", "-o", path.join(dists, "InRelease"), path.join(dists, "Release")], gpgEnv);
   const keyPath = path.join(root, "ACCC4CF8.asc");
   await writeFile(keyPath, sh("gpg", ["--armor", "--export"], gpgEnv));
+  const fingerprint = /^fpr:(?:[^:]*:){8}([0-9A-F]{40}):/m.exec(sh("gpg", ["--with-colons", "--fingerprint", "--list-keys"], gpgEnv).toString())?.[1] ?? "";
   await chmod(dir, 0o755);
+  // https, as the install requires: a certificate for 127.0.0.1 from a throwaway CA (readable by apt's _apt user).
+  const ca = await createTestCa({ parentDir: dir });
+  await chmod(ca.dir, 0o755);
+  await chmod(ca.caCertPath, 0o644);
+  const cert = await ca.issue(["127.0.0.1"]);
+  const expected = options.basicAuth ? `Basic ${Buffer.from(`${options.basicAuth.user}:${options.basicAuth.password}`).toString("base64")}` : undefined;
 
   const requests: string[] = [];
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ cert: readFileSync(cert.certPath), key: readFileSync(cert.keyPath) }, (req, res) => {
+    if (expected && req.headers.authorization !== expected) {
+      requests.push(`401 ${req.url}`);
+      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="pgdg"' }).end();
+      return;
+    }
     const file = path.join(root, path.normalize(decodeURIComponent(req.url ?? "/")));
     try {
       const body = readFileSync(file);
@@ -92,8 +114,10 @@ export async function startAptRepo(codename: string, packages: { name: string; f
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
+    caCertPath: ca.caCertPath,
     keyPath,
+    fingerprint,
     requests,
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
@@ -103,7 +127,7 @@ export async function startAptRepo(codename: string, packages: { name: string; f
 }
 
 /** An empty Debian-like root: apt's folders and an empty dpkg database, nothing installed. */
-export async function createAptRoot(): Promise<AptRoot> {
+export async function createAptRoot(options: { caCertPath?: string } = {}): Promise<AptRoot> {
   const dir = await mkdtemp(path.join(tmpdir(), "apt-root-"));
   // apt downloads and checks signatures as `_apt`: it must be able to walk into the root.
   await chmod(dir, 0o755);
@@ -124,7 +148,9 @@ export async function createAptRoot(): Promise<AptRoot> {
   const aptConfig = path.join(dir, "apt.conf");
   await writeFile(
     aptConfig,
-    `Dir "${dir}/";\nDir::State::status "${dir}/var/lib/dpkg/status";\nDPkg::Options { "--root=${dir}"; "--log=${dir}/var/log/dpkg.log"; };\n`,
+    `Dir "${dir}/";\nDir::State::status "${dir}/var/lib/dpkg/status";\nDPkg::Options { "--root=${dir}"; "--log=${dir}/var/log/dpkg.log"; };\n${
+      options.caCertPath ? `Acquire::https::CAInfo "${options.caCertPath}";\n` : ""
+    }`,
   );
   return {
     dir,
