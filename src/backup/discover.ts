@@ -3,6 +3,7 @@ import { ActionError } from "../errors.js";
 import { type Connection, parseConnectionUri } from "../postgres/connection.js";
 import { applyTls, decideTls } from "../postgres/tls.js";
 import { lookupPublicIp } from "../runner/public-ip.js";
+import { serverVersionOf } from "../scalingo/answers.js";
 import type { ScalingoClient } from "../scalingo/client.js";
 import type { Log } from "../types.js";
 import type { BackupDeps, Session } from "./session.js";
@@ -28,7 +29,7 @@ export async function readDatabase(
   const connection = await applyTls(parsed, decideTls(parsed, config, process.env), process.env.RUNNER_TEMP, (dir) => {
     session.tlsDir = dir;
   });
-  return { connection, serverVersion: db.readable_version.replace(/\.0$/, "") };
+  return { connection, serverVersion: serverVersionOf(db.readable_version) };
 }
 
 export async function detectIp(config: Config, log: Log): Promise<string> {

@@ -1,30 +1,33 @@
 import { ScalingoApiError } from "../errors.js";
 import { insecureUrlProblem } from "../urls.js";
-import { availableForms, bodyFor, type DbApiForm, type DbApiForms, type DbApiResource, dbApiUrl, resourceOf, routeMissing } from "./database-api.js";
+import {
+  addonIdsOf,
+  addonTokenOf,
+  createdRuleOf,
+  type DatabaseDetails,
+  databaseOf,
+  type FirewallRule,
+  type Region,
+  regionsOf,
+  rulesOf,
+  tokenOf,
+  variableOf,
+} from "./answers.js";
+import {
+  bodyFor,
+  type DbApiForm,
+  type DbApiForms,
+  type DbApiResource,
+  dbApiUrl,
+  formsInOrder,
+  refusedByEveryForm,
+  refusedByForm,
+  resourceOf,
+} from "./database-api.js";
 import { type ApiRequest, type ApiResponse, type Clock, DEFAULT_RETRY, type RetryPolicy, realClock, requestJson } from "./http.js";
 import { ADDON_TOKEN_LIFETIME_MS, isFresh, jwtExpiryMs, type Token } from "./tokens.js";
 
-export interface FirewallRule {
-  id: string;
-  type: "custom_range" | "managed_range";
-  cidr?: string;
-  label?: string;
-  range_id?: string;
-}
-
-export interface DatabaseDetails {
-  id: string;
-  status: string;
-  readable_version: string;
-  type_name?: string;
-}
-
-interface Region {
-  name: string;
-  api: string;
-  /** The old database API host; a region may stop listing it once the API has moved. */
-  database_api?: string;
-}
+export type { DatabaseDetails, FirewallRule } from "./answers.js";
 
 export interface ScalingoOptions {
   authUrl: string;
@@ -71,35 +74,35 @@ export class ScalingoClient {
   }
 
   async database(): Promise<DatabaseDetails> {
-    return (await this.dbApi<{ database: DatabaseDetails }>("GET", "")).body.database;
+    return databaseOf(await this.dbApi("GET", ""));
   }
 
   async connectionUri(): Promise<string> {
-    const { body } = await this.call<{ variables: { name: string; value: string }[] }>({
+    const res = await this.call({
       method: "GET",
       url: `${this.region().api}/v1/apps/${this.o.database}/variables?aliases=false`,
       authorization: await this.bearer(),
       expect: [200],
     });
-    const uri = body.variables.find((v) => v.name === "SCALINGO_POSTGRESQL_URL")?.value;
+    const uri = variableOf(res, "SCALINGO_POSTGRESQL_URL");
     if (!uri) throw new ScalingoApiError(`The database "${this.o.database}" has no SCALINGO_POSTGRESQL_URL variable: is it a PostgreSQL database?`);
     this.o.onSecret(uri);
     return uri;
   }
 
   async listRules(): Promise<FirewallRule[]> {
-    return (await this.dbApi<{ rules: FirewallRule[] }>("GET", "/firewall_rules")).body.rules;
+    return rulesOf(await this.dbApi("GET", "/firewall_rules"));
   }
 
   /** Not retried on a lost answer here: the firewall module lists the rules before adding again. */
   async addRule(cidr: string, label: string): Promise<FirewallRule> {
     const body = { type: "custom_range", cidr, label };
-    return (await this.dbApi<{ rule: FirewallRule }>("POST", "/firewall_rules", body, [200, 201], false)).body.rule;
+    return createdRuleOf(await this.dbApi("POST", "/firewall_rules", body, [200, 201], false));
   }
 
   /** Resolves false when the rule was already gone (404): the goal, no rule, is reached. */
   async removeRule(ruleId: string): Promise<boolean> {
-    const res = await this.dbApi<unknown>("DELETE", `/firewall_rules/${encodeURIComponent(ruleId)}`, undefined, [200, 204, 404]);
+    const res = await this.dbApi("DELETE", `/firewall_rules/${encodeURIComponent(ruleId)}`, undefined, [200, 204, 404]);
     return res.status !== 404;
   }
 
@@ -108,23 +111,25 @@ export class ScalingoClient {
     return this.urls;
   }
 
-  private async call<T>(req: ApiRequest): Promise<ApiResponse<T>> {
-    return requestJson<T>(req, this.clock, this.o.retry ?? DEFAULT_RETRY, this.o.debug);
+  private async call(req: ApiRequest): Promise<ApiResponse<unknown>> {
+    return requestJson<unknown>(req, this.clock, this.o.retry ?? DEFAULT_RETRY, this.o.debug);
   }
 
   /** A bearer JWT with at least five minutes left, exchanging the API token again when needed. */
   private async bearer(): Promise<string> {
     if (isFresh(this.jwt, this.clock.now())) return `Bearer ${this.jwt.value}`;
     try {
-      const { body } = await this.call<{ token: string }>({
-        method: "POST",
-        url: `${this.o.authUrl}/v1/tokens/exchange`,
-        authorization: `Basic ${Buffer.from(`:${this.o.apiToken}`).toString("base64")}`,
-        expect: [200],
-      });
-      this.o.onSecret(body.token);
-      this.jwt = { value: body.token, expiresAtMs: jwtExpiryMs(body.token) };
-      return `Bearer ${body.token}`;
+      const token = tokenOf(
+        await this.call({
+          method: "POST",
+          url: `${this.o.authUrl}/v1/tokens/exchange`,
+          authorization: `Basic ${Buffer.from(`:${this.o.apiToken}`).toString("base64")}`,
+          expect: [200],
+        }),
+      );
+      this.o.onSecret(token);
+      this.jwt = { value: token, expiresAtMs: jwtExpiryMs(token) };
+      return `Bearer ${token}`;
     } catch (error) {
       if (error instanceof ScalingoApiError && error.status === 401) {
         throw new ScalingoApiError(
@@ -137,15 +142,10 @@ export class ScalingoClient {
   }
 
   private async findRegion(): Promise<Region> {
-    const { body } = await this.call<{ regions: Region[] }>({
-      method: "GET",
-      url: `${this.o.authUrl}/v1/regions`,
-      authorization: await this.bearer(),
-      expect: [200],
-    });
-    const region = body.regions.find((r) => r.name === this.o.region);
+    const regions = regionsOf(await this.call({ method: "GET", url: `${this.o.authUrl}/v1/regions`, authorization: await this.bearer(), expect: [200] }));
+    const region = regions.find((r) => r.name === this.o.region);
     if (!region) {
-      throw new ScalingoApiError(`Region "${this.o.region}" not found. Set \`region\` to one of: ${body.regions.map((r) => r.name).join(", ")}.`);
+      throw new ScalingoApiError(`Region "${this.o.region}" not found. Set \`region\` to one of: ${regions.map((r) => r.name).join(", ") || "(none listed)"}.`);
     }
     // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
     for (const url of [region.api, region.database_api].filter((u): u is string => u !== undefined)) {
@@ -158,11 +158,9 @@ export class ScalingoClient {
   /** A Dedicated Resources database is an app holding exactly one addon: the database itself. */
   private async findAddonId(): Promise<string> {
     const path = `/v1/apps/${this.o.database}/addons`;
-    let addons: { id: string }[];
+    let addons: string[];
     try {
-      addons = (
-        await this.call<{ addons: { id: string }[] }>({ method: "GET", url: `${this.region().api}${path}`, authorization: await this.bearer(), expect: [200] })
-      ).body.addons;
+      addons = addonIdsOf(await this.call({ method: "GET", url: `${this.region().api}${path}`, authorization: await this.bearer(), expect: [200] }));
     } catch (error) {
       if (error instanceof ScalingoApiError && (error.status === 404 || error.status === 403)) {
         throw new ScalingoApiError(
@@ -178,7 +176,7 @@ export class ScalingoClient {
       throw new ScalingoApiError(
         `Multiple addons found for "${this.o.database}": it may be an application, not a Dedicated Resources database. Check \`database\`.`,
       );
-    return addons[0].id;
+    return addons[0];
   }
 
   /**
@@ -191,56 +189,60 @@ export class ScalingoClient {
     if (!addon) throw new Error("ScalingoClient.connect() must run first");
     if (!isFresh(addon.token, this.clock.now())) {
       const obtainedAt = this.clock.now();
-      const { body } = await this.call<{ addon: { token: string } }>({
-        method: "POST",
-        url: `${this.region().api}/v1/apps/${this.o.database}/addons/${addon.id}/token`,
-        authorization: await this.bearer(),
-        expect: [200],
-      });
-      this.o.onSecret(body.addon.token);
-      addon.token = { value: body.addon.token, expiresAtMs: jwtExpiryMs(body.addon.token) ?? obtainedAt + ADDON_TOKEN_LIFETIME_MS };
+      const token = addonTokenOf(
+        await this.call({
+          method: "POST",
+          url: `${this.region().api}/v1/apps/${this.o.database}/addons/${addon.id}/token`,
+          authorization: await this.bearer(),
+          expect: [200],
+        }),
+      );
+      this.o.onSecret(token);
+      addon.token = { value: token, expiresAtMs: jwtExpiryMs(token) ?? obtainedAt + ADDON_TOKEN_LIFETIME_MS };
     }
     return `Bearer ${addon.token?.value}`;
   }
 
   /**
-   * A database-API call in whichever form this resource answers. The first read of a resource
-   * settles its form: the preferred one, then the other when the first answers that the route
-   * does not exist. A write never probes (a DELETE's 404 means "already gone", a POST must not be
-   * sent to two places): it settles the form with a read first.
+   * A database-API call in whichever form this resource answers: the one already settled (or
+   * saved by main), else the region's order (database_api first when the regions list names it).
+   * A form that refuses the call (401 once its credential was renewed, 403, or a route it does not
+   * serve: 404, 405, 410) gives way to the other: such an answer means the request was not
+   * applied, so even a write may go to the other form. A 5xx or a lost answer never moves a call:
+   * the request may have been applied there. A DELETE's 404 is an answer, checked by the caller.
+   * The first write of a resource settles its form with a read, so a POST is never sent to a form
+   * nobody has seen work.
    */
-  private async dbApi<T>(method: ApiRequest["method"], suffix: string, body?: unknown, expect = [200], retryLostAnswer = true): Promise<ApiResponse<T>> {
+  private async dbApi(method: ApiRequest["method"], suffix: string, body?: unknown, expect = [200], retryLostAnswer = true): Promise<ApiResponse<unknown>> {
     const resource = resourceOf(suffix);
-    const known = this.forms[resource];
-    if (known) return this.dbApiAs<T>(known, method, suffix, body, expect, retryLostAnswer);
-    if (method !== "GET") {
-      await this.dbApi("GET", resource === "firewall_rules" ? "/firewall_rules" : "");
-      return this.dbApi<T>(method, suffix, body, expect, retryLostAnswer);
-    }
-    const forms = availableForms(this.region());
-    for (const [i, form] of forms.entries()) {
+    if (method !== "GET" && !this.forms[resource]) await this.dbApi("GET", resource === "firewall_rules" ? "/firewall_rules" : "");
+    const forms = formsInOrder(this.region(), this.forms[resource]);
+    const refusals: ScalingoApiError[] = [];
+    for (const form of forms) {
       try {
-        const res = await this.dbApiAs<T>(form, method, suffix, body, expect, retryLostAnswer);
+        const res = await this.dbApiAs(form, method, suffix, body, expect, retryLostAnswer);
+        if (refusals.length) this.o.debug?.(`The ${form} form of the database API answered after: ${refusals.map((e) => e.message).join("; ")}`);
         this.forms[resource] = form;
         return res;
       } catch (error) {
-        if (i + 1 >= forms.length || !(error instanceof ScalingoApiError) || !routeMissing(error.status)) throw error;
+        if (!(error instanceof ScalingoApiError) || !refusedByForm(error.status)) throw error;
+        refusals.push(error);
       }
     }
-    throw new Error("unreachable: no database API form");
+    throw refusedByEveryForm(refusals);
   }
 
   /**
-   * One call in one form: the regional API with the user's bearer, or the old database API with
-   * an addon token. A 401 gets a fresh credential and one more try.
+   * One call in one form: the regional API with the user's bearer, or the database API with an
+   * addon token. A 401 gets a fresh credential and one more try.
    */
-  private async dbApiAs<T>(form: DbApiForm, method: ApiRequest["method"], suffix: string, body: unknown, expect: number[], retryLostAnswer: boolean) {
+  private async dbApiAs(form: DbApiForm, method: ApiRequest["method"], suffix: string, body: unknown, expect: number[], retryLostAnswer: boolean) {
     const url = dbApiUrl(form, this.region(), this.addon?.id ?? "", suffix) as string;
     const payload = bodyFor(form, resourceOf(suffix), body);
     for (let retried = false; ; retried = true) {
       const authorization = form === "regional" ? await this.bearer() : await this.addonToken();
       try {
-        return await this.call<T>({ method, url, body: payload, expect, retryLostAnswer, authorization });
+        return await this.call({ method, url, body: payload, expect, retryLostAnswer, authorization });
       } catch (error) {
         if (retried || !(error instanceof ScalingoApiError) || error.status !== 401) throw error;
         if (form === "regional") this.jwt = undefined;

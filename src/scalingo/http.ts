@@ -37,6 +37,8 @@ export interface ApiResponse<T> {
   status: number;
   body: T;
   requestId?: string;
+  /** `METHOD /path`, for errors about the answer (never a token). */
+  call: string;
 }
 
 /** Full jitter (AWS architecture blog): spreads retries of many runners hitting the same API. */
@@ -108,7 +110,7 @@ async function attemptOnce<T>(
     return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
   }
   try {
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, requestId };
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, requestId, call: describe(req) };
   } catch {
     // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
     return { failure: new ScalingoApiError(`${describe(req)} answered ${res.status} with a body that is not JSON${where}`, res.status) };
