@@ -5,13 +5,13 @@ import { DEFAULT_IP_LOOKUP_URLS, DEFAULT_PG_DUMP_ARGS } from "./constants.js";
 import { duration } from "./duration.js";
 import { InputError } from "./errors.js";
 import { boolean, type Env, FALSE, type Fail, type InputReader, type Inputs, integer, lines, rootCert, serviceUrl, TRUE } from "./inputs.js";
-import { type DumpFormat, extensionOf, repositoryOf, utcStamp } from "./naming.js";
+import { type DumpFormat, extensionOf, repositoryOf, runOf, utcStamp } from "./naming.js";
 import { DEFAULT_AFTER_LEVEL } from "./postgres/compression.js";
 import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/pg-dump-options.js";
 import { missingSeedFlags } from "./postgres/pg-dump-seed.js";
 import { mirrorProblem, PGDG_MIRROR_ENV } from "./postgres/pgdg-mirror.js";
 import type { LookupPolicy } from "./runner/public-ip.js";
-import { defaultRuleLabel, looksLikeOwnLabel } from "./scalingo/rule-label.js";
+import { looksLikeOwnLabel } from "./scalingo/rule-label.js";
 import { parseWords } from "./words.js";
 
 export type SslModeInput = "require" | "verify-ca" | "verify-full";
@@ -36,8 +36,10 @@ export interface Config {
   ipLookupUrlsCustom: boolean;
   /** `agree` for the built-in providers (two must give the same address), `first` for the user's own. */
   ipLookupPolicy: LookupPolicy;
-  /** This job's label, without the creation time the firewall module appends. */
-  ruleLabel: string;
+  /** The user's `rule-label`, sent as given; absent: the default label (scalingo/rule-label.ts). */
+  ruleLabel?: string;
+  /** Run id, attempt and job, for people reading the default label. */
+  run: { runId: string; attempt: string; job: string };
   /** `owner/repo`: the stale-rule sweep only ever removes this repository's own rules. */
   repository: string;
   reachableTimeoutMs: number;
@@ -146,11 +148,12 @@ function scalingoInputs({ raw, text, fail }: Inputs) {
 }
 
 function firewallInputs({ text, fail }: Inputs, env: Env) {
-  const ruleLabel = text("rule-label") || defaultRuleLabel(env);
-  if (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200) fail("rule-label", "must be one line of at most 200 characters.");
+  // Sent as given (labels that work today keep working): Scalingo decides, and a refusal names it.
+  const ruleLabel = text("rule-label") || undefined;
+  if (ruleLabel && (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200)) fail("rule-label", "must be one line of at most 200 characters.");
   // A custom label in the default format would pass for another run's leftover in the sweep of
   // the repository it names: that format is reserved for the default labels.
-  else if (text("rule-label") && looksLikeOwnLabel(ruleLabel))
+  else if (ruleLabel && looksLikeOwnLabel(ruleLabel))
     fail("rule-label", `"${ruleLabel}" is in the action's own default format, reserved for its default labels: choose another label, or leave it empty.`);
 
   // A bare number keeps each input's historical unit: seconds here, minutes for the sweep.
@@ -169,7 +172,7 @@ function firewallInputs({ text, fail }: Inputs, env: Env) {
       "stale-rule-age",
       `"${text("stale-rule-age")}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (6h, the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES} (6h); self-hosted runners: more than your longest job.`,
     );
-  return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs, staleRuleAgeMs };
+  return { ...(ruleLabel ? { ruleLabel } : {}), run: runOf(env), repository: repositoryOf(env), reachableTimeoutMs, staleRuleAgeMs };
 }
 
 function dumpInputs({ raw, text, fail, warn }: Inputs, env: Env, now: Date, cpuCount: number, database: string) {

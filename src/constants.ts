@@ -4,6 +4,8 @@ export const State = {
   ruleLabel: "rule-label",
   /** Address of that rule, saved with the label: post matches both, since a label alone may be shared. */
   ruleCidr: "rule-cidr",
+  /** The default label's random token, saved before the POST: what identifies this job's rule (see rule-label.ts). */
+  ruleToken: "rule-token",
   /** Id of the rule this job created; saved right after the API answered. */
   ruleId: "rule-id",
   /** The database-API form the rules answered in ("regional" or "legacy"): post calls the same. */

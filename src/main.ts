@@ -11,7 +11,7 @@ import { stopRestoreCheck } from "./restore-check/steps.js";
 import { removeQuietly } from "./runner/files.js";
 import { actionLog } from "./runner/log.js";
 import { actionState } from "./runner/state.js";
-import { closeRule, whoRemovesLeftover } from "./scalingo/firewall.js";
+import { closeRule, whoRemovesLeftover } from "./scalingo/rule-removal.js";
 import { publicUploadCheck, repositoryVisibility } from "./visibility.js";
 
 const log = actionLog();

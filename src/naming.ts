@@ -1,5 +1,4 @@
-// Names the action gives to what it creates: the dump's file and its extension (the rule's label
-// has its own file, src/scalingo/rule-label.ts).
+// Names the action gives to what it creates: the dump's file and its extension (the rule's label: scalingo/rule-label.ts).
 
 export type DumpFormat = "custom" | "directory" | "tar" | "plain";
 export type CompressionMethod = "none" | "gzip" | "lz4" | "zstd";
@@ -14,6 +13,11 @@ export function utcStamp(now: Date): string {
 
 export function repositoryOf(env: Record<string, string | undefined>): string {
   return env.GITHUB_REPOSITORY || "local";
+}
+
+/** What the default rule label says about the run, for people: run id, attempt and job (see rule-label.ts). */
+export function runOf(env: Record<string, string | undefined>): { runId: string; attempt: string; job: string } {
+  return { runId: env.GITHUB_RUN_ID || "0", attempt: env.GITHUB_RUN_ATTEMPT || "1", job: env.GITHUB_JOB || "job" };
 }
 
 /**

@@ -7,7 +7,7 @@ import { removeLeftoverServer } from "./restore-check/throwaway-server.js";
 import { actionState } from "./runner/state.js";
 import { ScalingoClient } from "./scalingo/client.js";
 import { isDbApiForm } from "./scalingo/database-api.js";
-import { hasLeftoverRule, removeLeftoverRule } from "./scalingo/firewall.js";
+import { hasLeftoverRule, removeLeftoverRule } from "./scalingo/rule-removal.js";
 
 /**
  * The safety net (`post-if: always()`): removes the rule main added and could not remove because
