@@ -12,11 +12,17 @@ const databaseCalls = (s: Scenario) =>
 const inputs = (s: Scenario) => ({ ...s.inputs, upload: "false" });
 
 /** Main with a rule that never takes effect, killed once the rule is added; then post. */
-async function killedMainThenPost(s: Scenario) {
+function killedMainThenPost(s: Scenario) {
+  return killedMainThenPostWith(s, () => undefined);
+}
+
+/** The same, with `between` changing the emulator after main died. */
+async function killedMainThenPostWith(s: Scenario, between: () => void) {
   const step = startStep(s.ctx, "main", inputs(s));
   await step.waitFor(/Added firewall rule/, 30_000);
   step.child.kill("SIGKILL");
   const main = await step.done;
+  between();
   expect(s.scalingo.rules).toHaveLength(1);
   const before = s.scalingo.requests.length;
   const post = await runStep(s.ctx, "post", inputs(s), { state: main.state });
@@ -38,8 +44,14 @@ describe("both forms of the database API", () => {
     const s = await w.scenario({ databaseApi: "regional" });
     const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
-    expect(databaseCalls(s)).toEqual(["api GET db 200", "api GET rules 200", "api POST rules 201", "api DELETE rules 204"]);
-    expect(s.scalingo.requests.some((r) => r.path.endsWith("/token"))).toBe(false); // no addon token needed
+    expect(databaseCalls(s)).toEqual([
+      "dbapi GET db 404",
+      "api GET db 200",
+      "dbapi GET rules 404",
+      "api GET rules 200",
+      "api POST rules 201",
+      "api DELETE rules 204",
+    ]);
     expect(s.scalingo.rules).toEqual([]);
 
     const k = await w.scenario({ databaseApi: "regional", ruleDelayMs: 60_000 });
@@ -53,20 +65,14 @@ describe("both forms of the database API", () => {
     const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
     expect(databaseCalls(s)).toEqual(["api GET db 200", "api GET rules 200", "api POST rules 201", "api DELETE rules 204"]);
+    expect(s.scalingo.requests.some((r) => r.path.endsWith("/token"))).toBe(false); // no addon token needed
   });
 
-  it("only the old form: falls back once per resource after the regional host's 404, and post uses what main used", async () => {
+  it("only the database API host's form: used first, since the regions list names it, and post uses what main used", async () => {
     const s = await w.scenario({ databaseApi: "legacy" });
     const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
-    expect(databaseCalls(s)).toEqual([
-      "api GET db 404",
-      "dbapi GET db 200",
-      "api GET rules 404",
-      "dbapi GET rules 200",
-      "dbapi POST rules 201",
-      "dbapi DELETE rules 204",
-    ]);
+    expect(databaseCalls(s)).toEqual(["dbapi GET db 200", "dbapi GET rules 200", "dbapi POST rules 201", "dbapi DELETE rules 204"]);
 
     const k = await w.scenario({ databaseApi: "legacy", ruleDelayMs: 60_000 });
     const { main: killed, postCalls } = await killedMainThenPost(k);
@@ -75,12 +81,63 @@ describe("both forms of the database API", () => {
     expect(postCalls.map((r) => `${r.service} ${r.method} ${r.status}`)).toEqual(["dbapi DELETE 204"]);
   });
 
-  it("both forms served (today): the regional one is used, the old host is never contacted", async () => {
+  it("both forms served: the database API host's form first (the regions list names it), as Scalingo's Go client and CLI call it", async () => {
     const s = await w.scenario({ databaseApi: "both" });
     const main = await runStep(s.ctx, "main", inputs(s));
     expect(main.code, describeStep(main)).toBe(0);
-    expect(s.scalingo.requests.filter((r) => r.service === "dbapi")).toEqual([]);
+    expect(databaseCalls(s)).toEqual(["dbapi GET db 200", "dbapi GET rules 200", "dbapi POST rules 201", "dbapi DELETE rules 204"]);
     expect(s.scalingo.rules).toEqual([]);
+  });
+
+  it("the regional host answers 403 while the database API host serves the rules: the backup runs", async () => {
+    const s = await w.scenario({ refuseForm: { form: "regional", status: 403 } });
+    const main = await runStep(s.ctx, "main", inputs(s));
+    expect(main.code, describeStep(main)).toBe(0);
+    expect(databaseCalls(s).filter((c) => c.startsWith("api "))).toEqual([]);
+    expect(s.scalingo.rules).toEqual([]);
+  });
+
+  it.each([403, 401] as const)(
+    "the database API host answers %i: the regional form is tried before the run fails (a 401 renews the token first)",
+    async (status) => {
+      const s = await w.scenario({ refuseForm: { form: "legacy", status } });
+      const main = await runStep(s.ctx, "main", inputs(s));
+      expect(main.code, describeStep(main)).toBe(0);
+      const refused = status === 401 ? [`dbapi GET db 401`, `dbapi GET db 401`] : [`dbapi GET db 403`];
+      const rulesRefused = refused.map((c) => c.replace(" db ", " rules "));
+      expect(databaseCalls(s)).toEqual([...refused, "api GET db 200", ...rulesRefused, "api GET rules 200", "api POST rules 201", "api DELETE rules 204"]);
+      const tokens = s.scalingo.requests.filter((r) => r.path.endsWith("/token")).length;
+      expect(tokens).toBe(status === 401 ? 3 : 1); // 401: renewed before each form change (details, then rules)
+      expect(s.scalingo.rules).toEqual([]);
+    },
+  );
+
+  it("every form refuses: the run fails naming both refusals, before any rule is added", async () => {
+    const s = await w.scenario({ databaseApi: "legacy", refuseForm: { form: "legacy", status: 403 } });
+    const main = await runStep(s.ctx, "main", inputs(s));
+    expect(main.code, describeStep(main)).toBe(1);
+    expect(main.errors.join("\n")).toMatch(
+      /Both forms of the database API refused the call: GET \/api\/databases\/\S+ answered 403.*; GET \/api\/databases\/\S+ answered 404/,
+    );
+    expect(s.scalingo.rules).toEqual([]);
+  });
+
+  it("post's DELETE goes to the other form only after a definite refusal (403), never after a 5xx", async () => {
+    const k = await w.scenario({ ruleDelayMs: 60_000 });
+    const { main: killed } = await killedMainThenPostWith(k, () => k.scalingo.refuseForm({ form: "legacy", status: 403 }));
+    expect(killed.state["firewall-api"]).toBe("legacy");
+    expect(k.scalingo.requests.filter((r) => r.method === "DELETE").map((r) => `${r.service} ${r.status}`)).toEqual(["dbapi 403", "api 204"]);
+
+    const f = await w.scenario({ ruleDelayMs: 60_000 });
+    f.scalingo.addFault({ service: "dbapi", method: "DELETE", path: /\/firewall_rules\//, status: 502, times: 6 });
+    const step = startStep(f.ctx, "main", inputs(f));
+    await step.waitFor(/Added firewall rule/, 30_000);
+    step.child.kill("SIGKILL");
+    const main = await step.done;
+    const post = await runStep(f.ctx, "post", inputs(f), { state: main.state });
+    expect(post.code, describeStep(post)).toBe(1);
+    expect(f.scalingo.requests.filter((r) => r.method === "DELETE").map((r) => r.service)).toEqual(Array(6).fill("dbapi"));
+    expect(f.scalingo.rules).toHaveLength(1);
   });
 
   // The old form after a dump longer than the addon token's life: what the expired token gets is

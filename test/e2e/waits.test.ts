@@ -31,7 +31,7 @@ describe("waits, installs and timeouts", () => {
     return { PATH: `${bin}:${process.env.PATH}`, APT_CONFIG: root.aptConfig, [PGDG_MIRROR_ENV]: "https://127.0.0.1:9/unused" };
   }
 
-  const ours = (s: Scenario) => s.scalingo.rules.filter((r) => r.label?.startsWith("scalingo-pg-dump acme/shop run"));
+  const ours = (s: Scenario) => s.scalingo.rules.filter((r) => r.label?.startsWith("scalingo-pg-dump "));
 
   // Server 15 and pg-dump-version 16: this machine has no pg_dump 16, so the action installs it.
   it("an install that fails while the wait is still going ends the run at once and removes the rule", async () => {

@@ -16,6 +16,10 @@ interface Database {
   details: () => unknown;
   /** Credentials, then existence, as the real services check them; throws the error reply. */
   authorize: (form: "legacy" | "regional", req: IncomingMessage, id: string) => void;
+  /** How an empty list is answered: `[]`, null, or left out (undefined) */
+  emptyList: <T>(list: T[]) => T[] | null | undefined;
+  /** How many more DELETEs of an existing rule answer 404 and leave it in place */
+  deleteNotFoundWhileListed: number;
 }
 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
@@ -39,7 +43,7 @@ function routesOf(form: "legacy" | "regional", db: Database): Route[] {
     }),
     route("GET", /^\/api\/databases\/([^/]+)\/firewall_rules$/, ([id], req) => {
       db.authorize(form, req, id);
-      return ok({ rules: db.firewall.rules });
+      return ok({ rules: db.emptyList(db.firewall.rules) });
     }),
     route("POST", /^\/api\/databases\/([^/]+)\/firewall_rules$/, async ([id], req) => {
       db.authorize(form, req, id);
@@ -47,6 +51,10 @@ function routesOf(form: "legacy" | "regional", db: Database): Route[] {
     }),
     route("DELETE", /^\/api\/databases\/([^/]+)\/firewall_rules\/([^/]+)$/, ([id, rule], req) => {
       db.authorize(form, req, id);
+      if (db.deleteNotFoundWhileListed > 0 && db.firewall.rules.some((r) => r.id === rule)) {
+        db.deleteNotFoundWhileListed--;
+        return fail(404, { error: "not found" });
+      }
       return db.firewall.remove(rule) ? { status: 204 } : fail(404, { error: "not found" });
     }),
     route("GET", /^\/api\/firewall\/managed_ranges$/, (_, req) => {

@@ -55,12 +55,15 @@ export class Firewall {
     private readonly databaseId: string,
     private readonly delayMs: number,
     private readonly maxRules: number,
+    private readonly labels: { strict: boolean; normalise: (label: string) => string } = { strict: false, normalise: (l) => l },
   ) {}
 
   /** Validates a POST body as the database API does; answers 422 `{"errors": {...}}` otherwise. */
   add(body: Record<string, unknown>): FirewallRule {
     const { type, cidr, label, range_id: rangeId } = body;
-    const text = label === undefined ? "" : typeof label === "string" ? label : invalid("label", "is invalid");
+    const sent = label === undefined ? "" : typeof label === "string" ? label : invalid("label", "is invalid");
+    if (this.labels.strict && (sent.length > 64 || !/^[A-Za-z0-9 ._-]*$/.test(sent))) invalid("label", "is invalid");
+    const text = this.labels.normalise(sent);
     let rule: FirewallRule;
     if (type === "custom_range") {
       if (cidr === undefined || cidr === "") return invalid("cidr", "can't be blank");

@@ -115,6 +115,8 @@ export interface Fault {
   passThrough?: boolean;
   /** how many matching requests it applies to (default 1) */
   times?: number;
+  /** called with the request's body before a fault that replaces the real work answers (what happens meanwhile) */
+  meanwhile?: (body: string) => void | Promise<void>;
 }
 
 export class FaultList {
@@ -192,6 +194,7 @@ async function answer(routes: Route[], hosting: Hosting, service: Service, req: 
   // A fault that answers by itself (status or reset) replaces the real work, unless passThrough.
   const replaces = fault !== undefined && (fault.reset === true || fault.status !== undefined);
   let reply = !replaces || fault?.passThrough ? await realReply(routes, hosting, service, req, path) : undefined;
+  if (fault?.meanwhile && replaces && !fault.passThrough) await fault.meanwhile(await readBody(req));
   if (fault?.delayMs && fault.passThrough) await sleep(fault.delayMs);
   if (fault?.reset) {
     record(0);

@@ -50,6 +50,21 @@ export interface ScalingoEmulatorOptions {
   rewriteUri?: (uri: string) => string;
   /** rewrites the regional URLs of the regions list (default: the emulator's own) */
   regionUrls?: (urls: { api: string; dbapi: string }) => { api: string; dbapi?: string };
+  // Switches for what Scalingo does not document (docs/scalingo-api.md); off by default.
+  /** How an empty list comes back (the rules, the database's features and instances); default `[]` */
+  emptyLists?: "array" | "null" | "absent";
+  /** One form of the database API refuses every call with this status (a token or role it does not take) */
+  refuseForm?: { form: "legacy" | "regional"; status: 401 | 403 };
+  /** Labels longer than 64 characters or with other characters than letters, digits, space, . - _ get a 422 */
+  strictLabels?: boolean;
+  /** What Scalingo stores of a label (trimmed, case changed...); default as sent */
+  normaliseLabel?: (label: string) => string;
+  /** How many DELETEs of an existing rule answer 404 and leave it in place; default 0 */
+  deleteNotFoundWhileListed?: number;
+  /** Appended to readable_version (`-1` gives `17.11.0-1`, Scalingo's changelog format); default none */
+  versionSuffix?: string;
+  /** PEM served at {database_api}/api/ca_certificate; default the test server's CA, null: 404 */
+  caCertificate?: string | null;
 }
 
 export interface ScalingoEmulator {
@@ -64,6 +79,8 @@ export interface ScalingoEmulator {
   addFault(f: Fault): void;
   /** also gates pg at once when custom_range */
   seedRule(r: Omit<FirewallRule, "id" | "database_id">): Promise<FirewallRule>;
+  /** Changes which form of the database API refuses every call (undefined: none), e.g. between main and post */
+  refuseForm(refusal?: ScalingoEmulatorOptions["refuseForm"]): void;
   /** Resolves when every delayed pg_hba change has been applied */
   settle(): Promise<void>;
   /** closes the servers, removes the pg_hba lines it added */
@@ -90,7 +107,12 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
   const region = o.region ?? "osc-fr1";
   const addonId = `ad-${randomUUID()}`;
   const appId = randomBytes(12).toString("hex");
-  const firewall = new Firewall(o.pg, addonId, o.ruleDelayMs ?? 0, o.maxRules ?? 30);
+  const firewall = new Firewall(o.pg, addonId, o.ruleDelayMs ?? 0, o.maxRules ?? 30, {
+    strict: o.strictLabels ?? false,
+    normalise: o.normaliseLabel ?? ((label) => label),
+  });
+  const emptyList = <T>(list: T[]): T[] | null | undefined =>
+    list.length > 0 || !o.emptyLists || o.emptyLists === "array" ? list : o.emptyLists === "null" ? null : undefined;
   const jwts = new TokenIssuer(o.jwtLifetimeSeconds ?? 3600);
   const addonTokens = new TokenIssuer(o.addonTokenLifetimeSeconds ?? 3600);
   const limiter = o.rateLimiter ?? (o.rateLimitPerMinute === undefined ? undefined : new RateLimiter(o.rateLimitPerMinute));
@@ -102,6 +124,7 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
     return mine ? user : (req.headers.authorization ?? "anonymous");
   };
   const faults = new FaultList();
+  let refusal = o.refuseForm;
   const requests: RequestRecord[] = [];
   const createdAt = new Date().toISOString();
 
@@ -128,6 +151,7 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
     if (id !== o.databaseId) fail(404, { resource: "app", error: "not found" });
   };
   const authorize = (form: "legacy" | "regional", req: IncomingMessage, id: string) => {
+    if (refusal?.form === form) fail(refusal.status, { error: "You are not authorized to do this operation" });
     if (form === "regional") {
       withJwt(req); // the user's bearer: this emulator's one user owns the database
       if (id !== addonId) fail(404, { resource: "database", error: "not found" });
@@ -162,14 +186,14 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
       status: o.status ?? "running",
       type_name: "postgresql",
       plan: plan.name,
-      readable_version: `${major}.${minor ?? 0}.0`,
+      readable_version: `${major}.${minor ?? 0}.0${o.versionSuffix ?? ""}`,
       hostname: o.pg.host,
       cluster: false,
       encryption_at_rest: true,
       periodic_backups_enabled: true,
       periodic_backups_scheduled_at: [1],
-      features: [],
-      instances: [],
+      features: emptyList([]),
+      instances: emptyList([]),
     };
   };
 
@@ -201,7 +225,19 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
       ];
       return ok({ variables });
     }),
-    ...databaseRoutes(o.databaseApi ?? "both", { addonId, firewall, details: databaseJson, authorize }),
+    ...databaseRoutes(o.databaseApi ?? "both", {
+      addonId,
+      firewall,
+      details: databaseJson,
+      authorize,
+      emptyList,
+      deleteNotFoundWhileListed: o.deleteNotFoundWhileListed ?? 0,
+    }),
+    // Public, no credentials (Scalingo's documentation downloads it with curl).
+    route("dbapi", "GET", /^\/api\/ca_certificate$/, () => {
+      const pem = o.caCertificate === undefined ? o.pg.ca?.caCertPem : o.caCertificate;
+      return pem ? { status: 200, body: pem, headers: { "Content-Type": "application/x-pem-file" } } : fail(404, { error: "not found" });
+    }),
   ];
   const { urls, close } = await serve(routes, { faults, limiter, rateKey, requests, ...(o.tls ? { tls: o.tls } : {}) });
   let closing: Promise<void> | undefined;
@@ -215,6 +251,9 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
     requests,
     addFault: (f) => faults.add(f),
     seedRule: (r) => firewall.seed(r),
+    refuseForm: (r) => {
+      refusal = r;
+    },
     settle: () => firewall.settle(),
     close() {
       closing ??= close().then(() => firewall.shutdown());

@@ -126,7 +126,8 @@ export async function createRunnerContext(
     ...(o.artifact ? { ACTIONS_RUNTIME_TOKEN: o.artifact.runtimeToken, ACTIONS_RESULTS_URL: o.artifact.resultsUrl } : {}),
     ...o.env,
   };
-  return { dir, env, actionDir: o.actionDir ?? REPO_ROOT, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  // E2E_ACTION_DIR runs the scenarios against another bundle (e.g. a copy of main's, to show a test fails there).
+  return { dir, env, actionDir: o.actionDir ?? process.env.E2E_ACTION_DIR ?? REPO_ROOT, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** The runner's name mangling: spaces to underscores, upper case, dashes kept. */
