@@ -64,7 +64,7 @@ export interface Config {
   verifyRowCounts: boolean;
   /** Stricter than the URI's sslmode when set; never weaker (checked once the URI is known). */
   sslMode?: SslModeInput;
-  /** CA to verify the server with: PEM text, an absolute file path, or "system" (the OS roots). */
+  /** CA to verify the server with: PEM text, an absolute file path, "system" (the OS roots) or "scalingo" (the region's CA, fetched). */
   sslRootCert?: string;
   /** pg_restore --jobs for the restore check: the runner's cores. */
   restoreJobs: number;

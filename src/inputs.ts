@@ -53,16 +53,16 @@ export function serviceUrl(value: string, input: string, fail: Fail): string {
   return value.replace(/\/+$/, "");
 }
 
-/** PEM text is kept as is, `system` too; anything else is a file, relative to the workspace. */
+/** PEM text is kept as is, `system` and `scalingo` too; anything else is a file, relative to the workspace. */
 export function rootCert(value: string, env: Env, fail: Fail): string | undefined {
-  if (!value || value === "system") return value || undefined;
+  if (!value || value === "system" || value === "scalingo") return value || undefined;
   if (value.includes("-----BEGIN")) {
     if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value))
       fail("ssl-root-cert", "holds PEM text but no complete certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).");
     return value;
   }
   if (/[\r\n]/.test(value)) {
-    fail("ssl-root-cert", "is neither PEM text, a file path, nor `system`.");
+    fail("ssl-root-cert", "is neither PEM text, a file path, `system` nor `scalingo`.");
     return undefined;
   }
   return path.resolve(env.GITHUB_WORKSPACE || process.cwd(), value);

@@ -189,6 +189,11 @@ describe("parseConfig", () => {
     expect(found[0]).toMatch(expected);
   });
 
+  it("keeps ssl-root-cert's keywords system and scalingo (the region's CA) as they are, never as file names", () => {
+    expect(parse({ ...valid, "ssl-root-cert": "scalingo" }).sslRootCert).toBe("scalingo");
+    expect(parse({ ...valid, "ssl-root-cert": "system" }).sslRootCert).toBe("system");
+  });
+
   it("reads durations with a unit, and a bare number in the input's own unit (seconds, minutes)", () => {
     const c = (inputs: Record<string, string>) => parse({ ...valid, ...inputs });
     expect(c({ "reachable-timeout": "90" }).reachableTimeoutMs).toBe(90_000);

@@ -18,7 +18,7 @@ export async function readDatabase(
   session: Session,
 ): Promise<{ connection: Connection; serverVersion: string }> {
   await client.connect();
-  const [db, uri] = await Promise.all([client.database(), client.connectionUri()]);
+  const [db, uri, ca] = await Promise.all([client.database(), client.connectionUri(), config.sslRootCert === "scalingo" ? client.caCertificate() : undefined]);
   if (db.status === "stopped")
     throw new ActionError("scalingo", `Database ${config.database} is stopped: start it in the Scalingo dashboard before backing it up.`);
   if (db.status !== "running") deps.log.warning(`Database ${config.database} is ${db.status}; trying anyway.`);
@@ -26,9 +26,12 @@ export async function readDatabase(
   deps.setSecret(parsed.password);
   deps.setSecret(encodeURIComponent(parsed.password));
   // Known only now that the URI is: still before the firewall opens.
-  const connection = await applyTls(parsed, decideTls(parsed, config, process.env), process.env.RUNNER_TEMP, (dir) => {
+  // `ssl-root-cert: scalingo` is the region's CA, and with it the host name is verified too.
+  const tlsInput = ca ? { sslMode: "verify-full" as const, sslRootCert: ca.pem } : config;
+  const tls = await applyTls(parsed, decideTls(parsed, tlsInput, process.env), process.env.RUNNER_TEMP, (dir) => {
     session.tlsDir = dir;
   });
+  const connection = ca ? { ...tls, caSource: `Scalingo's database CA for region ${config.region} (${ca.url})` } : tls;
   return { connection, serverVersion: serverVersionOf(db.readable_version) };
 }
 
@@ -49,7 +52,7 @@ export function tlsLine(c: Connection, pgDumpMajor: number): string {
   if (c.sslrootcert) {
     const what =
       c.sslmode === "verify-full" ? "the server's certificate and host name are verified" : "the server's certificate chain is verified (not its host name)";
-    return `TLS to the database: sslmode ${c.sslmode}, ${what}.`;
+    return `TLS to the database: sslmode ${c.sslmode}, ${what}${c.caSource ? ` with ${c.caSource}` : ""}.`;
   }
   const encrypted = ["require", "verify-ca", "verify-full"].includes(c.sslmode ?? "") ? "encrypted" : "encrypted if the server offers it";
   // pg_dump before 16 cannot refuse a cleartext password itself (require_auth): the action's own

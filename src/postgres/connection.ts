@@ -17,6 +17,8 @@ export interface Connection {
   /** libpq's channel_binding and require_auth, decided in tls.ts. */
   channelBinding?: "disable" | "prefer" | "require";
   requireAuth?: string;
+  /** Where the trusted CA came from, when the action fetched it (`ssl-root-cert: scalingo`): said when the certificate does not verify. */
+  caSource?: string;
 }
 
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];

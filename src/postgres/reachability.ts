@@ -42,8 +42,12 @@ export function classifyConnectError(error: unknown): Verdict {
 }
 
 /** A refused certificate or authentication method is a security stop, not a wrong password. */
-function fatalAdvice(error: unknown): string {
+function fatalAdvice(error: unknown, caSource?: string): string {
   const e = error as { code?: string; message?: string };
+  if (caSource && /certificate|self[- ]signed|CERT_|ERR_TLS/i.test(`${e.code} ${e.message}`)) {
+    const what = /ALTNAME|does not match/i.test(`${e.code} ${e.message}`) ? "is signed by it but does not name the URI's host" : "is not signed by it";
+    return `The database's certificate did not verify against ${caSource}: it ${what}, so no password was sent. Scalingo does not document that Dedicated Resources certificates chain to that CA: set \`ssl-root-cert\` to the CA that signed the certificate.`;
+  }
   if (e.code === "AUTH_REFUSED") {
     return "Nothing was sent: someone on the path may be impersonating the server. Verify it with `ssl-mode: verify-full` and `ssl-root-cert` (see the README's security notes).";
   }
@@ -91,7 +95,7 @@ export async function waitUntilReachable(
       if (verdict === "plain-retry") verdict = negotiable && !allowPlain ? "plain-retry" : "fatal";
       lastError = describeError(error);
       if (verdict === "fatal") {
-        throw new ActionError("reachability", `The database refused the connection: ${lastError}. ${fatalAdvice(error)}`);
+        throw new ActionError("reachability", `The database refused the connection: ${lastError}. ${fatalAdvice(error, conn.caSource)}`);
       }
       if (verdict === "plain-retry") allowPlain = true;
       if (attempt === 1 || attempt % 5 === 0)

@@ -13,6 +13,7 @@ import {
   tokenOf,
   variableOf,
 } from "./answers.js";
+import { fetchScalingoCa, type ScalingoCa } from "./ca-certificate.js";
 import {
   bodyFor,
   type DbApiForm,
@@ -88,6 +89,11 @@ export class ScalingoClient {
     if (!uri) throw new ScalingoApiError(`The database "${this.o.database}" has no SCALINGO_POSTGRESQL_URL variable: is it a PostgreSQL database?`);
     this.o.onSecret(uri);
     return uri;
+  }
+
+  /** The region's database CA (`ssl-root-cert: scalingo`), from the host the regions list names. */
+  async caCertificate(): Promise<ScalingoCa> {
+    return fetchScalingoCa(this.region());
   }
 
   async listRules(): Promise<FirewallRule[]> {

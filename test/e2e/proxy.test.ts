@@ -37,7 +37,8 @@ describe("behind an HTTPS proxy", () => {
     const s = await w.scenario({ tls, databaseApi: "legacy" });
     expect(s.inputs["auth-url"]).toMatch(/^https:\/\/auth\.scalingo\.test:\d+$/);
     const env = { HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: ca.caCertPath };
-    const main = await runStep(s.ctx, "main", { ...s.inputs, "ip-lookup-urls": ip.url }, { env });
+    // ssl-root-cert: scalingo: the region's CA is downloaded over verified HTTPS, through the proxy too.
+    const main = await runStep(s.ctx, "main", { ...s.inputs, "ip-lookup-urls": ip.url, "ssl-root-cert": "scalingo" }, { env });
     expect(main.code, describeStep(main)).toBe(0);
     expect(w.artifacts.artifacts.get(main.outputs["artifact-name"] as string)?.sha256).toBe(main.outputs["dump-sha256"]);
     expect(s.scalingo.rules).toEqual([]);
@@ -49,5 +50,7 @@ describe("behind an HTTPS proxy", () => {
     for (const host of services) expect(proxy.records.map((r) => r.target)).toContain(host);
     expect(s.scalingo.requests.map((r) => r.path)).toEqual(expect.arrayContaining([expect.stringMatching(/firewall_rules/)]));
     expect(ip.hits).toBeGreaterThan(0);
+    expect(s.scalingo.requests.filter((r) => r.path === "/api/ca_certificate").map((r) => `${r.service} ${r.status}`)).toEqual(["dbapi 200"]);
+    expect(main.stdout).toMatch(/sslmode verify-full, the server's certificate and host name are verified/);
   }, 120_000);
 });
