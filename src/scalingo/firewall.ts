@@ -79,7 +79,7 @@ function refusal(error: ScalingoApiError, cidr: string, label: string, custom: b
   }
   return new ActionError(
     "firewall",
-    `Scalingo refused the firewall rule for ${cidr} ("${label}"): ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`,
+    `Scalingo refused the firewall rule for ${cidr}: ${error.message} (label "${label}"). A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`,
   );
 }
 
