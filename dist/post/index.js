@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1103);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6505);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28887,9 +28887,9 @@ __webpack_async_result__();
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Tn: () => (/* binding */ ScalingoApiError),
 /* harmony export */   dz: () => (/* binding */ InputError),
-/* harmony export */   gJ: () => (/* binding */ errorMessage)
+/* harmony export */   gJ: () => (/* binding */ errorMessage),
+/* harmony export */   lZ: () => (/* binding */ ActionError)
 /* harmony export */ });
-/* unused harmony export ActionError */
 class ActionError extends Error {
     phase;
     /** The action's own sentence, without the detail. */
@@ -28932,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 1103:
+/***/ 6505:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28949,6 +28949,12 @@ var core = __nccwpck_require__(9584);
 var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./node_modules/@noble/hashes/utils.js
 /**
  * Checks if something is Uint8Array. Be careful: nodejs Buffer will return true.
@@ -48477,7 +48483,7 @@ function webauthn_domBuffer(arr) {
  * recipients. Then, call {@link Encrypter.encrypt} one or more times to encrypt
  * files using the configured passphrase or recipients.
  */
-class Encrypter {
+class dist_Encrypter {
     passphrase = null;
     scryptWorkFactor = 18;
     recipients = [];
@@ -48706,6 +48712,51 @@ function dist_isCryptoKey(key) {
     return typeof CryptoKey !== "undefined" && key instanceof CryptoKey;
 }
 
+;// CONCATENATED MODULE: ./src/artifact/encrypt.ts
+
+
+
+
+/**
+ * Encrypts `source` to `target` for the age recipients, as a stream (age's STREAM construction
+ * works chunk by chunk), so the dump is never held in memory. `target` must exist, empty: the
+ * caller creates it exclusively (so it only ever removes what it created); this never creates or
+ * replaces a file. The result decrypts with
+ * `age --decrypt -i key.txt`.
+ */
+async function encryptFile(source, target, recipients) {
+    const encrypter = new Encrypter();
+    for (const recipient of recipients)
+        encrypter.addRecipient(recipient);
+    const plain = Readable.toWeb(createReadStream(source, { highWaterMark: 64 * 1024 }));
+    const encrypted = await encrypter.encrypt(plain);
+    await pipeline(Readable.fromWeb(encrypted), createWriteStream(target, { flags: "r+" }));
+}
+/** The library and version that encrypts (package.json pins it): named when it refuses a recipient type. */
+const AGE_LIBRARY = "age-encryption 0.3.1";
+/**
+ * Why a line of `encryption-recipients` cannot be used, or undefined. A private key is named as
+ * such without echoing any of it: it was just written where public values go, and must be rotated.
+ * SSH keys are accepted as soon as the library accepts them; today it does not, and says nothing
+ * a user could act on, so the message does.
+ */
+function recipientProblem(line, position) {
+    if (/^AGE-(SECRET-KEY|PLUGIN)-/i.test(line)) {
+        return `recipient ${position} is a private key: put the public recipient (age1…) here, and rotate that key (it was written in the workflow or a secret meant for recipients).`;
+    }
+    try {
+        new dist_Encrypter().addRecipient(line);
+        return undefined;
+    }
+    catch {
+        const ssh = /^(ssh-ed25519|ssh-rsa)\s/.exec(line);
+        if (ssh) {
+            return `recipient ${position} is an SSH public key (${ssh[1]}): the age library this action uses (${AGE_LIBRARY}) cannot encrypt to SSH keys; generate an age key pair with \`age-keygen\` and put its public recipient (age1…) here.`;
+        }
+        return `"${line.slice(0, 24)}..." is not an age recipient (a public key starting with age1, one per line).`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/constants.ts
 /** Names shared by the main and post steps: saved-state keys, defaults. */
 const constants_State = {
@@ -48713,6 +48764,8 @@ const constants_State = {
     ruleLabel: "rule-label",
     /** Address of that rule, saved with the label: post matches both, since a label alone may be shared. */
     ruleCidr: "rule-cidr",
+    /** The default label's random token, saved before the POST: what identifies this job's rule (see rule-label.ts). */
+    ruleToken: "rule-token",
     /** Id of the rule this job created; saved right after the API answered. */
     ruleId: "rule-id",
     /** The database-API form the rules answered in ("regional" or "legacy"): post calls the same. */
@@ -48851,9 +48904,9 @@ function serviceUrl(value, input, fail) {
         fail(input, problem);
     return value.replace(/\/+$/, "");
 }
-/** PEM text is kept as is, `system` too; anything else is a file, relative to the workspace. */
+/** PEM text is kept as is, `system` and `scalingo` too; anything else is a file, relative to the workspace. */
 function rootCert(value, env, fail) {
-    if (!value || value === "system")
+    if (!value || value === "system" || value === "scalingo")
         return value || undefined;
     if (value.includes("-----BEGIN")) {
         if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(value))
@@ -48861,15 +48914,14 @@ function rootCert(value, env, fail) {
         return value;
     }
     if (/[\r\n]/.test(value)) {
-        fail("ssl-root-cert", "is neither PEM text, a file path, nor `system`.");
+        fail("ssl-root-cert", "is neither PEM text, a file path, `system` nor `scalingo`.");
         return undefined;
     }
     return external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), value);
 }
 
 ;// CONCATENATED MODULE: ./src/naming.ts
-// Names the action gives to what it creates: the dump's file and its extension (the rule's label
-// has its own file, src/scalingo/rule-label.ts).
+// Names the action gives to what it creates: the dump's file and its extension (the rule's label: scalingo/rule-label.ts).
 /** `20261125T030405Z`: sortable, and safe in file and artifact names. */
 function utcStamp(now) {
     return now
@@ -48879,6 +48931,10 @@ function utcStamp(now) {
 }
 function repositoryOf(env) {
     return env.GITHUB_REPOSITORY || "local";
+}
+/** What the default rule label says about the run, for people: run id, attempt and job (see rule-label.ts). */
+function runOf(env) {
+    return { runId: env.GITHUB_RUN_ID || "0", attempt: env.GITHUB_RUN_ATTEMPT || "1", job: env.GITHUB_JOB || "job" };
 }
 /**
  * The file's extension. pg_dump compresses a plain dump as a whole (gzip, lz4 or zstd stream), so
@@ -48948,8 +49004,8 @@ function resolveCompression(config, major) {
 // plain prefix check misses what getopt accepts: an unambiguous abbreviation (`--fil=/tmp/x`), a
 // group of short options (`-vZ9`, `-Fp`), an argument in the next word (`-f /tmp/x`), and a
 // non-option word, which pg_dump takes as the database name or a whole connection string.
-/** Short options of pg_dump 15 to 18 (`:` = takes an argument), from their getopt_long calls. */
-const SHORT = "abBcCd:e:E:f:F:h:j:n:N:Op:RsS:t:T:U:vwWxXZ:";
+/** Short options of pg_dump 15 to 18 (`:` = takes an argument), from their getopt_long calls; `-V` and `-?` it reads before. */
+const SHORT = "abBcCd:e:E:f:F:h:j:n:N:Op:RsS:t:T:U:vwWxXZ:V?";
 /** Long options of pg_dump 15 to 18 (the union: a name one version lacks is refused by it), with their argument. */
 const LONG = {
     "data-only": { arg: false, short: "a" },
@@ -48982,8 +49038,8 @@ const LONG = {
     "no-acl": { arg: false, short: "x" },
     compress: { arg: true, short: "Z" },
     encoding: { arg: true, short: "E" },
-    help: { arg: false },
-    version: { arg: false },
+    help: { arg: false, short: "?" },
+    version: { arg: false, short: "V" },
     "attribute-inserts": { arg: false },
     "binary-upgrade": { arg: false },
     "column-inserts": { arg: false },
@@ -49078,12 +49134,18 @@ function parsePgDumpArgs(words) {
 }
 /** What the action sets itself: where the file goes, its format, and where the connection comes from. */
 const RESERVED = new Set(["file", "format", "jobs", "dbname", "host", "port", "username", "password", "no-password", "compress"]);
+/** Options that make pg_dump print something and exit 0 without dumping: the "dump" would be empty. */
+const NO_DUMP = new Set(["help", "version"]);
 /**
  * Why these arguments cannot be passed to pg_dump, or undefined. An abbreviation is refused when
  * any option it could stand for is reserved: pg_dump versions differ, and one with fewer options
  * may resolve it to the reserved one.
  */
 function reservedArgsProblem(parsed) {
+    const noDump = parsed.options.filter((o) => o.names.some((name) => NO_DUMP.has(name)));
+    if (noDump.length) {
+        return `${noDump.map((o) => o.text).join(", ")} ${noDump.length > 1 ? "print" : "prints"} pg_dump's version or help instead of dumping: remove ${noDump.length > 1 ? "them" : "it"}.`;
+    }
     const taken = parsed.options.filter((o) => o.names.some((name) => RESERVED.has(name)));
     if (taken.length) {
         return `${taken.map((o) => o.text).join(", ")} ${taken.length > 1 ? "are" : "is"} set by the action itself: use the \`format\`, \`jobs\`, \`compress\` and \`path\` inputs instead (the connection comes from Scalingo).`;
@@ -49095,6 +49157,11 @@ function reservedArgsProblem(parsed) {
 }
 /** `--snapshot`, however written. */
 const setsSnapshot = (parsed) => parsed.options.some((o) => o.names.includes("snapshot"));
+/**
+ * `--enable-row-security`, however abbreviated (`--enable-row`): the row counts must read the rows
+ * pg_dump reads, so they use the same setting. An ambiguous abbreviation is refused by pg_dump itself.
+ */
+const enablesRowSecurity = (parsed) => parsed.options.some((o) => o.names.length === 1 && o.names[0] === "enable-row-security");
 
 // EXTERNAL MODULE: ./node_modules/shell-quote/index.js
 var shell_quote = __nccwpck_require__(6591);
@@ -49152,46 +49219,146 @@ function missingSeedFlags(words) {
         .map((o) => o.text);
 }
 
+;// CONCATENATED MODULE: ./src/postgres/pgdg-mirror.ts
+// SCALINGO_PG_DUMP_PGDG_MIRROR: a mirror of apt.postgresql.org (a company proxy, an offline copy).
+// It serves packages that run as root, so it is reached over https only, and its signing key is
+// checked against PGDG's own whatever it serves (pgdg-key.ts). Credentials in its URL
+// (`https://user:password@mirror/...`) never reach argv or a world-readable file: they are taken
+// out of the URL here and handed to curl and apt in private files.
+/** apt.postgresql.org; a mirror of it (same packages, same signatures) replaces it through PGDG_MIRROR_ENV. */
+const PGDG_REPOSITORY = "https://apt.postgresql.org/pub/repos/apt";
+const PGDG_MIRROR_ENV = "SCALINGO_PG_DUMP_PGDG_MIRROR";
+/** Why the variable's value cannot be used, or undefined; never echoes the URL (it may hold a password). */
+function mirrorProblem(value) {
+    if (!value)
+        return undefined;
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return "is not a URL (its value is not shown: it may hold a password).";
+    }
+    if (url.protocol !== "https:")
+        return `must use https:// (it is ${url.protocol}//...): the packages it serves are installed as root, and a password in it would travel in clear.`;
+    if (/\s/.test(decodeURIComponent(url.username + url.password)))
+        return "has white space in its user name or password, which apt's auth.conf cannot hold.";
+    return undefined;
+}
+/** The mirror from the environment (or PGDG itself); an unusable value throws, as the inputs' check would have. */
+function pgdgMirror(env) {
+    const value = env[PGDG_MIRROR_ENV];
+    if (!value)
+        return { url: PGDG_REPOSITORY };
+    const problem = mirrorProblem(value);
+    if (problem)
+        throw new Error(`${PGDG_MIRROR_ENV} ${problem}`);
+    const url = new URL(value);
+    const username = decodeURIComponent(url.username) || undefined;
+    const password = decodeURIComponent(url.password) || undefined;
+    url.username = "";
+    url.password = "";
+    return { url: url.toString().replace(/\/+$/, ""), ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+/** apt_auth.conf(5): `machine host[:port]/path login … password …`, for the mirror only. */
+function aptAuthConf(mirror) {
+    if (!mirror.username && !mirror.password)
+        return undefined;
+    const url = new URL(mirror.url);
+    return `machine ${url.host}${url.pathname.replace(/\/+$/, "")} login ${mirror.username ?? ""} password ${mirror.password ?? ""}\n`;
+}
+/** curl's config file (`-K`): the credentials for the key's download, out of argv. */
+function curlAuthConfig(mirror) {
+    if (!mirror.username && !mirror.password)
+        return undefined;
+    const quoted = `${mirror.username ?? ""}:${mirror.password ?? ""}`.replace(/[\\"]/g, (c) => `\\${c}`);
+    return `user = "${quoted}"\n`;
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/scalingo/rule-label.ts
 
-// The one place that knows the label format of the action's own rules: how a default label is
-// built, the creation time appended to it, and how the stale-rule sweep recognises one.
-/** Every label this action writes starts with this; stale-rule cleanup recognises only its own format. */
+// The firewall rule's label, in one place: the label the action writes by default, and the labels
+// it recognises as its own (this format and the one before it). Scalingo documents no rule for
+// labels (length, characters, normalisation), so the default label keeps to a strict subset that
+// any sane rule accepts: at most 64 characters of letters, digits, space, dot, dash and underscore.
+/** Every default label starts with this, so a person reading the rules knows who added it. */
 const LABEL_PREFIX = "scalingo-pg-dump";
-/** `scalingo-pg-dump <owner/repo> run <run_id>/<attempt> job <job>`: unique per job attempt. */
-function defaultRuleLabel(env) {
-    const repo = repositoryOf(env);
-    return `${LABEL_PREFIX} ${repo} run ${env.GITHUB_RUN_ID || "0"}/${env.GITHUB_RUN_ATTEMPT || "1"} job ${env.GITHUB_JOB || "job"}`;
+const MAX_LABEL_LENGTH = 64;
+/** The label rule the action assumes for its own labels (and names when Scalingo refuses one). */
+const rule_label_LABEL_RULE = (/* unused pure expression or super */ null && (`at most ${MAX_LABEL_LENGTH} characters, only letters, digits, space, dot, dash and underscore`));
+const LABEL_CHARS = /^[A-Za-z0-9 ._-]*$/;
+function followsLabelRule(label) {
+    return label.length <= MAX_LABEL_LENGTH && LABEL_CHARS.test(label);
 }
 /**
- * The label carries its creation time so that a later run can recognise, by this exact format
- * only, a rule whose run died without its post step, and tell how old it is.
+ * A random token per job attempt and matrix leg (legs share GITHUB_JOB and may share an egress IP
+ * and a second): 8 characters of lower-case base32, 40 bits. Lower case only, so a Scalingo that
+ * changes the case of labels cannot change it.
  */
-function rule_label_timedLabel(base, at) {
-    return `${base} at ${at.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+function rule_label_newLabelToken(random = randomBytes) {
+    const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+    return [...random(8)].map((byte) => alphabet[byte & 31]).join("");
 }
-const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-/** The action's own default label format, for one repository (`\S+` matches any). */
-function ownLabelPattern(repository, timed) {
-    const time = timed ? " at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)" : "";
-    return new RegExp(`^${LABEL_PREFIX} ${repository} run \\d+/\\d+ job \\S+${time}$`);
+/** A short hash of `owner/repo`: recognisable per repository, whatever its name's length or characters. */
+function repositoryTag(repository) {
+    return (0,external_node_crypto_.createHash)("sha256").update(repository.toLowerCase()).digest("hex").slice(0, 8);
 }
-/** Whether a label (without its time) is in the action's own format, whatever the repository. */
-function looksLikeOwnLabel(label) {
-    return ownLabelPattern("\\S+", false).test(label);
+/** `20261205T0317Z`: the creation time to the minute, in characters any label rule accepts. */
+function labelStamp(at) {
+    return at
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\d\d\.\d{3}Z$/, "Z");
 }
 /**
- * When a rule of this repository's own default format was created, from its label; undefined for
- * any other label, and for this job's own base label (`ownBase`), which is never stale.
+ * `scalingo-pg-dump <token> <repo-hash> <time> <run>-<attempt> <job>`, cut at 64 characters: the
+ * token first (a trimmed label keeps it), then what the stale sweep needs (repository and time),
+ * then the run and job for people, as far as they fit.
  */
-function rule_label_ownLabelCreatedAtMs(label, repository, ownBase) {
-    const match = ownLabelPattern(escapeRegExp(repository), true).exec(label);
-    if (!match || label.startsWith(`${ownBase} at `))
+function rule_label_defaultRuleLabel(o) {
+    const tail = ` ${o.runId}-${o.attempt} ${o.job}`.replace(/[^A-Za-z0-9 ._-]/g, "_");
+    const label = `${LABEL_PREFIX} ${o.token} ${repositoryTag(o.repository)} ${labelStamp(o.at)}${tail}`;
+    return label.slice(0, MAX_LABEL_LENGTH).trimEnd();
+}
+const NEW_FORMAT = new RegExp(`^${LABEL_PREFIX} ([a-z2-7]{8}) ([0-9a-f]{8}) (\\d{4})(\\d\\d)(\\d\\d)T(\\d\\d)(\\d\\d)Z(?: .*)?$`, "i");
+// Before 2026-12: `scalingo-pg-dump <owner/repo> run <id>/<attempt> job <job> at <ISO time>`.
+const OLD_FORMAT = new RegExp(`^${LABEL_PREFIX} (\\S+) run \\d+/\\d+ job \\S+(?: at (\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ))?$`, "i");
+/** A label in either of the action's default formats: its repository check, token and creation time. */
+function rule_label_parseOwnLabel(label) {
+    const fresh = NEW_FORMAT.exec(label);
+    if (fresh) {
+        const [, token, tag, y, mo, d, h, mi] = fresh;
+        return {
+            isRepository: (repository) => repositoryTag(repository) === tag.toLowerCase(),
+            token: token.toLowerCase(),
+            createdAtMs: Date.parse(`${y}-${mo}-${d}T${h}:${mi}:00Z`),
+        };
+    }
+    const old = OLD_FORMAT.exec(label);
+    if (!old)
         return undefined;
-    return Date.parse(match[1]);
+    return { isRepository: (repository) => repository.toLowerCase() === old[1].toLowerCase(), createdAtMs: old[2] ? Date.parse(old[2]) : undefined };
+}
+/** Whether a label is in one of the action's own default formats, whatever the repository. */
+function looksLikeOwnLabel(label) {
+    return rule_label_parseOwnLabel(label) !== undefined;
+}
+/**
+ * Whether a listed label is this job's: it holds the token (a Scalingo that trims or changes the
+ * case of labels keeps it, since it comes first), or, for a user's label, equals it but for case.
+ */
+function isOwnLabel(listed, own) {
+    if (listed === undefined)
+        return false;
+    if (own.token)
+        return listed.toLowerCase().includes(own.token.toLowerCase());
+    return listed.trim().toLowerCase() === own.label.trim().toLowerCase();
 }
 
 ;// CONCATENATED MODULE: ./src/config.ts
+
 
 
 
@@ -49275,19 +49442,20 @@ function scalingoInputs({ raw, text, fail }) {
     };
 }
 function firewallInputs({ text, fail }, env) {
-    const ruleLabel = text("rule-label") || defaultRuleLabel(env);
-    if (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200)
+    // Sent as given (labels that work today keep working): Scalingo decides, and a refusal names it.
+    const ruleLabel = text("rule-label") || undefined;
+    if (ruleLabel && (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200))
         fail("rule-label", "must be one line of at most 200 characters.");
     // A custom label in the default format would pass for another run's leftover in the sweep of
     // the repository it names: that format is reserved for the default labels.
-    else if (text("rule-label") && looksLikeOwnLabel(ruleLabel))
+    else if (ruleLabel && looksLikeOwnLabel(ruleLabel))
         fail("rule-label", `"${ruleLabel}" is in the action's own default format, reserved for its default labels: choose another label, or leave it empty.`);
     // A bare number keeps each input's historical unit: seconds here, minutes for the sweep.
     const reachableTimeoutMs = duration(text("reachable-timeout"), { input: "reachable-timeout", bareUnit: "s", fallbackMs: 300_000, minMs: 1000, maxMs: 3_600_000 }, fail);
     const staleRuleAgeMs = duration(text("stale-rule-age"), { input: "stale-rule-age", bareUnit: "m", fallbackMs: 720 * MINUTE, minMs: 0, maxMs: 365 * 24 * 60 * MINUTE }, fail);
     if (staleRuleAgeMs > 0 && staleRuleAgeMs < MIN_STALE_RULE_AGE_MINUTES * MINUTE)
         fail("stale-rule-age", `"${text("stale-rule-age")}" is too short: a rule younger than ${MIN_STALE_RULE_AGE_MINUTES} minutes (6h, the longest job on GitHub-hosted runners) may belong to a run still going. Use 0 (off) or at least ${MIN_STALE_RULE_AGE_MINUTES} (6h); self-hosted runners: more than your longest job.`);
-    return { ruleLabel, repository: repositoryOf(env), reachableTimeoutMs, staleRuleAgeMs };
+    return { ...(ruleLabel ? { ruleLabel } : {}), run: runOf(env), repository: repositoryOf(env), reachableTimeoutMs, staleRuleAgeMs };
 }
 function dumpInputs({ raw, text, fail, warn }, env, now, cpuCount, database) {
     const format = (text("format") || "custom");
@@ -49315,6 +49483,10 @@ function dumpInputs({ raw, text, fail, warn }, env, now, cpuCount, database) {
     if (pgDumpVersion !== "auto" && !(Number.isInteger(pgDumpVersion) && pgDumpVersion >= 10 && pgDumpVersion <= 40)) {
         fail("pg-dump-version", `"${versionText}" is not \`auto\` or a PostgreSQL major version such as 17.`);
     }
+    const dumpRetries = integer(text("dump-retries"), 1, 0, 10, "dump-retries", "new attempts when pg_dump loses its connection; 0 = none", fail);
+    // A bare number is minutes; the default stays under the hosted runners' 6-hour job limit, so the
+    // action, not the runner, stops pg_dump and closes the rule.
+    const dumpTimeoutMs = duration(text("dump-timeout"), { input: "dump-timeout", bareUnit: "m", fallbackMs: 5 * HOUR, minMs: 1000, maxMs: 7 * 24 * HOUR }, fail);
     const baseName = `${database || "database"}-${utcStamp(now)}`;
     const pathInput = text("path");
     const dumpPath = pathInput
@@ -49327,6 +49499,8 @@ function dumpInputs({ raw, text, fail, warn }, env, now, cpuCount, database) {
         pgDumpArgs,
         pgDumpVersion,
         dumpPath,
+        dumpRetries,
+        dumpTimeoutMs,
         baseName,
     };
 }
@@ -49360,6 +49534,10 @@ function checkInputs({ raw, text, fail }, env, pgDumpArgs, cpuCount) {
     if (sslMode && !SSL_MODE_INPUTS.includes(sslMode))
         fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
     const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
+    // Read by the install while the rule propagates: refused now, before anything is opened.
+    const mirror = mirrorProblem(env[PGDG_MIRROR_ENV]);
+    if (mirror)
+        fail(PGDG_MIRROR_ENV, mirror);
     return {
         verify,
         verifyRowCounts,
@@ -49378,14 +49556,11 @@ function artifactInputs({ raw, text, fail }, baseName) {
     const retentionText = text("retention-days");
     const retentionDays = retentionText ? integer(retentionText, 0, 1, 90, "retention-days", "days", fail) : undefined;
     const encryptionRecipients = lines(raw("encryption-recipients"));
-    for (const recipient of encryptionRecipients) {
-        try {
-            new Encrypter().addRecipient(recipient);
-        }
-        catch {
-            fail("encryption-recipients", `"${recipient.slice(0, 24)}..." is not an age recipient (a public key starting with age1, one per line).`);
-        }
-    }
+    encryptionRecipients.forEach((recipient, i) => {
+        const problem = recipientProblem(recipient, i + 1);
+        if (problem)
+            fail("encryption-recipients", problem);
+    });
     return { upload, allowUnencryptedPublic, artifactName, retentionDays, encryptionRecipients };
 }
 /** pg_dump arguments as pg_dump reads them; options the action sets itself, and operands, are refused. */
@@ -49407,6 +49582,7 @@ function argsInput(text, input, fail) {
 function runnerTemp(env) {
     return env.RUNNER_TEMP || env.TMPDIR || "/tmp";
 }
+const HOUR = 3_600_000;
 /** Jobs on GitHub-hosted runners end after 6 hours: an own rule older than that belongs to a dead run. */
 const MIN_STALE_RULE_AGE_MINUTES = 360;
 const MINUTE = 60_000;
@@ -49423,7 +49599,7 @@ function verifyLevel(value, fail) {
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: external "node:string_decoder"
@@ -49592,8 +49768,6 @@ function preserveProxy() {
     return present.length ? [`--preserve-env=${present.join(",")}`] : [];
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/runner/files.ts
 
 
@@ -49663,11 +49837,11 @@ async function createPrivate(target, kind) {
 }
 async function removeQuietly(target) {
     if (target)
-        await (0,promises_namespaceObject.rm)(target, { recursive: true, force: true }).catch(() => undefined);
+        await (0,external_node_fs_promises_namespaceObject.rm)(target, { recursive: true, force: true }).catch(() => undefined);
 }
 /** lstat, not stat: a dangling symlink is something a write would follow, so it "exists". */
 async function exists(target) {
-    return (0,promises_namespaceObject.lstat)(target).then(() => true, () => false);
+    return (0,external_node_fs_promises_namespaceObject.lstat)(target).then(() => true, () => false);
 }
 
 ;// CONCATENATED MODULE: ./src/restore-check/postmaster.ts
@@ -49680,15 +49854,15 @@ async function exists(target) {
  * (`.../postgres -D <data> ...`); its backends rename themselves (`postgres: user db ...`).
  */
 async function verifiedPostmaster(data, uid) {
-    const pid = Number((await (0,promises_namespaceObject.readFile)(external_node_path_namespaceObject.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
+    const pid = Number((await (0,external_node_fs_promises_namespaceObject.readFile)(external_node_path_namespaceObject.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
     if (!Number.isInteger(pid) || pid <= 1)
         return undefined;
     try {
         const [cwd, expected, status, cmdline] = await Promise.all([
-            (0,promises_namespaceObject.readlink)(`/proc/${pid}/cwd`),
-            (0,promises_namespaceObject.realpath)(data),
-            (0,promises_namespaceObject.readFile)(`/proc/${pid}/status`, "utf8"),
-            (0,promises_namespaceObject.readFile)(`/proc/${pid}/cmdline`, "utf8"),
+            (0,external_node_fs_promises_namespaceObject.readlink)(`/proc/${pid}/cwd`),
+            (0,external_node_fs_promises_namespaceObject.realpath)(data),
+            (0,external_node_fs_promises_namespaceObject.readFile)(`/proc/${pid}/status`, "utf8"),
+            (0,external_node_fs_promises_namespaceObject.readFile)(`/proc/${pid}/cmdline`, "utf8"),
         ]);
         const owner = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
         const program = external_node_path_namespaceObject.basename(cmdline.split("\0")[0] ?? "");
@@ -49948,37 +50122,100 @@ function runnerState() {
 }
 const actionState = runnerState();
 
-;// CONCATENATED MODULE: ./src/scalingo/database-api.ts
-// Where the database API lives. Scalingo is moving it: its JavaScript client (2026) calls
-// `{api}/api/databases/{addon}/...` on the regional API host with the user's bearer and wraps
-// bodies as `{"firewall_rule": {...}}`, while its Go client and CLI still call
-// `{database_api}/api/databases/{addon}/...` with an addon token and a bare body. Endpoints moved
-// one resource at a time, so each resource's form is chosen on its own, by what the API answers.
-/** Tried first: the form Scalingo is moving to, which needs no addon token (one request less). */
-const PREFERRED_FORMS = ["regional", "legacy"];
-/** The forms this region can be called in, preferred first: the old one only while the region lists its host. */
-function availableForms(urls) {
-    return PREFERRED_FORMS.filter((form) => form === "regional" || urls.database_api !== undefined);
+;// CONCATENATED MODULE: ./src/scalingo/answers.ts
+
+function wrongShape(a, what) {
+    const where = a.requestId ? ` (request id ${a.requestId})` : "";
+    return new errors/* ScalingoApiError */.Tn(`${a.call} answered ${a.status} with an answer of the wrong shape: ${what}${where}`, a.status);
 }
-/** What a host answers for a route it does not serve (Method Not Allowed and Gone included). */
-const ROUTE_MISSING = new Set([404, 405, 410]);
-function routeMissing(status) {
-    return status !== undefined && ROUTE_MISSING.has(status);
+const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+/** `field` of `parent` as an object: null or missing is empty. */
+function objectAt(a, parent, field) {
+    const value = parent[field];
+    if (value === null || value === undefined)
+        return {};
+    if (!isObject(value))
+        throw wrongShape(a, `"${field}" is not an object`);
+    return value;
 }
-function isDbApiForm(value) {
-    return value === "regional" || value === "legacy";
+/** `field` of `parent` as a list of objects: null or missing is empty. */
+function listAt(a, parent, field) {
+    const value = parent[field];
+    if (value === null || value === undefined)
+        return [];
+    if (!Array.isArray(value) || !value.every(isObject))
+        throw wrongShape(a, `"${field}" is not a list of objects`);
+    return value;
 }
-/** `""` is the database itself, `/firewall_rules...` its rules. */
-function resourceOf(suffix) {
-    return suffix.startsWith("/firewall_rules") ? "firewall_rules" : "database";
+/** A string the call cannot do without. */
+function required(a, parent, field, where) {
+    const value = parent[field];
+    if (typeof value !== "string" || value === "")
+        throw wrongShape(a, `${where} has no "${field}"`);
+    return value;
 }
-/** The request body in the form's shape: the regional API wants the rule wrapped. */
-function bodyFor(form, resource, body) {
-    return form === "regional" && resource === "firewall_rules" && body !== undefined ? { firewall_rule: body } : body;
+/** A string the action can do without: null, missing or another type is absent. */
+function optional(parent, field) {
+    const value = parent[field];
+    return typeof value === "string" ? value : undefined;
 }
-function dbApiUrl(form, urls, addonId, suffix) {
-    const base = form === "regional" ? urls.api : urls.database_api;
-    return base === undefined ? undefined : `${base}/api/databases/${encodeURIComponent(addonId)}${suffix}`;
+/** The whole body: an empty body or null is an empty object. */
+function root(res) {
+    if (res.body === null || res.body === undefined)
+        return {};
+    if (!isObject(res.body))
+        throw wrongShape(res, "not a JSON object");
+    return res.body;
+}
+function tokenOf(res) {
+    return required(res, root(res), "token", "the answer");
+}
+function regionsOf(res) {
+    return listAt(res, root(res), "regions").map((r) => ({
+        name: required(res, r, "name", "a region"),
+        api: required(res, r, "api", "a region"),
+        database_api: optional(r, "database_api") || undefined,
+    }));
+}
+function addonIdsOf(res) {
+    return listAt(res, root(res), "addons").map((addon) => required(res, addon, "id", "an addon"));
+}
+function addonTokenOf(res) {
+    return required(res, objectAt(res, root(res), "addon"), "token", '"addon"');
+}
+function variableOf(res, name) {
+    const variable = listAt(res, root(res), "variables").find((v) => v.name === name);
+    return variable ? optional(variable, "value") : undefined;
+}
+function databaseOf(res) {
+    const db = objectAt(res, root(res), "database");
+    return { id: optional(db, "id"), status: required(res, db, "status", '"database"'), readable_version: required(res, db, "readable_version", '"database"') };
+}
+function ruleOf(res, rule) {
+    const type = required(res, rule, "type", "a rule");
+    return {
+        id: required(res, rule, "id", "a rule"),
+        type: type,
+        ...(optional(rule, "cidr") ? { cidr: optional(rule, "cidr") } : {}),
+        ...(optional(rule, "label") !== undefined ? { label: optional(rule, "label") } : {}),
+        ...(optional(rule, "range_id") ? { range_id: optional(rule, "range_id") } : {}),
+    };
+}
+function rulesOf(res) {
+    return listAt(res, root(res), "rules").map((rule) => ruleOf(res, rule));
+}
+function createdRuleOf(res) {
+    return ruleOf(res, objectAt(res, root(res), "rule"));
+}
+/**
+ * `readable_version` as people write a PostgreSQL version: `17.11.0-1` (Scalingo's changelog,
+ * 2026-08-19) and `17.2.0` both give major.minor (`17.11`, `17.2`); the major leads either way.
+ */
+function serverVersionOf(readable) {
+    const match = /^(\d+)(?:\.(\d+))?/.exec(readable.trim());
+    if (!match)
+        return readable;
+    return match[2] === undefined ? match[1] : `${match[1]}.${match[2]}`;
 }
 
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js
@@ -50009,6 +50246,90 @@ function dispatcherFor(url) {
 function proxiedFetch(url, init = {}) {
     const dispatcher = dispatcherFor(url);
     return fetch(url, dispatcher ? { ...init, dispatcher } : init);
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/ca-certificate.ts
+
+
+
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+/** The CA certificates in a PEM answer; an answer holding none, or no CA, is an error naming the URL. */
+function caCertificatesIn(text, url) {
+    const blocks = text.match(PEM_BLOCK) ?? [];
+    const certificates = blocks.flatMap((block) => {
+        try {
+            return [new external_node_crypto_.X509Certificate(block)];
+        }
+        catch {
+            return [];
+        }
+    });
+    if (!certificates.some((c) => c.ca)) {
+        throw new errors/* ActionError */.lZ("scalingo", `${url} answered no CA certificate (${blocks.length} PEM certificate block(s), none a CA). Set \`ssl-root-cert\` to the CA yourself.`);
+    }
+    return `${blocks.join("\n")}\n`;
+}
+/** Fetched over HTTPS (verified by Node against the runner's roots), through the runner's proxy. */
+async function fetchScalingoCa(region, timeoutMs = 30_000) {
+    const url = `${region.database_api ?? region.api}/api/ca_certificate`;
+    let text;
+    try {
+        const res = await proxiedFetch(url, { headers: { "User-Agent": USER_AGENT }, signal: AbortSignal.timeout(timeoutMs) });
+        text = await res.text();
+        if (!res.ok)
+            throw new Error(`HTTP ${res.status}${res.headers.get("x-request-id") ? `, request id ${res.headers.get("x-request-id")}` : ""}`);
+    }
+    catch (error) {
+        const cause = error.cause?.code;
+        throw new errors/* ActionError */.lZ("scalingo", `Could not download Scalingo's database CA from ${url} (${(0,errors/* errorMessage */.gJ)(error)}${cause ? `, ${cause}` : ""}) for \`ssl-root-cert: scalingo\`. Set \`ssl-root-cert\` to the CA's PEM text instead.`);
+    }
+    return { pem: caCertificatesIn(text, url), url };
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/database-api.ts
+
+/**
+ * The forms this region can be called in, in the order to try them: the one already known to
+ * answer, then the form Scalingo's own Go client and CLI use when the regions list names a
+ * `database_api`, then the regional one.
+ */
+function formsInOrder(urls, known) {
+    const available = urls.database_api !== undefined ? ["legacy", "regional"] : ["regional"];
+    return known && available.includes(known) ? [known, ...available.filter((f) => f !== known)] : available;
+}
+/**
+ * Answers that mean "not here, and not done": the credential is not taken (401 after a renewal,
+ * 403) or the route is not served (404, 405, 410). Never a 5xx or a lost answer, after which the
+ * request may have been applied.
+ */
+const database_api_REFUSED = new Set([401, 403, 404, 405, 410]);
+function refusedByForm(status) {
+    return status !== undefined && database_api_REFUSED.has(status);
+}
+/** Every form refused: the error names each refusal, the last one's status kept. */
+function refusedByEveryForm(refusals) {
+    const last = refusals[refusals.length - 1];
+    if (!last)
+        return new errors/* ScalingoApiError */.Tn("The region lists no host for the database API.");
+    if (refusals.length === 1)
+        return last;
+    return new errors/* ScalingoApiError */.Tn(`Both forms of the database API refused the call: ${refusals.map((e) => e.message).join("; ")}`, last.status);
+}
+function isDbApiForm(value) {
+    return value === "regional" || value === "legacy";
+}
+/** `""` is the database itself, `/firewall_rules...` its rules. */
+function resourceOf(suffix) {
+    return suffix.startsWith("/firewall_rules") ? "firewall_rules" : "database";
+}
+/** The request body in the form's shape: the regional API wants the rule wrapped. */
+function bodyFor(form, resource, body) {
+    return form === "regional" && resource === "firewall_rules" && body !== undefined ? { firewall_rule: body } : body;
+}
+function dbApiUrl(form, urls, addonId, suffix) {
+    const base = form === "regional" ? urls.api : urls.database_api;
+    return base === undefined ? undefined : `${base}/api/databases/${encodeURIComponent(addonId)}${suffix}`;
 }
 
 ;// CONCATENATED MODULE: ./src/scalingo/http.ts
@@ -50081,7 +50402,7 @@ async function attemptOnce(req, policy, clock) {
         return { failure, retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now()) };
     }
     try {
-        return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId };
+        return { status: res.status, body: (text ? JSON.parse(text) : undefined), requestId, call: describe(req) };
     }
     catch {
         // A proxy's HTML page with a success status: not the API talking, and not worth a retry.
@@ -50162,6 +50483,8 @@ function isFresh(token, nowMs) {
 
 
 
+
+
 /**
  * Scalingo's three services as the official CLI uses them for a Dedicated Resources database:
  * auth (token exchange, regions), the regional API (the database is an app with one addon) and
@@ -50190,28 +50513,32 @@ class ScalingoClient {
         this.addon = { id: await this.findAddonId() };
     }
     async database() {
-        return (await this.dbApi("GET", "")).body.database;
+        return databaseOf(await this.dbApi("GET", ""));
     }
     async connectionUri() {
-        const { body } = await this.call({
+        const res = await this.call({
             method: "GET",
             url: `${this.region().api}/v1/apps/${this.o.database}/variables?aliases=false`,
             authorization: await this.bearer(),
             expect: [200],
         });
-        const uri = body.variables.find((v) => v.name === "SCALINGO_POSTGRESQL_URL")?.value;
+        const uri = variableOf(res, "SCALINGO_POSTGRESQL_URL");
         if (!uri)
             throw new errors/* ScalingoApiError */.Tn(`The database "${this.o.database}" has no SCALINGO_POSTGRESQL_URL variable: is it a PostgreSQL database?`);
         this.o.onSecret(uri);
         return uri;
     }
+    /** The region's database CA (`ssl-root-cert: scalingo`), from the host the regions list names. */
+    async caCertificate() {
+        return fetchScalingoCa(this.region());
+    }
     async listRules() {
-        return (await this.dbApi("GET", "/firewall_rules")).body.rules;
+        return rulesOf(await this.dbApi("GET", "/firewall_rules"));
     }
     /** Not retried on a lost answer here: the firewall module lists the rules before adding again. */
     async addRule(cidr, label) {
         const body = { type: "custom_range", cidr, label };
-        return (await this.dbApi("POST", "/firewall_rules", body, [200, 201], false)).body.rule;
+        return createdRuleOf(await this.dbApi("POST", "/firewall_rules", body, [200, 201], false));
     }
     /** Resolves false when the rule was already gone (404): the goal, no rule, is reached. */
     async removeRule(ruleId) {
@@ -50231,15 +50558,15 @@ class ScalingoClient {
         if (isFresh(this.jwt, this.clock.now()))
             return `Bearer ${this.jwt.value}`;
         try {
-            const { body } = await this.call({
+            const token = tokenOf(await this.call({
                 method: "POST",
                 url: `${this.o.authUrl}/v1/tokens/exchange`,
                 authorization: `Basic ${Buffer.from(`:${this.o.apiToken}`).toString("base64")}`,
                 expect: [200],
-            });
-            this.o.onSecret(body.token);
-            this.jwt = { value: body.token, expiresAtMs: jwtExpiryMs(body.token) };
-            return `Bearer ${body.token}`;
+            }));
+            this.o.onSecret(token);
+            this.jwt = { value: token, expiresAtMs: jwtExpiryMs(token) };
+            return `Bearer ${token}`;
         }
         catch (error) {
             if (error instanceof errors/* ScalingoApiError */.Tn && error.status === 401) {
@@ -50249,15 +50576,10 @@ class ScalingoClient {
         }
     }
     async findRegion() {
-        const { body } = await this.call({
-            method: "GET",
-            url: `${this.o.authUrl}/v1/regions`,
-            authorization: await this.bearer(),
-            expect: [200],
-        });
-        const region = body.regions.find((r) => r.name === this.o.region);
+        const regions = regionsOf(await this.call({ method: "GET", url: `${this.o.authUrl}/v1/regions`, authorization: await this.bearer(), expect: [200] }));
+        const region = regions.find((r) => r.name === this.o.region);
         if (!region) {
-            throw new errors/* ScalingoApiError */.Tn(`Region "${this.o.region}" not found. Set \`region\` to one of: ${body.regions.map((r) => r.name).join(", ")}.`);
+            throw new errors/* ScalingoApiError */.Tn(`Region "${this.o.region}" not found. Set \`region\` to one of: ${regions.map((r) => r.name).join(", ") || "(none listed)"}.`);
         }
         // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
         for (const url of [region.api, region.database_api].filter((u) => u !== undefined)) {
@@ -50272,7 +50594,7 @@ class ScalingoClient {
         const path = `/v1/apps/${this.o.database}/addons`;
         let addons;
         try {
-            addons = (await this.call({ method: "GET", url: `${this.region().api}${path}`, authorization: await this.bearer(), expect: [200] })).body.addons;
+            addons = addonIdsOf(await this.call({ method: "GET", url: `${this.region().api}${path}`, authorization: await this.bearer(), expect: [200] }));
         }
         catch (error) {
             if (error instanceof errors/* ScalingoApiError */.Tn && (error.status === 404 || error.status === 403)) {
@@ -50284,7 +50606,7 @@ class ScalingoClient {
             throw new errors/* ScalingoApiError */.Tn(`No addon found for database "${this.o.database}": check \`database\` is a Dedicated Resources database ID.`);
         if (addons.length > 1)
             throw new errors/* ScalingoApiError */.Tn(`Multiple addons found for "${this.o.database}": it may be an application, not a Dedicated Resources database. Check \`database\`.`);
-        return addons[0].id;
+        return addons[0];
     }
     /**
      * A database-API (addon) token with at least five minutes left. It lives about an hour and a
@@ -50297,49 +50619,52 @@ class ScalingoClient {
             throw new Error("ScalingoClient.connect() must run first");
         if (!isFresh(addon.token, this.clock.now())) {
             const obtainedAt = this.clock.now();
-            const { body } = await this.call({
+            const token = addonTokenOf(await this.call({
                 method: "POST",
                 url: `${this.region().api}/v1/apps/${this.o.database}/addons/${addon.id}/token`,
                 authorization: await this.bearer(),
                 expect: [200],
-            });
-            this.o.onSecret(body.addon.token);
-            addon.token = { value: body.addon.token, expiresAtMs: jwtExpiryMs(body.addon.token) ?? obtainedAt + ADDON_TOKEN_LIFETIME_MS };
+            }));
+            this.o.onSecret(token);
+            addon.token = { value: token, expiresAtMs: jwtExpiryMs(token) ?? obtainedAt + ADDON_TOKEN_LIFETIME_MS };
         }
         return `Bearer ${addon.token?.value}`;
     }
     /**
-     * A database-API call in whichever form this resource answers. The first read of a resource
-     * settles its form: the preferred one, then the other when the first answers that the route
-     * does not exist. A write never probes (a DELETE's 404 means "already gone", a POST must not be
-     * sent to two places): it settles the form with a read first.
+     * A database-API call in whichever form this resource answers: the one already settled (or
+     * saved by main), else the region's order (database_api first when the regions list names it).
+     * A form that refuses the call (401 once its credential was renewed, 403, or a route it does not
+     * serve: 404, 405, 410) gives way to the other: such an answer means the request was not
+     * applied, so even a write may go to the other form. A 5xx or a lost answer never moves a call:
+     * the request may have been applied there. A DELETE's 404 is an answer, checked by the caller.
+     * The first write of a resource settles its form with a read, so a POST is never sent to a form
+     * nobody has seen work.
      */
     async dbApi(method, suffix, body, expect = [200], retryLostAnswer = true) {
         const resource = resourceOf(suffix);
-        const known = this.forms[resource];
-        if (known)
-            return this.dbApiAs(known, method, suffix, body, expect, retryLostAnswer);
-        if (method !== "GET") {
+        if (method !== "GET" && !this.forms[resource])
             await this.dbApi("GET", resource === "firewall_rules" ? "/firewall_rules" : "");
-            return this.dbApi(method, suffix, body, expect, retryLostAnswer);
-        }
-        const forms = availableForms(this.region());
-        for (const [i, form] of forms.entries()) {
+        const forms = formsInOrder(this.region(), this.forms[resource]);
+        const refusals = [];
+        for (const form of forms) {
             try {
                 const res = await this.dbApiAs(form, method, suffix, body, expect, retryLostAnswer);
+                if (refusals.length)
+                    this.o.debug?.(`The ${form} form of the database API answered after: ${refusals.map((e) => e.message).join("; ")}`);
                 this.forms[resource] = form;
                 return res;
             }
             catch (error) {
-                if (i + 1 >= forms.length || !(error instanceof errors/* ScalingoApiError */.Tn) || !routeMissing(error.status))
+                if (!(error instanceof errors/* ScalingoApiError */.Tn) || !refusedByForm(error.status))
                     throw error;
+                refusals.push(error);
             }
         }
-        throw new Error("unreachable: no database API form");
+        throw refusedByEveryForm(refusals);
     }
     /**
-     * One call in one form: the regional API with the user's bearer, or the old database API with
-     * an addon token. A 401 gets a fresh credential and one more try.
+     * One call in one form: the regional API with the user's bearer, or the database API with an
+     * addon token. A 401 gets a fresh credential and one more try.
      */
     async dbApiAs(form, method, suffix, body, expect, retryLostAnswer) {
         const url = dbApiUrl(form, this.region(), this.addon?.id ?? "", suffix);
@@ -50367,21 +50692,24 @@ class ScalingoClient {
 
 
 /**
- * Rules this repository's earlier runs created and left behind, older than `maxAgeMs`. Users'
- * rules, custom labels and other repositories' rules never match: another repository's jobs may
- * still be running, and only GitHub's job time limit tells a dead job from a live one.
+ * Rules this repository's earlier runs created and left behind, older than `maxAgeMs`, in the
+ * action's current label format or the one before it. Users' rules, custom labels and other
+ * repositories' rules never match: another repository's jobs may still be running, and only
+ * GitHub's job time limit tells a dead job from a live one.
  */
 function staleRules(rules, o) {
     if (o.maxAgeMs <= 0)
         return [];
     return rules.filter((rule) => {
-        const createdAtMs = rule.type === "custom_range" && rule.label ? ownLabelCreatedAtMs(rule.label, o.repository, o.ownBase) : undefined;
-        return createdAtMs !== undefined && o.nowMs - createdAtMs > o.maxAgeMs;
+        const own = rule.type === "custom_range" && rule.label ? parseOwnLabel(rule.label) : undefined;
+        if (!own?.isRepository(o.repository) || own.createdAtMs === undefined || (o.ownToken && own.token === o.ownToken))
+            return false;
+        return o.nowMs - own.createdAtMs > o.maxAgeMs;
     });
 }
-/** This job's rule: its exact label AND its address, since a label alone may be shared. */
-function findOwnRule(rules, label, cidr) {
-    return rules.find((r) => r.type === "custom_range" && r.label === label && r.cidr === cidr);
+/** This job's rule: its label (or token) AND its address, since a label alone may be shared. */
+function findOwnRule(rules, own, cidr) {
+    return rules.find((r) => r.type === "custom_range" && r.cidr === cidr && isOwnLabel(r.label, own));
 }
 /** Removes this repository's stale rules; resolves how many it removed. */
 async function removeStaleRules(client, rules, o) {
@@ -50398,45 +50726,66 @@ async function removeStaleRules(client, rules, o) {
     }
     return removed;
 }
+/** A rule for this address already there: used, never removed; another live run of this repository's is said so. */
+function reuseExisting(existing, cidr, repository, log) {
+    if (existing.label && parseOwnLabel(existing.label)?.isRepository(repository)) {
+        log.warning(`${cidr} is already allowlisted by another run of this repository ("${existing.label}"), still going: this run uses that rule and never removes it, but that run removes it when it ends, maybe during this dump. Give the jobs that back up one database a concurrency group (see the README).`);
+    }
+    else {
+        log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
+    }
+    return { id: existing.id, cidr, label: existing.label, created: false };
+}
+/** Scalingo's 422 to the POST, in words the user can act on: the label, or the number of rules. */
+function refusal(error, cidr, label, custom) {
+    if (/\blabel\b/i.test(error.message)) {
+        const fix = custom
+            ? "Change `rule-label`, or leave it empty for the default label, which follows that rule."
+            : "Set `rule-label` to a label Scalingo accepts.";
+        return new ActionError("firewall", `Scalingo refused the rule label "${label}": ${error.message}. Scalingo does not document its label rule; the action assumes ${LABEL_RULE}. ${fix}`);
+    }
+    return new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message} (label "${label}"). A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
+}
 /**
  * Allowlists `<ip>/32`: reuses a rule that already exists for it (and never removes it), else adds
  * one and saves its id at once. `rules` must be the list as it is now (after any sweep): a rule
- * just removed must not be "reused". A POST that failed may still have created the rule, so before
- * trying again the rules are listed and the rule with this job's label and address is adopted;
- * only when none is there is the POST retried, like any other call, on a 5xx or a lost answer.
+ * just removed must not be "reused". The label, its token and the address are saved before the
+ * POST. A POST that failed may still have created the rule, so before trying again the rules are
+ * listed and a rule with this job's token (or label) and address is adopted; only when none is
+ * there is the POST retried, like any other call, on a 5xx or a lost answer.
  */
 async function openRule(client, o) {
     const cidr = `${o.ip}/32`;
     const clock = o.clock ?? realClock;
+    const label = o.own.label;
     const reuse = (rules) => rules.find((r) => r.type === "custom_range" && r.cidr === cidr);
     const existing = reuse(o.rules);
-    if (existing) {
-        o.log.info(`A rule for ${cidr} already exists ("${existing.label ?? existing.id}"): using it, and leaving it in place.`);
-        return { id: existing.id, cidr, label: existing.label, created: false };
-    }
-    o.state.save(State.ruleLabel, o.label);
+    if (existing)
+        return reuseExisting(existing, cidr, o.repository, o.log);
+    o.state.save(State.ruleLabel, label);
+    o.state.save(State.ruleToken, o.own.token ?? "");
     o.state.save(State.ruleCidr, cidr);
     for (let attempt = 0;; attempt++) {
         try {
-            const rule = await client.addRule(cidr, o.label);
+            const rule = await client.addRule(cidr, label);
             o.state.save(State.ruleId, rule.id);
-            return { id: rule.id, cidr, label: o.label, created: true };
+            return { id: rule.id, cidr, label, created: true };
         }
         catch (error) {
             if (!(error instanceof ScalingoApiError))
                 throw error;
             const rules = await client.listRules();
-            const adopted = findOwnRule(rules, o.label, cidr);
+            const adopted = findOwnRule(rules, o.own, cidr);
             if (adopted) {
                 o.state.save(State.ruleId, adopted.id);
-                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it.`);
-                return { id: adopted.id, cidr, label: o.label, created: true };
+                o.log.info(`The rule was created although its answer was lost (${error.message}): adopting it ("${adopted.label}").`);
+                return { id: adopted.id, cidr, label: adopted.label, created: true };
             }
             if (error.status === 422) {
                 const other = reuse(rules);
                 if (other)
-                    return { id: other.id, cidr, label: other.label, created: false };
-                throw new ActionError("firewall", `Scalingo refused the firewall rule for ${cidr}: ${error.message}. A database holds at most 30 rules: remove unused ones (\`scalingo --database <id> database-firewall-rules\`) and run again.`);
+                    return reuseExisting(other, cidr, o.repository, o.log);
+                throw refusal(error, cidr, label, o.custom);
             }
             // The list shows no rule was created: the POST is as safe to send again as any other call.
             if (!isTransient(error) || attempt + 1 >= DEFAULT_RETRY.attempts)
@@ -50448,24 +50797,50 @@ async function openRule(client, o) {
 }
 /**
  * The firewall step of main: list, sweep this repository's stale rules, list again if the sweep
- * removed any (a removed rule for this very IP must not be "reused"), then open this job's rule.
+ * removed any (a removed rule for this very IP must not be "reused"), then open this job's rule
+ * under the user's label, or the default one with a fresh random token.
  */
 async function sweepAndOpen(client, config, o) {
     let rules = await client.listRules();
     // The list settled which form of the database API serves the rules: post must call the same.
     o.state.save(State.firewallApi, client.formOf("firewall_rules") ?? "");
-    const sweep = { nowMs: o.now.getTime(), maxAgeMs: config.staleRuleAgeMs, ownBase: config.ruleLabel, repository: config.repository, log: o.log };
+    const sweep = { nowMs: o.now.getTime(), maxAgeMs: config.staleRuleAgeMs, repository: config.repository, log: o.log };
     if ((await removeStaleRules(client, rules, sweep)) > 0)
         rules = await client.listRules();
-    return openRule(client, { ip: o.ip, label: timedLabel(config.ruleLabel, o.now), rules, state: o.state, log: o.log });
+    const token = o.token ?? newLabelToken();
+    const own = config.ruleLabel
+        ? { label: config.ruleLabel }
+        : { label: defaultRuleLabel({ token, repository: config.repository, at: o.now, ...config.run }), token };
+    return openRule(client, { ip: o.ip, own, custom: Boolean(config.ruleLabel), repository: config.repository, rules, state: o.state, log: o.log });
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/rule-removal.ts
+
+
+
+/**
+ * DELETE, and what it achieved. Whether a deleted rule answers 404 is not documented, and a 404
+ * may also come from a host or route that does not serve the rule: after a 404 the rules are
+ * listed, and the rule is "gone" only when the list does not hold it.
+ */
+async function removeChecked(client, id) {
+    if (await client.removeRule(id))
+        return "removed";
+    return (await client.listRules()).some((r) => r.id === id) ? "still-open" : "gone";
+}
+function stillOpen(cidr, id) {
+    return `Scalingo answered 404 to the removal of rule ${id}${cidr ? ` (${cidr})` : ""}, yet still lists it: the rule is still open`;
 }
 /** Removes a rule this job created; a rule already gone counts as removed. Safe to call twice. */
 async function closeRule(client, rule, state, log) {
     if (!rule.created || state.get(State.ruleRemoved) === "true")
         return;
-    const existed = await client.removeRule(rule.id);
+    const outcome = await removeChecked(client, rule.id);
+    // Not marked removed: the post step tries again.
+    if (outcome === "still-open")
+        throw new ActionError("firewall", stillOpen(rule.cidr, rule.id));
     state.save(State.ruleRemoved, "true");
-    log.info(existed ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
+    log.info(outcome === "removed" ? `Removed the temporary firewall rule for ${rule.cidr}.` : `The temporary rule for ${rule.cidr} was already gone.`);
 }
 /** Whether main saved a rule (or the intent to add one) that it did not remove itself. */
 function hasLeftoverRule(state) {
@@ -50479,24 +50854,28 @@ function whoRemovesLeftover(state) {
 }
 /**
  * Post step: the rule main created and did not remove, from the saved id, or, when main died
- * before the API answered, by this job's label and address. Nothing else is ever touched. Main
- * saves the label and address before its POST and the id right after the answer, so a main that
- * died in between left them to search by; a main that saved neither never asked for a rule.
+ * before the API answered, by this job's token (or label) and address. Nothing else is ever
+ * touched. Main saves the label, token and address before its POST and the id right after the
+ * answer, so a main that died in between left them to search by; a main that saved neither never
+ * asked for a rule.
  */
 async function removeLeftoverRule(client, state, log) {
     if (!hasLeftoverRule(state))
         return "none";
     let id = state.get(constants_State.ruleId);
     if (!id) {
-        const mine = findOwnRule(await client.listRules(), state.get(constants_State.ruleLabel), state.get(constants_State.ruleCidr));
+        const own = { label: state.get(constants_State.ruleLabel), token: state.get(constants_State.ruleToken) || undefined };
+        const mine = findOwnRule(await client.listRules(), own, state.get(constants_State.ruleCidr));
         if (!mine)
             return "none";
         id = mine.id;
     }
-    const existed = await client.removeRule(id);
+    const outcome = await removeChecked(client, id);
+    if (outcome === "still-open")
+        throw new errors/* ActionError */.lZ("firewall", stillOpen(state.get(constants_State.ruleCidr), id));
     state.save(constants_State.ruleRemoved, "true");
-    log.info(existed ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
-    return existed ? "removed" : "gone";
+    log.info(outcome === "removed" ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
+    return outcome;
 }
 
 ;// CONCATENATED MODULE: ./src/post.ts
