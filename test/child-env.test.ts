@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { detectPlatform, findInstalled, installPgDump, type Platform } from "../src/postgres/pg-client.js";
+import { PGDG_KEY_FINGERPRINT } from "../src/postgres/pgdg-key.js";
 import { runCommand } from "../src/runner/commands.js";
 import { createEnvSpy, type EnvSpy, forbiddenVariables } from "./support/env-spy.js";
 
@@ -32,6 +33,8 @@ describe("child processes' environment", () => {
       sh: { stub },
       rm: { stub },
       "apt-get": { stub },
+      // The install trusts the downloaded key only once gpg lists it as PGDG's own.
+      gpg: { stub: `case "$*" in *--list-keys*) echo "pub:-:4096:1:7FCC7D46ACCC4CF8:::::::::"; echo "fpr:::::::::${PGDG_KEY_FINGERPRINT}:";; esac` },
       // apt's folders, made up: only stand-ins ever act on them.
       "apt-config": { stub: `echo "L='/nonexistent/sources.list'"; echo "P='/nonexistent/sources.list.d/'"; echo "C='/nonexistent/cache/'"` },
       env: { stub },
@@ -86,9 +89,9 @@ describe("child processes' environment", () => {
     await expectReduced(ran);
   });
 
-  it("the install commands, as root (install, curl, chmod, env/apt-get, rm)", async () => {
+  it("the install commands, as root (install, curl, gpg, env/apt-get, rm)", async () => {
     const ran = await install({ ...linux, root: true });
-    expect(ran).toEqual(expect.arrayContaining(["install", "curl", "chmod", "env", "rm"]));
+    expect(ran).toEqual(expect.arrayContaining(["install", "curl", "gpg", "env", "rm"]));
     await expectReduced(ran);
   });
 

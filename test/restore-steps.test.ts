@@ -2,19 +2,23 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PGDG_KEY_FINGERPRINT } from "../src/postgres/pgdg-key.js";
 import { findServer, planServer } from "../src/restore-check/pg-server.js";
 import { installClients } from "../src/restore-check/steps.js";
 import type { CommandRunner } from "../src/runner/commands.js";
 
 const platform = { os: "linux", canInstall: true, debianLike: true, codename: "noble", root: false } as const;
 // apt-config answers with apt's usual folders; nothing here reads them.
+const PGDG_LISTING = `pub:-:4096:1:7FCC7D46ACCC4CF8:::::::::\nfpr:::::::::${PGDG_KEY_FINGERPRINT}:\n`;
 const APT_PATHS = "L='/etc/apt/sources.list'\nP='/nonexistent/sources.list.d/'\nC='/var/cache/apt/'\n";
 
 function recorder(): { run: CommandRunner; calls: string[][] } {
   const calls: string[][] = [];
   const run: CommandRunner = async (file, args) => {
     calls.push([file, ...args]);
-    return { code: 0, stdout: file === "apt-config" ? APT_PATHS : "", stderr: "" };
+    // gpg lists the downloaded key as PGDG's: the install checks that fingerprint before it trusts the key.
+    const stdout = file === "apt-config" ? APT_PATHS : file === "gpg" && args.includes("--list-keys") ? PGDG_LISTING : "";
+    return { code: 0, stdout, stderr: "" };
   };
   return { calls, run };
 }
