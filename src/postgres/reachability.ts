@@ -81,14 +81,28 @@ export async function waitUntilReachable(
     // A server that accepted the connection answers its one query at once: a stall is not one to wait on.
     const client = pgClient(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain, PROBE_QUERY_TIMEOUT_MS);
     client.on("error", () => undefined);
-    // An attempt in flight is cut short too: its connect fails once the client is ended.
-    const endOnAbort = () => void client.end().catch(() => undefined);
+    // An attempt in flight is cut short too. Ending a pg client mid-connect leaves its connect()
+    // pending for ever, so the attempt is raced against the stop rather than awaited alone.
+    let endOnAbort: () => void = () => undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      endOnAbort = () => {
+        reject(new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere."));
+        void client.end().catch(() => undefined);
+      };
+    });
+    stopped.catch(() => undefined);
     o.signal?.addEventListener("abort", endOnAbort, { once: true });
-    try {
+    const attemptOnce = async () => {
       await client.connect();
-      const { rows } = await client.query<{ server_version_num: string }>("SHOW server_version_num");
+      return client.query<{ server_version_num: string }>("SHOW server_version_num");
+    };
+    const inFlight = attemptOnce();
+    inFlight.catch(() => undefined);
+    try {
+      const { rows } = await Promise.race([inFlight, stopped]);
       return { serverVersionNum: Number(rows[0].server_version_num), allowPlain, attempts: attempt, waitedMs: clock.now() - started };
     } catch (error) {
+      if (o.signal?.aborted) throw new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere.");
       // libpq's allow/prefer fall back to a plain connection; every other mode must not.
       const negotiable = !conn.sslmode || conn.sslmode === "allow" || conn.sslmode === "prefer";
       let verdict = classifyConnectError(error);
@@ -102,7 +116,9 @@ export async function waitUntilReachable(
         o.log(`Database not reachable yet (${lastError}); waiting ${o.waitingFor ?? "for the firewall rule to apply"}...`);
     } finally {
       o.signal?.removeEventListener("abort", endOnAbort);
-      await client.end().catch(() => undefined);
+      // A stopped attempt's end may wait on a server that never answers: not awaited then.
+      const ending = client.end().catch(() => undefined);
+      if (!o.signal?.aborted) await ending;
     }
     if (o.signal?.aborted) continue;
     const elapsed = clock.now() - started;
