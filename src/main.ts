@@ -86,8 +86,22 @@ async function failBeforeStart(report: Report, error: unknown): Promise<void> {
   core.info(whatToDoLine(failure));
 }
 
+// The cancel handler and the failure path may both close the rule at once (a stop ends the wait
+// at once now): they share one removal, so one DELETE is sent.
+const ruleClosing = new WeakMap<Session, Promise<void>>();
+
 /** Removes the rule this run created, if it is still there (once: closeRule reads what main saved). */
-async function closeSessionRule(session: Session, report: Report): Promise<void> {
+function closeSessionRule(session: Session, report: Report): Promise<void> {
+  if (!session.client || !session.rule) return Promise.resolve();
+  let closing = ruleClosing.get(session);
+  if (!closing) {
+    closing = closeSessionRuleOnce(session, report);
+    ruleClosing.set(session, closing);
+  }
+  return closing;
+}
+
+async function closeSessionRuleOnce(session: Session, report: Report): Promise<void> {
   if (!session.client || !session.rule) return;
   try {
     await closeRule(session.client, session.rule, actionState, log);
