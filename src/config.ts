@@ -114,7 +114,7 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact, warnings };
 }
 
-function scalingoInputs({ raw, text, fail }: Inputs) {
+export function scalingoInputs({ raw, text, fail }: Inputs) {
   const apiToken = raw("api-token").trim();
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression shown to the user, not a template
   if (!apiToken) fail("api-token", "is required: pass the Scalingo API token from a secret, e.g. `${{ secrets.SCALINGO_API_TOKEN }}`.");
@@ -147,7 +147,7 @@ function scalingoInputs({ raw, text, fail }: Inputs) {
   };
 }
 
-function firewallInputs({ text, fail }: Inputs, env: Env) {
+export function firewallInputs({ text, fail }: Inputs, env: Env) {
   // Sent as given (labels that work today keep working): Scalingo decides, and a refusal names it.
   const ruleLabel = text("rule-label") || undefined;
   if (ruleLabel && (/[\r\n]/.test(ruleLabel) || ruleLabel.length > 200)) fail("rule-label", "must be one line of at most 200 characters.");
@@ -249,27 +249,26 @@ function compressAfterInput(on: boolean, format: DumpFormat, compress: string | 
   return Number(level ?? DEFAULT_AFTER_LEVEL);
 }
 
-function checkInputs({ raw, text, fail }: Inputs, env: Env, pgDumpArgs: string[], cpuCount: number) {
+function checkInputs(inputs: Inputs, env: Env, pgDumpArgs: string[], cpuCount: number) {
+  const { text, fail } = inputs;
   const verify = verifyLevel(text("verify"), fail);
   const verifyRowCounts = boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
   if (verifyRowCounts && verify !== "restore")
     fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
   if (verifyRowCounts && setsSnapshot(parsePgDumpArgs(pgDumpArgs)))
     fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
-  const sslMode = (text("ssl-mode") || undefined) as SslModeInput | undefined;
-  if (sslMode && !SSL_MODE_INPUTS.includes(sslMode)) fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
-  const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
   // Read by the install while the rule propagates: refused now, before anything is opened.
   const mirror = mirrorProblem(env[PGDG_MIRROR_ENV]);
   if (mirror) fail(PGDG_MIRROR_ENV, mirror);
-  return {
-    verify,
-    verifyRowCounts,
-    restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
-    tempDir: runnerTemp(env),
-    ...(sslMode ? { sslMode } : {}),
-    ...(sslRootCert ? { sslRootCert } : {}),
-  };
+  return { verify, verifyRowCounts, restoreJobs: Math.max(1, Math.min(cpuCount, 8)), tempDir: runnerTemp(env), ...tlsInputs(inputs, env) };
+}
+
+/** `ssl-mode` and `ssl-root-cert`: the restore action reads them too (docs/design.md, TLS). */
+export function tlsInputs({ raw, text, fail }: Inputs, env: Env): { sslMode?: SslModeInput; sslRootCert?: string } {
+  const sslMode = (text("ssl-mode") || undefined) as SslModeInput | undefined;
+  if (sslMode && !SSL_MODE_INPUTS.includes(sslMode)) fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
+  const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
+  return { ...(sslMode ? { sslMode } : {}), ...(sslRootCert ? { sslRootCert } : {}) };
 }
 
 function artifactInputs({ raw, text, fail }: Inputs, baseName: string) {
@@ -305,7 +304,7 @@ function argsInput(text: string, input: string, fail: Fail): string[] {
   }
 }
 
-function runnerTemp(env: Env): string {
+export function runnerTemp(env: Env): string {
   return env.RUNNER_TEMP || env.TMPDIR || "/tmp";
 }
 

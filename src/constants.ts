@@ -14,6 +14,8 @@ export const State = {
   ruleRemoved: "rule-removed",
   /** The restore check's server ({folder, binDir, osUser}): post stops it if main died before. */
   restoreServer: "restore-server",
+  /** The restore action's private folder (downloads, plaintext): post removes it if main could not. */
+  restoreFolder: "restore-folder",
 } as const;
 
 export const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"] as const;

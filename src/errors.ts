@@ -16,7 +16,8 @@ export type Phase =
   | "restore"
   | "pack"
   | "encrypt"
-  | "upload";
+  | "upload"
+  | "download";
 
 /** What a failure may carry besides its sentence (src/report/failure.ts shows them). */
 export interface ErrorParts {

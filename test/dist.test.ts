@@ -9,7 +9,7 @@ const run = promisify(execFile);
 
 // The runner executes dist/, not src/: a stale bundle would ship old behaviour.
 describe("dist/", () => {
-  it.each(["main", "post"])(
+  it.each(["main", "post", "restore-main", "restore-post"])(
     "%s matches a fresh build of src/",
     async (entry) => {
       const out = await mkdtemp(path.join(tmpdir(), `dist-${entry}-`));

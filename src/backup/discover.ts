@@ -13,9 +13,9 @@ import type { BackupDeps, Session } from "./session.js";
 
 export async function readDatabase(
   client: ScalingoClient,
-  config: Config,
-  deps: BackupDeps,
-  session: Session,
+  config: Pick<Config, "database" | "region" | "sslMode" | "sslRootCert">,
+  deps: Pick<BackupDeps, "log" | "setSecret">,
+  session: Pick<Session, "tlsDir">,
 ): Promise<{ connection: Connection; serverVersion: string }> {
   await client.connect();
   const [db, uri, ca] = await Promise.all([client.database(), client.connectionUri(), config.sslRootCert === "scalingo" ? client.caCertificate() : undefined]);
@@ -35,7 +35,7 @@ export async function readDatabase(
   return { connection, serverVersion: serverVersionOf(db.readable_version) };
 }
 
-export async function detectIp(config: Config, log: Log): Promise<string> {
+export async function detectIp(config: Pick<Config, "runnerIp" | "ipLookupUrls" | "ipLookupUrlsCustom" | "ipLookupPolicy">, log: Log): Promise<string> {
   if (config.runnerIp) return config.runnerIp;
   const found = await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom, policy: config.ipLookupPolicy });
   if (found.warning) log.warning(found.warning);

@@ -102,14 +102,24 @@ export interface ParsedArgs {
   operands: string[];
 }
 
-const longNameOf = (short: string) => Object.keys(LONG).find((name) => LONG[name].short === short) ?? short;
+/** A program's getopt_long table: short letters (`:` = takes an argument) and long names. */
+export interface OptionTable {
+  short: string;
+  long: Record<string, { arg: boolean; short?: string }>;
+}
+
+export function parsePgDumpArgs(words: string[]): ParsedArgs {
+  return parseGetoptArgs(words, { short: SHORT, long: LONG });
+}
 
 /**
  * Every option pg_dump would see, as getopt_long reads them: `--name[=value]` where name may be
  * any unambiguous prefix (an exact name wins); grouped short options up to the first that takes an
  * argument, which is the rest of the word or the next word. Everything after `--` is an operand.
  */
-export function parsePgDumpArgs(words: string[]): ParsedArgs {
+export function parseGetoptArgs(words: string[], table: OptionTable): ParsedArgs {
+  const { short: SHORT, long: LONG } = table;
+  const longNameOf = (short: string) => Object.keys(LONG).find((name) => LONG[name]?.short === short) ?? short;
   const options: ParsedOption[] = [];
   const operands: string[] = [];
   for (let i = 0; i < words.length; i++) {

@@ -24,6 +24,7 @@ const ADVICE: Record<Phase, string> = {
   pack: "Check free disk space: the tar needs as much again as the dump directory.",
   encrypt: "Check `encryption-recipients` and free disk space.",
   upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",
+  download: "Check `run-id` (or `workflow`), `artifact-name`, and that `github-token` may read the repository's actions (`permissions: actions: read`).",
 };
 
 export const DATABASE_ID_HELP =

@@ -59,7 +59,7 @@ export function newReport(database: string, region: string, format: string, encr
 }
 
 /** Runs one phase, timing it and recording it as the failed one if it throws. */
-export async function phase<T>(report: Report, name: Phase, work: () => Promise<T>): Promise<T> {
+export async function phase<T>(report: Pick<Report, "failedPhase" | "durationsMs">, name: Phase, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
   try {
     return await work();

@@ -19,6 +19,7 @@ const PHASE_LABELS: [Phase, string][] = [
   ["pack", "Pack (tar)"],
   ["encrypt", "Encrypt"],
   ["upload", "Upload"],
+  ["download", "Download"],
 ];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -23,7 +23,7 @@ export interface World {
   dbName: string;
   /** What every scenario's Scalingo emulator starts from (for tests that run several at once). */
   emulatorBase: ScalingoEmulatorOptions;
-  scenario(o?: Partial<ScalingoEmulatorOptions>, runner?: { repositoryPrivate?: boolean | null }): Promise<Scenario>;
+  scenario(o?: Partial<ScalingoEmulatorOptions>, runner?: { repositoryPrivate?: boolean | null; actionDir?: string }): Promise<Scenario>;
   close(): Promise<void>;
 }
 
@@ -73,7 +73,10 @@ export async function startWorld(): Promise<World> {
   const [ip, artifacts] = await Promise.all([startIpEmulator(), startArtifactEmulator()]);
   const opened: { close(): Promise<unknown> }[] = [];
 
-  const scenario = async (o: Partial<ScalingoEmulatorOptions> = {}, runner: { repositoryPrivate?: boolean | null } = {}): Promise<Scenario> => {
+  const scenario = async (
+    o: Partial<ScalingoEmulatorOptions> = {},
+    runner: { repositoryPrivate?: boolean | null; actionDir?: string } = {},
+  ): Promise<Scenario> => {
     // Scenarios run one after another: the previous one's emulator goes first, so none of its
     // delayed firewall changes can land on the shared server in the middle of this one.
     await Promise.allSettled(opened.splice(0).map((x) => x.close()));
@@ -81,6 +84,7 @@ export async function startWorld(): Promise<World> {
     const ctx = await createRunnerContext({
       artifact: artifacts.newRun(),
       repositoryPrivate: runner.repositoryPrivate === undefined ? true : runner.repositoryPrivate,
+      ...(runner.actionDir ? { actionDir: runner.actionDir } : {}),
     });
     opened.push(scalingo, { close: () => ctx.cleanup() });
     const inputs = emulatorInputs(db, scalingo, ip);

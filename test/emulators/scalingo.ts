@@ -36,6 +36,11 @@ export interface ScalingoEmulatorOptions {
   addonCount?: number;
   /** default 30 */
   maxRules?: number;
+  /**
+   * Whether the database's role may create databases (Scalingo does not document it): set, the
+   * role is altered to CREATEDB or NOCREATEDB on start; unset, left as it is (NOCREATEDB when created).
+   */
+  roleCreatesDatabases?: boolean;
   /** default off; beyond it per user (all tokens of one API token): 429, plain-text "Retry later", no Retry-After */
   rateLimitPerMinute?: number;
   /** a limiter shared by several emulators: one user's databases, one budget */
@@ -100,6 +105,7 @@ async function ensureRoleAndDatabase(o: ScalingoEmulatorOptions): Promise<void> 
   if (!(await exists(`SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(o.dbName)}`))) {
     await o.pg.createDatabase(o.dbName, o.dbUser);
   }
+  if (o.roleCreatesDatabases !== undefined) await o.pg.psql(`ALTER ROLE ${quoteIdent(o.dbUser)} ${o.roleCreatesDatabases ? "CREATEDB" : "NOCREATEDB"}`);
 }
 
 export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise<ScalingoEmulator> {

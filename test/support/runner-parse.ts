@@ -87,7 +87,7 @@ export function withoutMaskCommands(output: string): string {
  * evaluated default, else "". Reads `inputs:` from `<actionDir>/action.yml` with a deliberately small
  * YAML subset (plain, quoted and block scalars); anything else throws rather than guess.
  */
-export function actionInputDefaults(actionDir: string): Record<string, string> {
+export function actionInputDefaults(actionDir: string, context: Record<string, string> = {}): Record<string, string> {
   const file = join(actionDir, "action.yml");
   if (!existsSync(file)) return {};
   const lines = readFileSync(file, "utf8").split("\n");
@@ -116,6 +116,9 @@ export function actionInputDefaults(actionDir: string): Record<string, string> {
     } else {
       defaults[input] = scalar(value, file);
     }
+    // The one expression actions use in defaults: `${{ github.token }}`, the job's token.
+    const whole = /^\$\{\{\s*([a-z.]+)\s*\}\}$/.exec(defaults[input] ?? "");
+    if (whole && context[whole[1] as string] !== undefined) defaults[input] = context[whole[1] as string] as string;
     if (defaults[input]?.includes("${{")) throw new Error(`${file}: cannot evaluate the expression in the default of ${input}`);
   }
   return defaults;

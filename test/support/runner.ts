@@ -4,7 +4,7 @@
 // command files per step. Always an async child: emulators live in the test process.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -20,6 +20,8 @@ export interface RunnerContext {
   env: Record<string, string>;
   /** Directory holding action.yml and dist/{main,post}/index.js (default: the repository root). */
   actionDir: string;
+  /** The job's token, `${{ github.token }}` in an input's default: a secret no step may print. */
+  githubToken: string;
   cleanup(): Promise<void>;
 }
 
@@ -126,8 +128,14 @@ export async function createRunnerContext(
     ...(o.artifact ? { ACTIONS_RUNTIME_TOKEN: o.artifact.runtimeToken, ACTIONS_RESULTS_URL: o.artifact.resultsUrl } : {}),
     ...o.env,
   };
-  // E2E_ACTION_DIR runs the scenarios against another bundle (e.g. a copy of main's, to show a test fails there).
-  return { dir, env, actionDir: o.actionDir ?? process.env.E2E_ACTION_DIR ?? REPO_ROOT, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    env,
+    // E2E_ACTION_DIR runs the scenarios against another bundle (e.g. a copy of main's, to show a test fails there).
+    actionDir: o.actionDir ?? process.env.E2E_ACTION_DIR ?? REPO_ROOT,
+    githubToken: `ghs_${randomBytes(18).toString("base64url")}`,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 /** The runner's name mangling: spaces to underscores, upper case, dashes kept. */
@@ -147,11 +155,12 @@ export function startStep(ctx: RunnerContext, entry: "main" | "post", inputs: Re
   }
 
   const env: Record<string, string> = { ...ctx.env, ...files };
-  for (const [name, value] of Object.entries({ ...actionInputDefaults(ctx.actionDir), ...inputs })) env[inputEnvName(name)] = value;
+  for (const [name, value] of Object.entries({ ...actionInputDefaults(ctx.actionDir, { "github.token": ctx.githubToken }), ...inputs }))
+    env[inputEnvName(name)] = value;
   for (const [key, value] of Object.entries(o.state ?? {})) env[`STATE_${key}`] = value; // case kept
   Object.assign(env, o.env);
 
-  const script = join(ctx.actionDir, "dist", entry, "index.js");
+  const script = entryScript(ctx.actionDir, entry);
   if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
   const as = o.asUser ? [`--reuid=${o.asUser.uid}`, `--regid=${o.asUser.gid}`, "--clear-groups", "--", NODE24] : [];
   const child = spawn(o.asUser ? "setpriv" : NODE24, [...as, script], { cwd: ctx.env.GITHUB_WORKSPACE, env, stdio: ["ignore", "pipe", "pipe"] });
@@ -212,6 +221,13 @@ export function startStep(ctx: RunnerContext, entry: "main" | "post", inputs: Re
   }
 
   return { pid: child.pid ?? -1, child, done, waitFor, cancel };
+}
+
+/** The script action.yml's `runs.main` / `runs.post` names, relative to its folder (restore/ uses ../dist/...). */
+export function entryScript(actionDir: string, entry: "main" | "post"): string {
+  const file = join(actionDir, "action.yml");
+  const declared = existsSync(file) ? new RegExp(`^ {2}${entry}: *(\\S+)`, "m").exec(readFileSync(file, "utf8"))?.[1] : undefined;
+  return join(actionDir, declared ?? join("dist", entry, "index.js"));
 }
 
 export function runStep(ctx: RunnerContext, entry: "main" | "post", inputs: Record<string, string>, o: StepOptions = {}): Promise<StepResult> {

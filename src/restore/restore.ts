@@ -1,0 +1,212 @@
+import * as path from "node:path";
+import { detectIp, readDatabase } from "../backup/discover.js";
+import { State } from "../constants.js";
+import { ActionError } from "../errors.js";
+import { utcStamp } from "../naming.js";
+import type { Connection } from "../postgres/connection.js";
+import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf, type Platform } from "../postgres/pg-client.js";
+import { type Reachable, waitUntilReachable } from "../postgres/reachability.js";
+import { phase } from "../report/report.js";
+import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { removeQuietly } from "../runner/files.js";
+import { ScalingoClient } from "../scalingo/client.js";
+import type { OpenRule } from "../scalingo/firewall.js";
+import type { Log, StateStore } from "../types.js";
+import type { RestoreConfig } from "./config.js";
+import { closeFirewall, openFirewall } from "./firewall-session.js";
+import { obtainDump } from "./obtain.js";
+import { runRestore } from "./pg-restore.js";
+import { type PreparedDump, prepareDump, privateFolder } from "./prepare.js";
+import type { RestoreRun } from "./run-report.js";
+import { countProblems, countRows, createFreshDatabase, dropDatabase, requireDatabase } from "./target.js";
+
+/** What the cancellation handler and the final cleanup need: kept current as the run goes. */
+export interface RestoreSession {
+  client?: ScalingoClient;
+  rule?: OpenRule;
+  /** The private folder: downloads, decrypted and unpacked dumps. Removed on every path. */
+  folder?: string;
+  tlsDir?: string;
+  /** Stops the install, the wait and pg_restore (cancellation, or a failure elsewhere). */
+  stop: AbortController;
+}
+
+export interface RestoreDeps {
+  state: StateStore;
+  log: Log;
+  setSecret(secret: string): void;
+  run?: CommandRunner;
+  now?: Date;
+}
+
+/** The main step after the inputs (docs/design.md, "The restore action"). */
+export async function restore(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps): Promise<void> {
+  try {
+    const dump = await beforeFirewall(config, session, run, deps);
+    await withFirewall(config, session, run, deps, dump);
+  } finally {
+    if (session.client && session.rule) await closeFirewall(session.client, session.rule, run, deps);
+    await removeQuietly(session.folder);
+    await removeQuietly(session.tlsDir);
+  }
+}
+
+/** Everything that can be checked without a connection: the dump, its manifest, the identity, the versions. */
+async function beforeFirewall(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps) {
+  const { log } = deps;
+  const runner = deps.run ?? runCommand;
+  session.folder = await privateFolder(config.tempDir);
+  deps.state.save(State.restoreFolder, session.folder);
+  log.section?.("The dump");
+  const obtained = await phase(run, "download", () => obtainDump(config, session.folder as string, log));
+  Object.assign(run, { dumpName: obtained.name, source: obtained.description });
+  const dump = await phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder: session.folder as string, run: runner }));
+  Object.assign(run, { format: dump.format, encrypted: dump.encrypted, sha256: dump.sha256, sha256Checked: Boolean(dump.manifest), dumpMajor: dump.major });
+  log.info(describeDump(dump, obtained.name));
+  if (config.verifyRowCounts === "true" && !dump.manifest?.tables)
+    throw new ActionError(
+      "inputs",
+      "`verify-row-counts`: the backup's manifest holds no row counts (the backup ran without `verify: restore`, or wrote no manifest): set it to auto or false.",
+    );
+
+  log.section?.("Scalingo API and the runner's address");
+  const client = new ScalingoClient({ ...config, onSecret: deps.setSecret, debug: log.debug });
+  session.client = client;
+  const [{ connection, serverVersion }, ip] = await Promise.all([
+    phase(run, "scalingo", () => readDatabase(client, config, deps, session)),
+    phase(run, "ip-lookup", () => detectIp(config, log)),
+  ]);
+  Object.assign(run, { serverVersion, runnerIp: ip });
+  const targetMajor = majorOf(serverVersion);
+  if (dump.major && dump.major > targetMajor)
+    throw new ActionError(
+      "inputs",
+      `The dump was written by pg_dump ${dump.major}; the target ${config.database} runs PostgreSQL ${serverVersion}. A dump restores into the same major or a newer one: upgrade the target first. Nothing was opened.`,
+    );
+  const platform = await detectPlatform(runner);
+  const choice = await phase(run, "pg-dump-client", async () => {
+    const chosen = choosePgDump({ serverMajor: dump.major ?? targetMajor, requested: "auto", installed: await findInstalled(runner), platform });
+    if (chosen.kind === "fail")
+      throw new ActionError("pg-dump-client", chosen.message.replaceAll("pg_dump", "pg_restore").replaceAll("`pg-dump-version`", "the dump's major"));
+    return chosen;
+  });
+  run.pgRestoreVersion = String(choice.major);
+  log.info(
+    `Database ${config.database}: PostgreSQL ${serverVersion}; runner IP ${ip}; pg_restore ${choice.major}${choice.kind === "install" ? " (installed while the rule propagates)" : ""}.`,
+  );
+  return { dump, connection, ip, choice, platform };
+}
+
+function describeDump(dump: PreparedDump, name: string): string {
+  const checked = dump.manifest ? "sha256 matches the manifest" : "no manifest beside it: sha256 and row counts not checked";
+  return `${name}: ${dump.format} dump${dump.compression !== "none" ? ` (${dump.compression})` : ""}${dump.encrypted ? ", decrypted" : ""}, ${checked}${dump.major ? `, written by pg_dump ${dump.major}` : ""}.`;
+}
+
+type Ready = Awaited<ReturnType<typeof beforeFirewall>>;
+
+async function withFirewall(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps, ready: Ready): Promise<void> {
+  const { log } = deps;
+  const client = session.client as ScalingoClient;
+  log.section?.("Firewall rule");
+  session.rule = await phase(run, "firewall", () => openFirewall(client, config, run, { ip: ready.ip, state: deps.state, log }));
+  log.section?.("pg_restore client and database wait");
+  const { binDir, reachable } = await whileRulePropagates(config, session, run, deps, ready);
+  const target = config.target ?? `restore_${utcStamp(deps.now ?? new Date()).toLowerCase()}`;
+  run.target = target;
+  log.section?.("Restore");
+  await phase(run, "restore", async () => {
+    if (config.target) await requireDatabase(ready.connection, reachable, target);
+    else {
+      await createFreshDatabase(ready.connection, reachable, target);
+      run.created = true;
+      log.info(`Created the database ${target}.`);
+    }
+    const started = Date.now();
+    const over = Boolean(config.target);
+    try {
+      await runRestore({
+        ...ready.dump,
+        binDir,
+        connection: ready.connection,
+        database: target,
+        over,
+        jobs: config.jobs,
+        args: config.pgRestoreArgs,
+        signal: session.stop.signal,
+        run: deps.run,
+        log: log.info,
+      });
+    } catch (error) {
+      throw restoreFailed(error as Error, target, over, config.database);
+    } finally {
+      run.restoreMs = Date.now() - started;
+    }
+    log.info(`Restored ${ready.dump.format} dump into ${target} in ${(run.restoreMs / 1000).toFixed(1)} s.`);
+  });
+  await phase(run, "verify", () => checkCounts(config, run, ready, reachable, target, log));
+  if (config.dropAfter && run.created) {
+    await dropDatabase(ready.connection, reachable, target);
+    run.dropped = true;
+    log.info(`Dropped ${target} (drop-after).`);
+  }
+}
+
+function restoreFailed(error: Error, target: string, over: boolean, database: string): ActionError {
+  const left = over
+    ? `It ran in one transaction: ${target} is unchanged.`
+    : `The database ${target} is left as the failure left it, for inspection. Drop it when done: \`DROP DATABASE "${target}";\` (\`scalingo --database ${database} pgsql-console\`).`;
+  return new ActionError("restore", `The restore into ${target} failed: ${error.message}\n${left}`);
+}
+
+async function checkCounts(config: RestoreConfig, run: RestoreRun, ready: Ready, reachable: Reachable, target: string, log: Log): Promise<void> {
+  const counted = await countRows(ready.connection, reachable, target);
+  run.tables = counted.length;
+  run.rows = counted.reduce((n, t) => n + t.rows, 0);
+  const expected = ready.dump.manifest?.tables;
+  if (config.verifyRowCounts === "false" || !expected) {
+    log.info(`Restored ${run.tables} table(s), ${run.rows} row(s)${expected ? "" : " (no counts in the manifest to compare with)"}.`);
+    return;
+  }
+  const problems = countProblems(expected, counted);
+  if (problems.length)
+    throw new ActionError(
+      "verify",
+      `The restored database does not hold the rows the backup counted (${problems.length} table(s)):\n${problems.slice(0, 20).join("\n")}`,
+    );
+  run.compared = expected.length;
+  log.info(`Row counts: each of the ${expected.length} table(s) in the manifest holds exactly its rows (${run.rows} row(s) in all).`);
+}
+
+/** The client install and the wait for the database, at once: the first failure stops the other. */
+async function whileRulePropagates(
+  config: RestoreConfig,
+  session: RestoreSession,
+  run: RestoreRun,
+  deps: RestoreDeps,
+  ready: Ready,
+): Promise<{ binDir: string; reachable: Reachable }> {
+  const stop = session.stop;
+  const first = <T>(work: Promise<T>) =>
+    work.catch((error) => {
+      if (!stop.signal.aborted) stop.abort(error);
+      throw error;
+    });
+  const runner = deps.run ?? runCommand;
+  const install = { run: runner, log: deps.log.info, signal: stop.signal, env: process.env, tempDir: config.tempDir };
+  const client = first(phase(run, "pg-dump-client", () => clientBinDir(ready.choice, ready.platform, install)));
+  const wait = first(
+    phase(run, "reachability", () => waitUntilReachable(ready.connection, { timeoutMs: config.reachableTimeoutMs, log: deps.log.info, signal: stop.signal })),
+  );
+  await Promise.allSettled([client, wait]);
+  if (stop.signal.aborted) throw stop.signal.reason;
+  const [binDir, reachable] = await Promise.all([client, wait]);
+  deps.log.info(`Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)).`);
+  return { binDir, reachable };
+}
+
+async function clientBinDir(choice: Ready["choice"], platform: Platform, install: Parameters<typeof installPgDump>[2]): Promise<string> {
+  if (choice.kind === "use") return path.dirname(choice.path);
+  return path.dirname(await installPgDump(choice.major, platform, install));
+}
+
+export type { Connection };
