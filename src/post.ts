@@ -5,7 +5,7 @@ import { State } from "./constants.js";
 import { errorMessage } from "./errors.js";
 import { removeLeftoverServer } from "./restore-check/throwaway-server.js";
 import { actionState } from "./runner/state.js";
-import { ScalingoClient } from "./scalingo/client.js";
+import { ScalingoClient, type ScalingoOptions } from "./scalingo/client.js";
 import { isDbApiForm } from "./scalingo/database-api.js";
 import { hasLeftoverRule, removeLeftoverRule } from "./scalingo/rule-removal.js";
 
@@ -19,8 +19,13 @@ export async function runPost(): Promise<void> {
     core.info("No temporary firewall rule left to remove.");
     return;
   }
+  await removeRuleMainLeft(() => parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism()));
+}
+
+/** The rule main saved and did not remove, through the API form main used; the restore action's post uses it too. */
+export async function removeRuleMainLeft(readConfig: () => Omit<ScalingoOptions, "onSecret">): Promise<void> {
   try {
-    const config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
+    const config = readConfig();
     core.setSecret(config.apiToken);
     const saved = actionState.get(State.firewallApi);
     const client = new ScalingoClient({ ...config, onSecret: core.setSecret, debug: core.debug, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });

@@ -150,9 +150,19 @@ describe("the project's workflows", () => {
     expect(backup?.with).toMatchObject({ "api-token": "${{ secrets.SCALINGO_API_TOKEN }}" });
   });
 
+  it("example-restore-drill.yml restores last night's backup monthly into a fresh database, checks it and drops it", () => {
+    const workflow = load("example-restore-drill.yml");
+    expect((workflow.on as { schedule: { cron: string }[] }).schedule[0]?.cron).toMatch(/^\d+ \d+ \d+ \* \*$/);
+    expect(workflow.permissions).toEqual({ contents: "read", actions: "read" });
+    const restore = allSteps("example-restore-drill.yml").find((s) => s.uses === "./restore");
+    expect(restore?.with).toMatchObject({ latest: true, workflow: "example-nightly-backup.yml", "drop-after": true });
+    expect(restore?.with).not.toHaveProperty("target-database-name");
+  });
+
   it("pin every action to a release tag (a major, or a full version for 0.x actions) or a commit SHA, never a branch", () => {
     for (const file of workflowFiles) {
-      for (const step of allSteps(file)) if (step.uses && step.uses !== "./") expect(String(step.uses), file).toMatch(/@(v\d+|v0\.\d+\.\d+|[0-9a-f]{40})$/);
+      for (const step of allSteps(file))
+        if (step.uses && !String(step.uses).startsWith("./")) expect(String(step.uses), file).toMatch(/@(v\d+|v0\.\d+\.\d+|[0-9a-f]{40})$/);
     }
   });
 });

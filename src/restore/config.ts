@@ -1,8 +1,7 @@
 import * as path from "node:path";
-import { type Config, firewallInputs, MAX_DEFAULT_JOBS, runnerTemp, type SslModeInput, scalingoInputs, tlsInputs } from "../config.js";
+import { type Config, firewallInputs, MAX_DEFAULT_JOBS, runnerTemp, scalingoInputs, tlsInputs } from "../config.js";
 import { InputError } from "../errors.js";
 import { boolean, type Env, type InputReader, type Inputs, integer } from "../inputs.js";
-import type { LookupPolicy } from "../runner/public-ip.js";
 import { pgRestoreArgs } from "./pg-restore-options.js";
 
 /** Where the dump comes from: a file on the runner, an artifact of a given run, or the newest good run's. */
@@ -12,22 +11,26 @@ export type DumpSource =
   | { kind: "latest"; namePrefix: string; workflow: string; githubToken: string };
 
 /** Every input of the restore action, parsed and validated once (restore/action.yml). */
-export interface RestoreConfig {
-  apiToken: string;
-  database: string;
-  region: string;
-  authUrl: string;
-  runnerIp?: string;
-  ipLookupUrls: string[];
-  ipLookupUrlsCustom: boolean;
-  ipLookupPolicy: LookupPolicy;
-  ruleLabel?: string;
-  run: Config["run"];
-  repository: string;
-  reachableTimeoutMs: number;
-  staleRuleAgeMs: number;
-  sslMode?: SslModeInput;
-  sslRootCert?: string;
+export interface RestoreConfig
+  extends Pick<
+    Config,
+    | "apiToken"
+    | "database"
+    | "region"
+    | "authUrl"
+    | "runnerIp"
+    | "ipLookupUrls"
+    | "ipLookupUrlsCustom"
+    | "ipLookupPolicy"
+    | "ruleLabel"
+    | "run"
+    | "repository"
+    | "reachableTimeoutMs"
+    | "staleRuleAgeMs"
+    | "sslMode"
+    | "sslRootCert"
+    | "tempDir"
+  > {
   source: DumpSource;
   decryptionIdentity?: string;
   /** A named database to restore over (confirmed), or undefined: a fresh `restore_<UTC stamp>`. */
@@ -37,7 +40,6 @@ export interface RestoreConfig {
   dropAfter: boolean;
   /** `true`, `false`, or `auto` (the default: compare when the manifest has counts). */
   verifyRowCounts: "true" | "false" | "auto";
-  tempDir: string;
 }
 
 // A database name the action will quote anyway; this keeps names readable in logs and summaries.

@@ -1,12 +1,10 @@
 import * as path from "node:path";
 import * as core from "@actions/core";
 import { State } from "../constants.js";
-import { errorMessage } from "../errors.js";
+import { removeRuleMainLeft } from "../post.js";
 import { removeQuietly } from "../runner/files.js";
 import { actionState } from "../runner/state.js";
-import { ScalingoClient } from "../scalingo/client.js";
-import { isDbApiForm } from "../scalingo/database-api.js";
-import { hasLeftoverRule, removeLeftoverRule } from "../scalingo/rule-removal.js";
+import { hasLeftoverRule } from "../scalingo/rule-removal.js";
 import { parseRestoreConfig } from "./config.js";
 
 /**
@@ -19,18 +17,7 @@ export async function runRestorePost(): Promise<void> {
     core.info("No temporary firewall rule left to remove.");
     return;
   }
-  try {
-    const config = parseRestoreConfig((name) => core.getInput(name), process.env, 1);
-    core.setSecret(config.apiToken);
-    const saved = actionState.get(State.firewallApi);
-    const client = new ScalingoClient({ ...config, onSecret: core.setSecret, debug: core.debug, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
-    await client.connect();
-    await removeLeftoverRule(client, actionState, { info: core.info, warning: core.warning });
-  } catch (error) {
-    core.setFailed(
-      `Could not remove the temporary firewall rule: ${errorMessage(error)}. Remove it by hand now (Scalingo dashboard, or \`scalingo --database <id> database-firewall-rules\`): it allowlists this runner's IP.`,
-    );
-  }
+  await removeRuleMainLeft(() => parseRestoreConfig((name) => core.getInput(name), process.env, 1));
 }
 
 /** Only a folder of the action's own naming: saved state is trusted no further than that. */
