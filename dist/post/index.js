@@ -28941,6 +28941,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   a: () => (/* binding */ runPost)
 });
 
+// UNUSED EXPORTS: removeRuleMainLeft
+
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 9 modules
@@ -48774,6 +48776,8 @@ const constants_State = {
     ruleRemoved: "rule-removed",
     /** The restore check's server ({folder, binDir, osUser}): post stops it if main died before. */
     restoreServer: "restore-server",
+    /** The restore action's private folder (downloads, plaintext): post removes it if main could not. */
+    restoreFolder: "restore-folder",
 };
 const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"];
 const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
@@ -49088,13 +49092,17 @@ const LONG = {
     "with-statistics": { arg: false },
     "sequence-data": { arg: false },
 };
-const longNameOf = (short) => Object.keys(LONG).find((name) => LONG[name].short === short) ?? short;
+function parsePgDumpArgs(words) {
+    return parseGetoptArgs(words, { short: SHORT, long: LONG });
+}
 /**
  * Every option pg_dump would see, as getopt_long reads them: `--name[=value]` where name may be
  * any unambiguous prefix (an exact name wins); grouped short options up to the first that takes an
  * argument, which is the rest of the word or the next word. Everything after `--` is an operand.
  */
-function parsePgDumpArgs(words) {
+function parseGetoptArgs(words, table) {
+    const { short: SHORT, long: LONG } = table;
+    const longNameOf = (short) => Object.keys(LONG).find((name) => LONG[name]?.short === short) ?? short;
     const options = [];
     const operands = [];
     for (let i = 0; i < words.length; i++) {
@@ -49523,29 +49531,27 @@ function compressAfterInput(on, format, compress, fail) {
         fail("compress", `with \`compress-after\`, "${compress}" is not a gzip level: use 1-9 (or gzip:N), or leave it empty for 6.`);
     return Number(level ?? DEFAULT_AFTER_LEVEL);
 }
-function checkInputs({ raw, text, fail }, env, pgDumpArgs, cpuCount) {
+function checkInputs(inputs, env, pgDumpArgs, cpuCount) {
+    const { text, fail } = inputs;
     const verify = verifyLevel(text("verify"), fail);
     const verifyRowCounts = inputs_boolean(text("verify-row-counts"), false, "verify-row-counts", fail);
     if (verifyRowCounts && verify !== "restore")
         fail("verify-row-counts", `compares the dump with its restored copy: it needs \`verify: restore\` (verify is "${verify}").`);
     if (verifyRowCounts && setsSnapshot(parsePgDumpArgs(pgDumpArgs)))
         fail("pg-dump-args", "--snapshot is set by the action when `verify-row-counts` is true (the rows are counted in that snapshot): remove it.");
-    const sslMode = (text("ssl-mode") || undefined);
-    if (sslMode && !SSL_MODE_INPUTS.includes(sslMode))
-        fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
-    const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
     // Read by the install while the rule propagates: refused now, before anything is opened.
     const mirror = mirrorProblem(env[PGDG_MIRROR_ENV]);
     if (mirror)
         fail(PGDG_MIRROR_ENV, mirror);
-    return {
-        verify,
-        verifyRowCounts,
-        restoreJobs: Math.max(1, Math.min(cpuCount, 8)),
-        tempDir: runnerTemp(env),
-        ...(sslMode ? { sslMode } : {}),
-        ...(sslRootCert ? { sslRootCert } : {}),
-    };
+    return { verify, verifyRowCounts, restoreJobs: Math.max(1, Math.min(cpuCount, 8)), tempDir: runnerTemp(env), ...tlsInputs(inputs, env) };
+}
+/** `ssl-mode` and `ssl-root-cert`: the restore action reads them too (docs/design.md, TLS). */
+function tlsInputs({ raw, text, fail }, env) {
+    const sslMode = (text("ssl-mode") || undefined);
+    if (sslMode && !SSL_MODE_INPUTS.includes(sslMode))
+        fail("ssl-mode", `"${sslMode}" is not one of ${SSL_MODE_INPUTS.join(", ")} (empty: the URI's).`);
+    const sslRootCert = rootCert(raw("ssl-root-cert").trim(), env, fail);
+    return { ...(sslMode ? { sslMode } : {}), ...(sslRootCert ? { sslRootCert } : {}) };
 }
 function artifactInputs({ raw, text, fail }, baseName) {
     const upload = inputs_boolean(text("upload"), true, "upload", fail);
@@ -50899,8 +50905,12 @@ async function runPost() {
         core/* info */.pq("No temporary firewall rule left to remove.");
         return;
     }
+    await removeRuleMainLeft(() => parseConfig((name) => core/* getInput */.V4(name), process.env, new Date(), (0,external_node_os_namespaceObject.availableParallelism)()));
+}
+/** The rule main saved and did not remove, through the API form main used; the restore action's post uses it too. */
+async function removeRuleMainLeft(readConfig) {
     try {
-        const config = parseConfig((name) => core/* getInput */.V4(name), process.env, new Date(), (0,external_node_os_namespaceObject.availableParallelism)());
+        const config = readConfig();
         core/* setSecret */.Pq(config.apiToken);
         const saved = actionState.get(constants_State.firewallApi);
         const client = new ScalingoClient({ ...config, onSecret: core/* setSecret */.Pq, debug: core/* debug */.Yz, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
