@@ -11,6 +11,7 @@ import { parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "./postgres/p
 import { missingSeedFlags } from "./postgres/pg-dump-seed.js";
 import { mirrorProblem, PGDG_MIRROR_ENV } from "./postgres/pgdg-mirror.js";
 import type { LookupPolicy } from "./runner/public-ip.js";
+import { type S3Config, s3Inputs } from "./s3/s3-config.js";
 import { looksLikeOwnLabel } from "./scalingo/rule-label.js";
 import { parseWords } from "./words.js";
 
@@ -78,6 +79,8 @@ export interface Config {
   allowUnencryptedPublic: boolean;
   /** Valid inputs worth a warning (a replacing `pg-dump-args` that drops a default flag). */
   warnings: string[];
+  /** The S3 destination, when `s3-url` is set (src/s3). */
+  s3?: S3Config;
 }
 
 /**
@@ -110,8 +113,9 @@ export function parseConfig(read: InputReader, env: Env, now: Date, cpuCount: nu
   const { baseName, ...dump } = dumpInputs(inputs, env, now, cpuCount, scalingo.database);
   const checks = checkInputs(inputs, env, dump.pgDumpArgs, cpuCount);
   const artifact = artifactInputs(inputs, baseName);
+  const s3 = s3Inputs(inputs, env, baseName);
   if (problems.length) throw new InputError(problems);
-  return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact, warnings };
+  return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact, ...s3, warnings };
 }
 
 export function scalingoInputs({ raw, text, fail }: Inputs) {

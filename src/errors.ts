@@ -17,7 +17,8 @@ export type Phase =
   | "pack"
   | "encrypt"
   | "upload"
-  | "download";
+  | "download"
+  | "s3";
 
 /** What a failure may carry besides its sentence (src/report/failure.ts shows them). */
 export interface ErrorParts {

@@ -11,6 +11,7 @@ import { stopRestoreCheck } from "./restore-check/steps.js";
 import { removeQuietly } from "./runner/files.js";
 import { actionLog } from "./runner/log.js";
 import { actionState } from "./runner/state.js";
+import { CREDENTIAL_VARIABLES } from "./s3/s3-config.js";
 import { closeRule, whoRemovesLeftover } from "./scalingo/rule-removal.js";
 import { publicUploadCheck, repositoryVisibility } from "./visibility.js";
 
@@ -22,6 +23,11 @@ export async function run(): Promise<void> {
   // Masked before anything else runs, whatever the other inputs hold.
   const token = core.getInput("api-token").trim();
   if (token) core.setSecret(token);
+  // The S3 credentials are read from the environment only: masked before anything can print them.
+  for (const name of CREDENTIAL_VARIABLES) {
+    const value = process.env[name]?.trim();
+    if (value && core.getInput("s3-url")) core.setSecret(value);
+  }
   let config: Config;
   try {
     config = parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism());
@@ -134,7 +140,7 @@ function onCancel(session: Session, report: Report): () => void {
     // An install runs in its own process group, which the runner's signal does not reach.
     session.stopWaits?.abort(new Error(`Cancelled by ${signal}.`));
     // The restore check's server and folder, and the snapshot's transaction, go too.
-    await Promise.all([closeSessionRule(session, report), stopRestoreCheck(session)]);
+    await Promise.all([closeSessionRule(session, report), stopRestoreCheck(session), session.stopS3?.()]);
     for (const file of [...session.partial, session.tlsDir]) await removeQuietly(file);
     report.failedPhase ??= "dump";
     const failure = recordFailure(report, new ActionError(report.failedPhase, `Cancelled by ${signal}.`, { hint: CANCELLED_HINT }));

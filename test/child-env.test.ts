@@ -18,6 +18,8 @@ const SECRETS = {
   ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc-request-token-secret",
   ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/oidc?secret",
   GITHUB_TOKEN: "ghs_secret",
+  AWS_SECRET_ACCESS_KEY: "aws-secret-access-key",
+  AWS_SESSION_TOKEN: "aws-session-token-secret",
 };
 
 describe("child processes' environment", () => {

@@ -26,6 +26,7 @@ import { dumpWithRetries } from "./dump-attempts.js";
 import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
 import { whileRulePropagates } from "./propagation.js";
 import { keptDumpFailure, restoreCheckKeepingDump } from "./restore-outcome.js";
+import { preflightS3, uploadToS3 } from "./s3-step.js";
 import type { BackupDeps, Session } from "./session.js";
 
 /** The main step after the inputs (docs/design.md); main.ts parses inputs, reports and handles signals around it. */
@@ -47,6 +48,7 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
   await refuseExistingOutputs(config);
   // Without artifact access the backup could not be kept: say so before the firewall opens.
   const artifacts = config.upload ? planArtifact(config, process.env, log) : undefined;
+  const s3 = await preflightS3(config, report, log);
   const client = new ScalingoClient({ ...config, onSecret: deps.setSecret, debug: log.debug });
   session.client = client;
 
@@ -116,7 +118,9 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
       now: new Date(),
     }),
   );
-  // Kept and uploaded: now the restore check's failure fails the step.
+  // Last: an S3 failure fails the step but leaves the artifact (and its manifest) uploaded above in place.
+  if (s3) await uploadToS3(config, session, report, s3, { final, log });
+  // Kept and uploaded (S3 included): now the restore check's failure fails the step.
   if (restoreFailure) throw keptDumpFailure(restoreFailure, report);
 }
 

@@ -24,6 +24,8 @@ export interface Session {
   tlsDir?: string;
   /** Stops the install and the wait for the database (a cancelled job stops them too). */
   stopWaits?: AbortController;
+  /** Stops the S3 upload: its multipart upload is aborted, so no invisible parts stay billed. */
+  stopS3?: () => Promise<void>;
 }
 
 export interface BackupDeps {

@@ -25,6 +25,7 @@ const ADVICE: Record<Phase, string> = {
   encrypt: "Check `encryption-recipients` and free disk space.",
   upload: "Check the artifact name is unique in the run and the retention is allowed by the repository.",
   download: "Check `run-id` (or `workflow`), `artifact-name`, and that `github-token` may read the repository's actions (`permissions: actions: read`).",
+  s3: "Read the S3 error above: credentials (AWS_* variables), `s3-url`, `s3-endpoint` and `s3-region`, the bucket's permissions. Before the firewall opened, nothing was contacted but S3; after, the artifact (if any) is kept.",
 };
 
 export const DATABASE_ID_HELP =

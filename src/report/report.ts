@@ -46,6 +46,10 @@ export interface Report {
   /** The manifest beside the dump (src/manifest), and its artifact when uploaded. */
   manifestPath?: string;
   manifestArtifactName?: string;
+  /** The S3 object (src/s3), its version on a versioned bucket, and what rotation removed. */
+  s3Uri?: string;
+  s3VersionId?: string;
+  s3Deleted?: string[];
   publicRepository?: boolean;
   durationsMs: Partial<Record<Phase, number>>;
   failedPhase?: Phase;
@@ -88,6 +92,9 @@ export function outputsOf(r: Report): Record<string, string> {
     "restore-verified": r.restoreVerified,
     "manifest-path": r.manifestPath,
     "manifest-artifact-name": r.manifestArtifactName,
+    "s3-uri": r.s3Uri,
+    "s3-version-id": r.s3VersionId,
+    "s3-deleted": r.s3Deleted ? JSON.stringify(r.s3Deleted) : undefined,
     tables: r.restore?.tables.length,
     rows: r.restore?.rows,
   };

@@ -20,6 +20,7 @@ const PHASE_LABELS: [Phase, string][] = [
   ["encrypt", "Encrypt"],
   ["upload", "Upload"],
   ["download", "Download"],
+  ["s3", "S3"],
 ];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -62,6 +63,8 @@ export function summaryMarkdown(r: Report): string {
     ["Encrypted", r.encrypted ? "yes (age)" : "no"],
     ["Artifact", r.artifactName && (r.artifactUrl ? `[${r.artifactName}](${r.artifactUrl})` : `${r.artifactName} (id ${r.artifactId})`)],
     ["Manifest", r.manifestPath && `\`${r.manifestPath}\`${r.manifestArtifactName ? ` (artifact ${r.manifestArtifactName})` : ""}`],
+    ["S3", r.s3Uri && `\`${r.s3Uri}\`${r.s3VersionId ? ` (version ${r.s3VersionId})` : ""}`],
+    ["S3 rotation", r.s3Deleted && `${r.s3Deleted.length} object(s) deleted`],
     ["Runner IP", r.runnerIp],
     ["Firewall rule", ruleLifetime(r)],
   ];

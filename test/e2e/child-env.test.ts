@@ -34,6 +34,9 @@ describe("the environment of every child process, end to end", () => {
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc-request-token-secret",
       ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/oidc?secret",
       GITHUB_TOKEN: "ghs_secret_token",
+      AWS_ACCESS_KEY_ID: "AKIACHILDENVTEST0001",
+      AWS_SECRET_ACCESS_KEY: "aws-secret-access-key-child-env",
+      AWS_SESSION_TOKEN: "aws-session-token-child-env",
     };
     const env = { ...tokens, PATH: `${spy.binDir}${path.delimiter}${s.ctx.env.PATH}`, PGCHANNELBINDING: "require" };
     // The stand-in answers 39 but runs the installed pg_dump: an explicit level, so the action's

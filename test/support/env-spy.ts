@@ -53,6 +53,13 @@ export async function createEnvSpy(programs: Record<string, { exec: string } | {
 /** What no child may receive: the action's inputs, the runner's tokens. */
 export function forbiddenVariables(env: Record<string, string>): string[] {
   return Object.keys(env).filter(
-    (k) => k.startsWith("INPUT_") || k.startsWith("ACTIONS_") || k === "GITHUB_TOKEN" || k.startsWith("STATE_") || k === "GITHUB_STATE",
+    (k) =>
+      k.startsWith("INPUT_") ||
+      k.startsWith("ACTIONS_") ||
+      k === "GITHUB_TOKEN" ||
+      k.startsWith("STATE_") ||
+      k === "GITHUB_STATE" ||
+      // The S3 destination's credentials: the action's own, never a child's.
+      k.startsWith("AWS_"),
   );
 }
