@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "../src/s3/client.js";
 import { planS3, storeInS3 } from "../src/s3/destination.js";
@@ -91,6 +91,33 @@ describe("S3 upload", () => {
     // A part's checksum differs from the whole object's: the full one is only on the completion.
     expect(parts.map((p) => p.headers["x-amz-checksum-crc32"])).not.toContain(crc32Of(data));
     expect(complete?.headers["x-amz-checksum-type"]).toBe("FULL_OBJECT");
+  }, 60_000);
+
+  it("stores a dump whose restore check failed, but rotates nothing away in its favour", async () => {
+    const file = path.join(dir, "unverified.dump");
+    await writeFile(file, "not restorable");
+    const client = createS3Client(configFor(s3));
+    const older = "nightly/keepdb-20261101T030000Z.dump";
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: older, Body: "verified" }));
+    const config = configFor(s3, { baseName: "keepdb-20261205T030000Z", keep: { daily: 1 } });
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(m), warning: (m: string) => lines.push(m) };
+    const store = async (rotate: boolean) => {
+      const plan = await planS3(config, quiet);
+      try {
+        return await storeInS3(plan, { file, size: 14, extension: ".dump", database: "keepdb", rotate, now: () => new Date(), log });
+      } finally {
+        plan.client.destroy();
+      }
+    };
+    const stored = await store(false);
+    expect(stored.uri).toBe(`s3://${s3.bucket}/nightly/keepdb-20261205T030000Z.dump`);
+    expect(stored.rotation).toBeUndefined();
+    await expect(client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: older }))).resolves.toBeDefined();
+    expect(lines.join("\n")).toMatch(/Rotation skipped: this dump failed its restore check/);
+    // The same call with rotation on does delete it: the case above is not vacuous.
+    expect((await store(true)).rotation?.deleted).toEqual([older]);
+    client.destroy();
   }, 60_000);
 });
 

@@ -119,7 +119,8 @@ async function backupSteps(config: Config, session: Session, report: Report, dep
     }),
   );
   // Last: an S3 failure fails the step but leaves the artifact (and its manifest) uploaded above in place.
-  if (s3) await uploadToS3(config, session, report, s3, { final, log });
+  // A dump whose restore check failed is stored, but never rotates older, verified backups away.
+  if (s3) await uploadToS3(config, session, report, s3, { final, log, rotate: !restoreFailure });
   // Kept and uploaded (S3 included): now the restore check's failure fails the step.
   if (restoreFailure) throw keptDumpFailure(restoreFailure, report);
 }

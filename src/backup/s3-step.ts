@@ -18,8 +18,14 @@ export async function preflightS3(config: Config, report: Report, log: Log): Pro
   return phase(report, "s3", () => planS3(s3, log));
 }
 
-/** The last step: the dump and its manifest to the bucket, then rotation. */
-export async function uploadToS3(config: Config, session: Session, report: Report, plan: S3Plan, o: { final: string; log: Log }): Promise<void> {
+/** The last step: the dump and its manifest to the bucket, then rotation unless `rotate` is false. */
+export async function uploadToS3(
+  config: Config,
+  session: Session,
+  report: Report,
+  plan: S3Plan,
+  o: { final: string; log: Log; rotate: boolean },
+): Promise<void> {
   o.log.section?.("S3 upload");
   const stop = new AbortController();
   const storing = phase(report, "s3", () =>
@@ -29,6 +35,7 @@ export async function uploadToS3(config: Config, session: Session, report: Repor
       extension: objectExtension(config, plan, o.final),
       manifestFile: report.manifestPath,
       database: config.database,
+      rotate: o.rotate,
       now: () => new Date(),
       log: o.log,
       signal: stop.signal,

@@ -41,7 +41,17 @@ export async function planS3(s3: S3Config, log: Log): Promise<S3Plan> {
  */
 export async function storeInS3(
   plan: S3Plan,
-  o: { file: string; size: number; extension: string; manifestFile?: string; database: string; now: () => Date; log: Log; signal?: AbortSignal },
+  o: {
+    file: string;
+    size: number;
+    extension: string;
+    manifestFile?: string;
+    database: string;
+    rotate?: boolean;
+    now: () => Date;
+    log: Log;
+    signal?: AbortSignal;
+  },
 ): Promise<S3Stored> {
   const { s3, client } = plan;
   const key = dumpKey(s3.prefix, s3.baseName, o.extension);
@@ -62,7 +72,8 @@ export async function storeInS3(
     result.manifestUri = `s3://${s3.bucket}/${manifestKey}`;
     written.push(manifestKey);
   }
-  if (s3.keep)
+  if (s3.keep && o.rotate === false) o.log.info("Rotation skipped: this dump failed its restore check, so no older backup is deleted in its favour.");
+  else if (s3.keep)
     result.rotation = await rotate(client, s3, {
       database: o.database,
       keep: s3.keep,
