@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5410);
+/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6935);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28932,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 5410:
+/***/ 6935:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30141,7 +30141,7 @@ function isLoopbackHost(hostname) {
  * Why a service URL must not be used, or undefined when it may: tokens travel to these URLs, so
  * plain HTTP is accepted only on literal loopback, where nothing crosses a network.
  */
-function insecureUrlProblem(value) {
+function urls_insecureUrlProblem(value) {
     let url;
     try {
         url = new URL(value);
@@ -30190,7 +30190,7 @@ function inputs_boolean(value, fallback, input, fail) {
 }
 /** The API token travels to these URLs (Basic auth): see insecureUrlProblem. */
 function serviceUrl(value, input, fail) {
-    const problem = insecureUrlProblem(value);
+    const problem = urls_insecureUrlProblem(value);
     if (problem)
         fail(input, problem);
     return value.replace(/\/+$/, "");
@@ -30473,6 +30473,91 @@ function pg_dump_seed_missingSeedFlags(words) {
         .map((o) => o.text);
 }
 
+;// CONCATENATED MODULE: ./src/s3/s3-config.ts
+
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const LOCK_MODES = (/* unused pure expression or super */ null && (["GOVERNANCE", "COMPLIANCE"]));
+/** 100 years: S3 accepts longer, but a longer one is surely a typo. */
+const MAX_LOCK_DAYS = 36_500;
+/**
+ * The `s3-*` inputs. Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN
+ * (what configure-aws-credentials or `env:` from secrets set), and from nowhere else: no profile
+ * file, no instance metadata, so the destination is exactly the one the workflow names.
+ */
+function s3_config_s3Inputs({ text, fail }, env, baseName) {
+    const url = text("s3-url");
+    const others = ["s3-endpoint", "s3-region", "s3-keep", "s3-object-lock-days", "s3-object-lock-mode"].filter((name) => text(name));
+    if (!url) {
+        for (const name of others)
+            fail(name, "needs `s3-url` (the destination it configures), e.g. `s3://my-backups/scalingo/`.");
+        return {};
+    }
+    const location = parseS3Url(url, fail);
+    const endpoint = text("s3-endpoint") || undefined;
+    if (endpoint) {
+        const problem = insecureUrlProblem(endpoint);
+        if (problem)
+            fail("s3-endpoint", problem);
+    }
+    const region = text("s3-region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : "");
+    if (!region)
+        fail("s3-region", "is required for AWS (the bucket's region, e.g. eu-west-3), or set AWS_REGION.");
+    let keep;
+    if (text("s3-keep")) {
+        try {
+            keep = parseKeep(text("s3-keep"));
+        }
+        catch (error) {
+            fail("s3-keep", error.message);
+        }
+    }
+    return {
+        s3: { ...location, endpoint: endpoint?.replace(/\/+$/, ""), region, keep, baseName, lock: lockInputs(text, fail), credentials: credentialsFrom(env, fail) },
+    };
+}
+function parseS3Url(url, fail) {
+    const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+    const bucket = match?.[1] ?? "";
+    if (!match || !BUCKET.test(bucket)) {
+        fail("s3-url", `"${url}" is not s3://<bucket>/<prefix>/ (a bucket name: 3 to 63 lower-case letters, digits, '.' and '-').`);
+        return { bucket, prefix: "" };
+    }
+    let prefix = match[2] ?? "";
+    if (prefix && !prefix.endsWith("/"))
+        prefix += "/";
+    if (/[\r\n\\]|\/\//.test(prefix) || prefix.startsWith("/"))
+        fail("s3-url", `the prefix "${prefix}" holds an empty folder name, a backslash or a line break: use s3://${bucket}/folder/`);
+    return { bucket, prefix };
+}
+function lockInputs(text, fail) {
+    const daysText = text("s3-object-lock-days");
+    const modeText = (text("s3-object-lock-mode") || "GOVERNANCE").toUpperCase();
+    if (!LOCK_MODES.includes(modeText))
+        fail("s3-object-lock-mode", `"${text("s3-object-lock-mode")}" is not GOVERNANCE or COMPLIANCE.`);
+    if (!daysText) {
+        if (text("s3-object-lock-mode"))
+            fail("s3-object-lock-mode", "needs `s3-object-lock-days` (how long each backup stays locked).");
+        return undefined;
+    }
+    const days = Number(daysText);
+    if (!/^\d+$/.test(daysText) || days < 1 || days > MAX_LOCK_DAYS) {
+        fail("s3-object-lock-days", `"${daysText}" is not a whole number of days from 1 to ${MAX_LOCK_DAYS}.`);
+        return undefined;
+    }
+    return { days, mode: modeText };
+}
+/** main.ts masks these three variables before the inputs are parsed. */
+const CREDENTIAL_VARIABLES = (/* unused pure expression or super */ null && (["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]));
+function credentialsFrom(env, fail) {
+    const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim() ?? "";
+    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim() ?? "";
+    const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
+    if (!accessKeyId || !secretAccessKey)
+        fail("s3-url", "needs credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), set by aws-actions/configure-aws-credentials or from secrets in `env:`. They are never inputs.");
+    return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/scalingo/rule-label.ts
@@ -30570,6 +30655,7 @@ function isOwnLabel(listed, own) {
 
 
 
+
 const SSL_MODE_INPUTS = ["require", "verify-ca", "verify-full"];
 const FORMATS = (/* unused pure expression or super */ null && (["custom", "directory", "tar", "plain"]));
 const VERIFY_LEVELS = (/* unused pure expression or super */ null && (["list", "restore", "false"]));
@@ -30601,9 +30687,10 @@ function config_parseConfig(read, env, now, cpuCount) {
     const { baseName, ...dump } = dumpInputs(inputs, env, now, cpuCount, scalingo.database);
     const checks = checkInputs(inputs, env, dump.pgDumpArgs, cpuCount);
     const artifact = artifactInputs(inputs, baseName);
+    const s3 = s3Inputs(inputs, env, baseName);
     if (problems.length)
         throw new InputError(problems);
-    return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact, warnings };
+    return { ...scalingo, ...firewall, ...dump, ...checks, ...artifact, ...s3, warnings };
 }
 function scalingoInputs({ raw, text, fail }) {
     const apiToken = raw("api-token").trim();
@@ -31779,7 +31866,7 @@ class ScalingoClient {
         }
         // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
         for (const url of [region.api, region.database_api].filter((u) => u !== undefined)) {
-            const problem = insecureUrlProblem(url);
+            const problem = urls_insecureUrlProblem(url);
             if (problem)
                 throw new errors/* ScalingoApiError */.Tn(`Region ${region.name} in the regions list of \`auth-url\` has an unsafe URL: ${problem} Check \`auth-url\`.`);
         }
