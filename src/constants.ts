@@ -12,10 +12,14 @@ export const State = {
   firewallApi: "firewall-api",
   /** "true" once main removed its rule itself: post has nothing to do. */
   ruleRemoved: "rule-removed",
-  /** The restore check's server ({folder, binDir, osUser}): post stops it if main died before. */
+  /** The restore check's server ({folder, binDir, osUser}), saved before it starts: post stops it if main died before. */
   restoreServer: "restore-server",
   /** The restore action's private folder (downloads, plaintext): post removes it if main could not. */
   restoreFolder: "restore-folder",
+  /** Files and folders not finished yet (JSON list), saved before each is created: post removes what main did not. */
+  plaintext: "plaintext",
+  /** The running pg_dump ({pid, startTicks}), "" once it ended: post stops a pg_dump a killed main left writing. */
+  pgDump: "pg-dump",
 } as const;
 
 export const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"] as const;

@@ -1,36 +1,48 @@
 import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
+import { deferLeftovers } from "./backup/leftovers.js";
 import { parseConfig } from "./config.js";
 import { State } from "./constants.js";
 import { errorMessage } from "./errors.js";
-import { removeLeftoverServer } from "./restore-check/throwaway-server.js";
 import { actionState } from "./runner/state.js";
+import { Teardown } from "./runner/teardown.js";
 import { ScalingoClient, type ScalingoOptions } from "./scalingo/client.js";
 import { isDbApiForm } from "./scalingo/database-api.js";
-import { hasLeftoverRule, removeLeftoverRule } from "./scalingo/rule-removal.js";
+import { removeLeftoverFirewallRule } from "./scalingo/firewall-session.js";
+import type { StateStore } from "./types.js";
 
-/**
- * The safety net (`post-if: always()`): removes the rule main added and could not remove because
- * it failed, was cancelled or was killed. It never touches a rule main did not create.
- */
-export async function runPost(): Promise<void> {
-  await removeRestoreServer();
-  if (!hasLeftoverRule(actionState)) {
-    core.info("No temporary firewall rule left to remove.");
-    return;
-  }
-  await removeRuleMainLeft(() => parseConfig((name) => core.getInput(name), process.env, new Date(), availableParallelism()));
+export interface PostDeps {
+  env: NodeJS.ProcessEnv;
+  state: StateStore;
+  newClient?: (options: ScalingoOptions) => ScalingoClient;
 }
 
-/** The rule main saved and did not remove, through the API form main used; the restore action's post uses it too. */
-export async function removeRuleMainLeft(readConfig: () => Omit<ScalingoOptions, "onSecret">): Promise<void> {
+const log = { info: core.info, warning: core.warning, debug: core.debug };
+
+/**
+ * The safety net (`post-if: always()`): undoes what main saved and did not undo because it failed,
+ * was cancelled or was killed, in the teardown's order: a leftover pg_dump, the unfinished files,
+ * the rule main added, the restore check's server. It never touches what main did not create.
+ */
+export async function runPost(deps: PostDeps = { env: process.env, state: actionState }): Promise<void> {
+  const teardown = new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`));
+  deferLeftovers(teardown, deps.state, log);
+  teardown.defer("rule", "remove the firewall rule", () =>
+    removeRuleMainLeft(() => parseConfig((name) => core.getInput(name), deps.env, new Date(), availableParallelism()), deps),
+  );
+  await teardown.run();
+}
+
+/**
+ * The rule main saved and did not remove, through the API form main used; the restore action's
+ * post uses it too. A failure fails the step, saying to remove the rule by hand: post is the last chance.
+ */
+export async function removeRuleMainLeft(
+  readConfig: () => Omit<ScalingoOptions, "onSecret">,
+  deps: Pick<PostDeps, "state" | "newClient"> = { state: actionState },
+): Promise<void> {
   try {
-    const config = readConfig();
-    core.setSecret(config.apiToken);
-    const saved = actionState.get(State.firewallApi);
-    const client = new ScalingoClient({ ...config, onSecret: core.setSecret, debug: core.debug, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
-    await client.connect();
-    await removeLeftoverRule(client, actionState, { info: core.info, warning: core.warning });
+    await removeLeftoverFirewallRule({ connect: () => connect(readConfig(), deps), state: deps.state, log });
   } catch (error) {
     core.setFailed(
       `Could not remove the temporary firewall rule: ${errorMessage(error)}. Remove it by hand now (Scalingo dashboard, or \`scalingo --database <id> database-firewall-rules\`): it allowlists this runner's IP.`,
@@ -38,13 +50,12 @@ export async function removeRuleMainLeft(readConfig: () => Omit<ScalingoOptions,
   }
 }
 
-/** The restore check's server, when main was killed before stopping it: stopped, its folder removed. */
-async function removeRestoreServer(): Promise<void> {
-  const saved = actionState.get(State.restoreServer);
-  if (!saved) return;
-  try {
-    if (await removeLeftoverServer(JSON.parse(saved))) core.info("Stopped the restore check's server that the main step left running, and removed its folder.");
-  } catch (error) {
-    core.warning(`Could not stop the restore check's server left by the main step: ${errorMessage(error)}`);
-  }
+/** The client, in the database-API form main's rules answered in; built only when there is a rule to remove. */
+async function connect(config: Omit<ScalingoOptions, "onSecret">, deps: Pick<PostDeps, "state" | "newClient">): Promise<ScalingoClient> {
+  core.setSecret(config.apiToken);
+  const saved = deps.state.get(State.firewallApi);
+  const options = { ...config, onSecret: core.setSecret, debug: core.debug, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} };
+  const client = (deps.newClient ?? ((o) => new ScalingoClient(o)))(options);
+  await client.connect();
+  return client;
 }

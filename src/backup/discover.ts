@@ -2,6 +2,7 @@ import type { Config } from "../config.js";
 import { ActionError } from "../errors.js";
 import { type Connection, parseConnectionUri } from "../postgres/connection.js";
 import { applyTls, decideTls } from "../postgres/tls.js";
+import { removeQuietly } from "../runner/files.js";
 import { lookupPublicIp } from "../runner/public-ip.js";
 import { serverVersionOf } from "../scalingo/answers.js";
 import type { ScalingoClient } from "../scalingo/client.js";
@@ -14,8 +15,8 @@ import type { BackupDeps, Session } from "./session.js";
 export async function readDatabase(
   client: ScalingoClient,
   config: Pick<Config, "database" | "region" | "sslMode" | "sslRootCert">,
-  deps: Pick<BackupDeps, "log" | "setSecret">,
-  session: Pick<Session, "tlsDir">,
+  deps: Pick<BackupDeps, "log" | "setSecret" | "env">,
+  session: Pick<Session, "teardown">,
 ): Promise<{ connection: Connection; serverVersion: string }> {
   await client.connect();
   const [db, uri, ca] = await Promise.all([client.database(), client.connectionUri(), config.sslRootCert === "scalingo" ? client.caCertificate() : undefined]);
@@ -28,8 +29,9 @@ export async function readDatabase(
   // Known only now that the URI is: still before the firewall opens.
   // `ssl-root-cert: scalingo` is the region's CA, and with it the host name is verified too.
   const tlsInput = ca ? { sslMode: "verify-full" as const, sslRootCert: ca.pem } : config;
-  const tls = await applyTls(parsed, decideTls(parsed, tlsInput, process.env), process.env.RUNNER_TEMP, (dir) => {
-    session.tlsDir = dir;
+  const env = deps.env ?? process.env;
+  const tls = await applyTls(parsed, decideTls(parsed, tlsInput, env), env.RUNNER_TEMP, (dir) => {
+    session.teardown.defer("plaintext", "remove the TLS folder", () => removeQuietly(dir));
   });
   const connection = ca ? { ...tls, caSource: `Scalingo's database CA for region ${config.region} (${ca.url})` } : tls;
   return { connection, serverVersion: serverVersionOf(db.readable_version) };

@@ -1,15 +1,17 @@
 import type { Config } from "../config.js";
+import { State } from "../constants.js";
 import { formatDuration } from "../duration.js";
 import { ActionError, errorMessage } from "../errors.js";
 import { type Connection, libpqEnv } from "../postgres/connection.js";
 import { connectionLost, lostReason } from "../postgres/connection-lost.js";
-import { pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
+import { type DumpRun, pgDumpArgs, startPgDump } from "../postgres/pg-dump.js";
 import { enablesRowSecurity, parsePgDumpArgs } from "../postgres/pg-dump-options.js";
 import { type Reachable, waitUntilReachable } from "../postgres/reachability.js";
 import { phase, type Report } from "../report/report.js";
 import { type CountedTable, openSnapshot } from "../restore-check/row-counts.js";
 import { removeQuietly } from "../runner/files.js";
-import type { Log } from "../types.js";
+import { recordProcess, stopRecorded } from "../runner/process-record.js";
+import type { Log, StateStore } from "../types.js";
 import { createOwned } from "./dump-files.js";
 import type { Session } from "./session.js";
 
@@ -17,8 +19,9 @@ import type { Session } from "./session.js";
 // for maintenance and fails the high-availability ones over to their standby, both at night, both
 // cutting every session; the database answers again seconds later, and the rule is still open.
 
-/** The parts of the run's session an attempt sets and reads (the cancellation handler stops them). */
-export type DumpSession = Pick<Session, "dump" | "snapshot" | "partial" | "stopWaits">;
+/** The parts of the run's session an attempt sets and reads; what it starts is on the teardown. */
+export type DumpSession = Pick<Session, "dump" | "snapshot" | "partial" | "teardown">;
+type Deps = { log: Log; state: StateStore };
 
 export interface DumpTarget {
   pgDump: string;
@@ -33,13 +36,7 @@ export interface DumpTarget {
  * attempt cannot fix, or has lost its connection `dump-retries` + 1 times. Before each retry the
  * partial output goes and the database must accept connections again, as the first time.
  */
-export async function dumpWithRetries(
-  config: Config,
-  session: DumpSession,
-  report: Report,
-  deps: { log: Log },
-  o: DumpTarget,
-): Promise<CountedTable[] | undefined> {
+export async function dumpWithRetries(config: Config, session: DumpSession, report: Report, deps: Deps, o: DumpTarget): Promise<CountedTable[] | undefined> {
   const limit = startTimeLimit(config.dumpTimeoutMs, session);
   try {
     return await attempts(config, session, report, deps, { ...o, limit: limit.signal });
@@ -51,14 +48,14 @@ export async function dumpWithRetries(
   }
 }
 
-async function attempts(config: Config, session: DumpSession, report: Report, deps: { log: Log }, o: DumpTarget & { limit: AbortSignal }) {
+async function attempts(config: Config, session: DumpSession, report: Report, deps: Deps, o: DumpTarget & { limit: AbortSignal }) {
   for (let retry = 0; ; retry++) {
     try {
       return await phase(report, "dump", () => dumpOnce(config, session, report, deps, o));
     } catch (error) {
       const output = errorMessage(error);
       // A cancelled job, or the time limit, stops pg_dump itself: that is not a lost connection.
-      if (session.stopWaits?.signal.aborted || o.limit.aborted || !connectionLost(output)) throw error;
+      if (session.teardown.ending.aborted || o.limit.aborted || !connectionLost(output)) throw error;
       const reason = lostReason(output);
       if (retry >= config.dumpRetries) throw new ActionError("dump", exhaustedMessage(config.dumpRetries, reason, output));
       // The attempt failed, the run has not: the summary must not report it as failed.
@@ -95,9 +92,11 @@ async function dumpOnce(
   config: Config,
   session: DumpSession,
   report: Report,
-  deps: { log: Log },
+  deps: Deps,
   o: DumpTarget & { limit: AbortSignal },
 ): Promise<CountedTable[] | undefined> {
+  // A connection to production, ended with the rule's removal (never before the local files go).
+  const endSnapshot = session.teardown.defer("rule", "end the snapshot's transaction", () => session.snapshot?.close());
   try {
     // Exported before pg_dump starts and held until it ends: pg_dump and its workers read this snapshot.
     session.snapshot = config.verifyRowCounts ? await openSnapshot(o.connection, snapshotOptions(config, o.reachable)) : undefined;
@@ -109,15 +108,32 @@ async function dumpOnce(
     // While pg_dump reads, the same snapshot is counted on the action's own connection.
     const counting = session.snapshot?.countAll();
     counting?.catch(() => undefined);
-    await session.dump.done;
+    await whileRecorded(session.dump, session, deps);
     const counted = await counting;
     if (counted) deps.log.info(`Counted the rows of ${counted.length} table(s) in pg_dump's snapshot.`);
     return counted;
   } finally {
     // The rule is closed after this: a connection that stopped answering must not hold it open.
+    endSnapshot.release();
     await Promise.race([session.snapshot?.close(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     session.snapshot = undefined;
     session.dump = undefined;
+  }
+}
+
+/**
+ * pg_dump's pid and start time are saved the moment it is spawned (before anything else runs), so
+ * a post step after a killed main stops it before removing its file; the teardown stops it first.
+ */
+async function whileRecorded(dump: DumpRun, session: DumpSession, deps: Deps): Promise<void> {
+  const record = recordProcess(dump.pid);
+  if (record) deps.state.save(State.pgDump, JSON.stringify(record));
+  const stop = session.teardown.defer("writers", "stop pg_dump", () => (record ? stopRecorded(record) : dump.kill("SIGTERM")));
+  try {
+    await dump.done;
+  } finally {
+    stop.release();
+    if (record) deps.state.save(State.pgDump, "");
   }
 }
 
@@ -130,14 +146,14 @@ async function discardPartial(config: Config, session: DumpSession): Promise<voi
 }
 
 /** The same probe, with the TLS decision the first wait made, bounded by `reachable-timeout` again. */
-async function waitAgain(config: Config, session: DumpSession, deps: { log: Log }, o: DumpTarget & { limit: AbortSignal }): Promise<void> {
+async function waitAgain(config: Config, session: DumpSession, deps: Deps, o: DumpTarget & { limit: AbortSignal }): Promise<void> {
   try {
     const back = await waitUntilReachable(o.connection, {
       timeoutMs: config.reachableTimeoutMs,
       allowPlain: o.reachable.allowPlain,
       waitingFor: "for the database to come back",
       log: (m) => deps.log.info(m),
-      signal: session.stopWaits ? AbortSignal.any([session.stopWaits.signal, o.limit]) : o.limit,
+      signal: AbortSignal.any([session.teardown.ending, o.limit]),
     });
     deps.log.info(`Database accepting connections again after ${(back.waitedMs / 1000).toFixed(1)} s.`);
   } catch (error) {

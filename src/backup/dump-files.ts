@@ -34,6 +34,7 @@ export async function finishFile(config: Config, session: Session, report: Repor
     await createOwned(session, tarPath, "file");
     await phase(report, "pack", () => packDirectory(dumped, tarPath));
     await removeQuietly(dumped);
+    session.partial.delete(dumped);
     file = tarPath;
   }
   if (config.encryptionRecipients.length) {
@@ -42,6 +43,7 @@ export async function finishFile(config: Config, session: Session, report: Repor
     await createOwned(session, agePath, "file");
     await phase(report, "encrypt", () => encryptFile(file, agePath, config.encryptionRecipients));
     await removeQuietly(file);
+    session.partial.delete(file);
     file = agePath;
   }
   await chmod(file, 0o600);
@@ -57,14 +59,19 @@ export function outputPaths(config: Pick<Config, "dumpPath" | "format" | "encryp
   return paths;
 }
 
-/** Another process may have put something there since the start: refuse it rather than replace it. */
-export async function createOwned(session: Session, target: string, kind: "file" | "dir"): Promise<void> {
+/**
+ * Another process may have put something there since the start: refuse it rather than replace it.
+ * The path is in the cleanup set (saved for post) before the file exists, and leaves it at once
+ * when the exclusive creation finds something there: that is not this run's to remove.
+ */
+export async function createOwned(session: Pick<Session, "partial">, target: string, kind: "file" | "dir"): Promise<void> {
+  session.partial.add(target);
   try {
     await createPrivate(target, kind);
   } catch (error) {
+    session.partial.delete(target);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw new ActionError("inputs", `\`path\`: ${target} appeared during the run; the action never overwrites a file.`);
     throw error;
   }
-  session.partial.add(target);
 }

@@ -5,7 +5,7 @@ import type { Choice, Platform } from "../postgres/pg-client.js";
 import { type Reachable, waitUntilReachable } from "../postgres/reachability.js";
 import { phase, type Report } from "../report/report.js";
 import type { ServerPlan } from "../restore-check/pg-server.js";
-import { installClients, startRestoreServer } from "../restore-check/steps.js";
+import { installClients, startRestoreServer, stopRestoreCheck } from "../restore-check/steps.js";
 import { runCommand } from "../runner/commands.js";
 import type { BackupDeps, Session } from "./session.js";
 
@@ -30,13 +30,16 @@ export async function whileRulePropagates(
   // starts after the cleanup.
   log.section?.("pg_dump client and database wait");
   const stop = new AbortController();
-  session.stopWaits = stop;
+  // A cancelled or failed run stops them too (an install runs in its own process group, which the runner's signal does not reach).
+  const stopWaits = session.teardown.defer("writers", "stop the install and the wait for the database", () =>
+    stop.abort(new Error("Stopped: the run is ending.")),
+  );
   const stopOthersOnFailure = <T>(work: Promise<T>) =>
     work.catch((error) => {
       stop.abort(error);
       throw error;
     });
-  const install = { run, log: (m: string) => log.info(m), signal: stop.signal, env: process.env, tempDir: config.tempDir };
+  const install = { run, log: (m: string) => log.info(m), signal: stop.signal, env: deps.env ?? process.env, tempDir: config.tempDir };
   const clients = stopOthersOnFailure(phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, install)));
   // The throwaway server starts once its package is there, and the dump does not wait for it: a
   // reused rule, reachable at once, stays open no longer for it. A start that fails in the window
@@ -47,6 +50,8 @@ export async function whileRulePropagates(
     );
     starting.catch(() => undefined);
     session.restoreServer = starting;
+    // A server still starting is waited for, then stopped: nothing it creates outlives the run.
+    session.teardown.defer("servers", "stop the restore check's server", () => stopRestoreCheck(session));
   }
   const tasks = [
     clients,
@@ -57,6 +62,7 @@ export async function whileRulePropagates(
     ),
   ] as const;
   await Promise.allSettled(tasks);
+  stopWaits.release();
   // The failure that stopped the others is the one to report, not their "stopped".
   if (stop.signal.aborted) throw stop.signal.reason;
   const [pgDump, reachable] = await Promise.all(tasks);

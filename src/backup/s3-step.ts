@@ -27,7 +27,6 @@ export async function uploadToS3(
   o: { final: string; log: Log; rotate: boolean },
 ): Promise<void> {
   o.log.section?.("S3 upload");
-  const stop = new AbortController();
   const storing = phase(report, "s3", () =>
     storeInS3(plan, {
       file: o.final,
@@ -38,18 +37,19 @@ export async function uploadToS3(
       rotate: o.rotate,
       now: () => new Date(),
       log: o.log,
-      signal: stop.signal,
+      // The teardown's start aborts the multipart upload, so no invisible parts stay billed.
+      signal: session.teardown.ending,
     }),
   );
-  session.stopS3 = async () => {
-    stop.abort();
-    await Promise.race([storing.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-  };
+  // The teardown waits (up to 5 s, last: it is the network) for that abort to reach the service.
+  const aborted = session.teardown.defer("servers", "abort the S3 upload", () =>
+    Promise.race([storing.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]),
+  );
   try {
     const stored = await storing;
     Object.assign(report, { s3Uri: stored.uri, s3VersionId: stored.versionId, s3Deleted: stored.rotation?.deleted });
   } finally {
-    session.stopS3 = undefined;
+    aborted.release();
     plan.client.destroy();
   }
 }

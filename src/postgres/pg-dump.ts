@@ -48,6 +48,8 @@ export function pgDumpArgs(config: { format: DumpFormat; jobs?: number; compress
 }
 
 export interface DumpRun {
+  /** The process id, for the record the post step stops a leftover pg_dump by. */
+  pid?: number;
   done: Promise<void>;
   kill(signal: NodeJS.Signals): void;
 }
@@ -83,7 +85,7 @@ export function startPgDump(pgDump: string, args: string[], connectionEnv: Recor
       reject(new ActionError("dump", `pg_dump ${reason}:\n${tail.join("\n")}${space}`));
     });
   });
-  return { done, kill: (signal) => child.kill(signal) };
+  return { pid: child.pid, done, kill: (signal) => child.kill(signal) };
 }
 
 async function freeSpaceNote(args: string[]): Promise<string> {

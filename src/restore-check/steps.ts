@@ -9,7 +9,7 @@ import { restoreCheck } from "./check.js";
 import { dropPackageCluster, type ServerPlan, serverPackage } from "./pg-server.js";
 import type { CountedTable, SnapshotCounter } from "./row-counts.js";
 import { SERVER_USER_ENV } from "./server-identity.js";
-import { startThrowawayServer, type ThrowawayServer } from "./throwaway-server.js";
+import { type SavedServer, startThrowawayServer, type ThrowawayServer } from "./throwaway-server.js";
 
 // The steps of `verify: restore` that backup.ts orders: the server before the dump, the check after it.
 
@@ -51,15 +51,16 @@ export async function startRestoreServer(
   deps: { log: Log; state: StateStore },
 ): Promise<ThrowawayServer> {
   const { log } = deps;
+  // Saved for the post step before the server starts, should this process be killed before it stops the server itself.
+  const onFolder = (saved: SavedServer) => deps.state.save(State.restoreServer, JSON.stringify(saved));
   const server = await startThrowawayServer({
     binDir: plan.binDir,
     tempDir: config.tempDir,
     role,
     root: platform.root,
     serverUser: process.env[SERVER_USER_ENV],
+    onFolder,
   });
-  // For the post step, should this process be killed before it stops the server itself.
-  deps.state.save(State.restoreServer, JSON.stringify({ folder: server.folder, binDir: server.binDir, ...(server.osUser ? { osUser: server.osUser } : {}) }));
   log.info(
     `Started a throwaway PostgreSQL server for the restore check in ${server.folder}${server.osUser ? ` (as ${server.osUser.name}: this step runs as root)` : ""}.`,
   );

@@ -38,6 +38,8 @@ export interface ServerOptions {
   root?: boolean;
   /** Root only: SCALINGO_PG_DUMP_SERVER_USER, an existing user to run the server as. */
   serverUser?: string;
+  /** Told where the server lives as soon as its folder exists, before initdb and `pg_ctl start`: saved for the post step. */
+  onFolder?: (saved: SavedServer) => void;
 }
 
 // A Unix socket path is at most 107 bytes (sun_path); `/run/.s.PGSQL.5432` is appended to the folder.
@@ -96,6 +98,7 @@ export async function startThrowawayServer(o: ServerOptions): Promise<ThrowawayS
   const osUser = o.root ? await serverIdentity(o.serverUser, run) : undefined;
   const as = runAs(osUser, run);
   const folder = await mkdtemp(path.join(await folderParent(o.tempDir, as), FOLDER_PREFIX));
+  o.onFolder?.({ folder, binDir: o.binDir, ...(osUser ? { osUser } : {}) });
   const [data, socketDir] = [path.join(folder, "data"), path.join(folder, "run")];
   const logFile = path.join(socketDir, "server.log");
   const superuser = superuserName(o.role);

@@ -4,6 +4,7 @@ import { ActionError, errorMessage } from "../errors.js";
 import { removeQuietly } from "../runner/files.js";
 import { actionLog } from "../runner/log.js";
 import { actionState } from "../runner/state.js";
+import { Teardown } from "../runner/teardown.js";
 import { parseRestoreConfig, type RestoreConfig } from "./config.js";
 import { closeFirewall } from "./firewall-session.js";
 import { type RestoreSession, restore } from "./restore.js";
@@ -27,7 +28,10 @@ export async function runRestoreMain(): Promise<void> {
     return;
   }
   const run: RestoreRun = { database: config.database, region: config.region, durationsMs: {} };
-  const session: RestoreSession = { stop: new AbortController() };
+  const session: RestoreSession = {
+    stop: new AbortController(),
+    teardown: new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`)),
+  };
   const stopOnSignal = onCancel(session, run);
   try {
     await restore(config, session, run, { state: actionState, log, setSecret: core.setSecret });
@@ -64,7 +68,7 @@ function onCancel(session: RestoreSession, run: RestoreRun): () => void {
     core.warning(`Received ${signal}: stopping pg_restore and removing the firewall rule.`);
     session.stop.abort(new Error(`Cancelled by ${signal}.`));
     if (session.client && session.rule) await closeFirewall(session.client, session.rule, run, { state: actionState, log });
-    await Promise.all([removeQuietly(session.folder), removeQuietly(session.tlsDir)]);
+    await Promise.all([removeQuietly(session.folder), session.teardown.run()]);
     run.failedPhase ??= "restore";
     run.error = `Cancelled by ${signal}.`;
     await writeSummary(run);

@@ -9,6 +9,7 @@ import { type Reachable, waitUntilReachable } from "../postgres/reachability.js"
 import { phase } from "../report/report.js";
 import { type CommandRunner, runCommand } from "../runner/commands.js";
 import { removeQuietly } from "../runner/files.js";
+import type { Teardown } from "../runner/teardown.js";
 import { ScalingoClient } from "../scalingo/client.js";
 import type { OpenRule } from "../scalingo/firewall.js";
 import type { Log, StateStore } from "../types.js";
@@ -26,7 +27,8 @@ export interface RestoreSession {
   rule?: OpenRule;
   /** The private folder: downloads, decrypted and unpacked dumps. Removed on every path. */
   folder?: string;
-  tlsDir?: string;
+  /** What the run acquired and must undo (the TLS folder so far), run by the finally and the cancel handler. */
+  teardown: Teardown;
   /** Stops the install, the wait and pg_restore (cancellation, or a failure elsewhere). */
   stop: AbortController;
 }
@@ -47,7 +49,7 @@ export async function restore(config: RestoreConfig, session: RestoreSession, ru
   } finally {
     if (session.client && session.rule) await closeFirewall(session.client, session.rule, run, deps);
     await removeQuietly(session.folder);
-    await removeQuietly(session.tlsDir);
+    await session.teardown.run();
   }
 }
 

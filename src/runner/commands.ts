@@ -148,7 +148,9 @@ export function childEnv(extra: Record<string, string>): Record<string, string> 
   // No PG* variable: pg_dump gets the connection's, decided once (postgres/tls.ts honours the
   // runner's PGSSLMODE, PGSSLROOTCERT, PGCHANNELBINDING and PGREQUIREAUTH there). APT_CONFIG:
   // apt's own configuration file, set by hosts that configure apt through it (proxies, mirrors, roots).
-  const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG", ...PROXY_VARIABLES];
+  // RUNNER_TRACKING_ID: the runner reaps the processes that carry it when the job ends ("Cleaning
+  // up orphan processes"); a pg_dump, postgres or apt a killed step left behind must carry it too.
+  const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG", "RUNNER_TRACKING_ID", ...PROXY_VARIABLES];
   const env: Record<string, string> = {};
   for (const key of keep) {
     const value = process.env[key];

@@ -52,7 +52,12 @@ export function whoRemovesLeftover(state: StateStore): string {
  * answer, so a main that died in between left them to search by; a main that saved neither never
  * asked for a rule.
  */
-export async function removeLeftoverRule(client: Rules, state: StateStore, log: Log): Promise<"none" | "removed" | "gone"> {
+export async function removeLeftoverRule(
+  client: Rules,
+  state: StateStore,
+  log: Log,
+  leftBy: "main" | "this run" = "main",
+): Promise<"none" | "removed" | "gone"> {
   if (!hasLeftoverRule(state)) return "none";
   let id = state.get(State.ruleId);
   if (!id) {
@@ -64,6 +69,7 @@ export async function removeLeftoverRule(client: Rules, state: StateStore, log: 
   const outcome = await removeChecked(client, id);
   if (outcome === "still-open") throw new ActionError("firewall", stillOpen(state.get(State.ruleCidr), id));
   state.save(State.ruleRemoved, "true");
-  log.info(outcome === "removed" ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
+  const what = leftBy === "main" ? "the temporary firewall rule main left behind" : `the temporary firewall rule for ${state.get(State.ruleCidr)}`;
+  log.info(outcome === "removed" ? `Removed ${what}.` : `${what[0]?.toUpperCase()}${what.slice(1)} was already gone.`);
   return outcome;
 }

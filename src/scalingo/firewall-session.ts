@@ -1,0 +1,85 @@
+import { errorMessage } from "../errors.js";
+import type { Teardown } from "../runner/teardown.js";
+import type { Log, StateStore } from "../types.js";
+import type { ScalingoClient } from "./client.js";
+import { type OpenRule, sweepAndOpen } from "./firewall.js";
+import { hasLeftoverRule, removeLeftoverRule, whoRemovesLeftover } from "./rule-removal.js";
+
+// The firewall session, one unit for every action that needs the database through Scalingo's
+// firewall: open this job's /32 rule (after the stale sweep) → wait until the database answers →
+// run the work → close the rule. The rule's removal is registered on the run's teardown before the
+// rule is asked for, and reads only what was saved for the post step, so main's catch, its
+// cancellation handler, its finally and the post step all remove it with the same code. It knows
+// nothing of pg_dump: the wait and the work are the caller's.
+
+export type FirewallClient = Pick<ScalingoClient, "listRules" | "addRule" | "removeRule" | "formOf">;
+
+export interface FirewallOptions {
+  client: FirewallClient;
+  /** The user's label (empty: the default one), the repository whose stale rules may be swept and their age, the run that names the default label. */
+  rules: Parameters<typeof sweepAndOpen>[1];
+  /** The runner's public IPv4: the rule is `<ip>/32`. */
+  ip: string;
+  state: StateStore;
+  log: Log;
+  teardown: Teardown;
+  now?: Date;
+  /** Told when this job's rule is removed (not called for a reused rule, which stays). */
+  onRemoved?: (at: Date) => void;
+}
+
+export interface FirewallSession {
+  /** The rule in use; `created` says whether it is this job's to remove. */
+  readonly rule: OpenRule;
+  /** Removes this job's rule now (a reused one stays); never throws: a failure is a warning and post tries again. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Opens the rule; its removal is on the teardown from before the request (a lost answer may still have created it). */
+export async function openFirewall(o: FirewallOptions): Promise<FirewallSession> {
+  const removal = o.teardown.defer("rule", "remove the firewall rule", () => removeSavedRule(o));
+  const rule = await sweepAndOpen(o.client, o.rules, { ip: o.ip, now: o.now ?? new Date(), state: o.state, log: o.log });
+  if (!rule.created) removal.release();
+  return { rule, close: () => removal.now() };
+}
+
+/**
+ * The whole session: open → `waitUntilReady` (given a signal that a teardown aborts) → `work` →
+ * close, the rule closed as soon as the work ends, however it ends.
+ */
+export async function withFirewall<R, T>(
+  o: FirewallOptions & { waitUntilReady: (signal: AbortSignal) => Promise<R> },
+  work: (ready: R, rule: OpenRule) => Promise<T>,
+): Promise<T> {
+  const session = await openFirewall(o);
+  try {
+    const stop = new AbortController();
+    const stopWait = o.teardown.defer("writers", "stop the wait for the database", () => stop.abort(new Error("Stopped: the run is ending.")));
+    const ready = await o.waitUntilReady(stop.signal).finally(() => stopWait.release());
+    return await work(ready, session.rule);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Main's removal, from the saved label, address and id: what post would do, a warning if it fails. */
+async function removeSavedRule(o: FirewallOptions): Promise<void> {
+  try {
+    if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none") o.onRemoved?.(new Date());
+  } catch (error) {
+    o.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(o.state)}`);
+  }
+}
+
+/**
+ * The post step's part: the rule a main step created and did not remove (it failed, was cancelled,
+ * or was killed). `connect` builds the client only when there is something to remove. Throws when
+ * it cannot: post is the last chance, and the error must say to remove the rule by hand.
+ */
+export async function removeLeftoverFirewallRule(o: { connect: () => Promise<FirewallClient>; state: StateStore; log: Log }): Promise<boolean> {
+  if (!hasLeftoverRule(o.state)) {
+    o.log.info("No temporary firewall rule left to remove.");
+    return false;
+  }
+  return (await removeLeftoverRule(await o.connect(), o.state, o.log, "main")) !== "none";
+}

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Connection, parseConnectionUri } from "../src/postgres/connection.js";
+import { waitUntilReachable } from "../src/postgres/reachability.js";
+import { Teardown } from "../src/runner/teardown.js";
+import { ScalingoClient } from "../src/scalingo/client.js";
+import { openFirewall, removeLeftoverFirewallRule, withFirewall } from "../src/scalingo/firewall-session.js";
+import { parseOwnLabel } from "../src/scalingo/rule-label.js";
+import { type ScalingoEmulator, startScalingoEmulator } from "./emulators/scalingo.js";
+import { type PgServer, startPostgres } from "./support/postgres.js";
+
+const API_TOKEN = "tk-us-firewall-session";
+const DATABASE = "session-db";
+const RUN = { runId: "7", attempt: "1", job: "backup" };
+
+const memoryState = () => {
+  const saved = new Map<string, string>();
+  return { saved, save: (k: string, v: string) => void saved.set(k, v), get: (k: string) => saved.get(k) ?? "" };
+};
+const quiet = { info: () => undefined, warning: () => undefined };
+
+// The firewall session against the Scalingo emulator, whose rules really gate a PostgreSQL on
+// loopback: the database answers only while the rule is there.
+describe("firewall session", () => {
+  let pg: PgServer;
+  let emu: ScalingoEmulator;
+  let connection: Connection;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    emu = await startScalingoEmulator({
+      apiToken: API_TOKEN,
+      databaseId: DATABASE,
+      pg,
+      dbName: "session_db",
+      dbUser: "session_user",
+      dbPassword: "s/e@c%r+t",
+      sslmode: "",
+    });
+    connection = parseConnectionUri(`postgres://session_user:${encodeURIComponent("s/e@c%r+t")}@127.0.0.1:${pg.port}/session_db`);
+  });
+  afterAll(async () => {
+    await emu?.close();
+    await pg?.stop();
+  });
+
+  async function options(teardown: Teardown, state = memoryState()) {
+    const client = new ScalingoClient({ authUrl: emu.authUrl, apiToken: API_TOKEN, region: "osc-fr1", database: DATABASE, onSecret: () => undefined });
+    await client.connect();
+    return { client, rules: { repository: "acme/shop", staleRuleAgeMs: 0, run: RUN }, ip: "127.0.0.1", state, log: quiet, teardown };
+  }
+  const waitForDb = (signal: AbortSignal) => waitUntilReachable(connection, { timeoutMs: 30_000, log: () => undefined, signal });
+
+  it("opens the rule, waits until the database answers, runs the work, then closes the rule", async () => {
+    const teardown = new Teardown(() => undefined);
+    const o = await options(teardown);
+    let during: (string | undefined)[] = [];
+    const result = await withFirewall({ ...o, waitUntilReady: waitForDb }, async (ready, rule) => {
+      during = emu.rules.map((r) => r.cidr);
+      expect(rule.created).toBe(true);
+      // The default label: this repository's, with a token, which the sweep and post recognise.
+      expect(parseOwnLabel(rule.label ?? "")?.isRepository("acme/shop")).toBe(true);
+      return ready.serverVersionNum;
+    });
+    expect(result).toBeGreaterThan(100000);
+    expect(during).toEqual(["127.0.0.1/32"]);
+    expect(emu.rules).toEqual([]);
+    expect(o.state.saved.get("rule-removed")).toBe("true");
+    expect(teardown.pending).toBe(0);
+  });
+
+  it("closes the rule when the work fails, and the failure is the work's", async () => {
+    const o = await options(new Teardown(() => undefined));
+    await expect(
+      withFirewall({ ...o, waitUntilReady: waitForDb }, async () => {
+        throw new Error("pg_dump exited with code 1");
+      }),
+    ).rejects.toThrow("pg_dump exited with code 1");
+    expect(emu.rules).toEqual([]);
+  });
+
+  it("a teardown while it waits (a cancelled job) stops the wait and removes the rule", async () => {
+    const teardown = new Teardown(() => undefined);
+    const o = await options(teardown);
+    let work = false;
+    // A database that never answers: the wait ends only when the teardown aborts it.
+    const never = (signal: AbortSignal) => new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+    const session = withFirewall({ ...o, waitUntilReady: never }, async () => {
+      work = true;
+    });
+    for (let i = 0; i < 500 && emu.rules.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(emu.rules).toHaveLength(1);
+    await teardown.run();
+    await expect(session).rejects.toThrow(/the run is ending/);
+    expect(work).toBe(false);
+    expect(emu.rules).toEqual([]);
+  });
+
+  it("post removes the rule of a main that never closed it, with only what main saved", async () => {
+    const state = memoryState();
+    const o = await options(new Teardown(() => undefined), state);
+    await openFirewall(o); // main killed here: no close, no teardown
+    expect(emu.rules).toHaveLength(1);
+    const removed = await removeLeftoverFirewallRule({ connect: async () => o.client, state, log: quiet });
+    expect(removed).toBe(true);
+    expect(emu.rules).toEqual([]);
+    expect(await removeLeftoverFirewallRule({ connect: async () => o.client, state, log: quiet })).toBe(false);
+  });
+
+  it("a rule already there for the runner's /32 is used and never removed", async () => {
+    const other = await emu.seedRule({ type: "custom_range", cidr: "127.0.0.1/32", label: "office" });
+    try {
+      const teardown = new Teardown(() => undefined);
+      const o = await options(teardown);
+      await withFirewall({ ...o, waitUntilReady: waitForDb }, async (_ready, rule) => {
+        expect(rule).toMatchObject({ id: other.id, created: false });
+      });
+      await teardown.run();
+      expect(emu.rules.map((r) => r.id)).toEqual([other.id]);
+      expect(emu.requests.filter((r) => r.method === "DELETE" && r.path.includes(other.id))).toEqual([]);
+    } finally {
+      emu.rules.splice(0);
+      await emu.settle();
+    }
+  });
+});

@@ -1,0 +1,129 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { createOwned } from "../src/backup/dump-files.js";
+import { newSession } from "../src/backup/session.js";
+import { PlaintextFiles, parseSavedPaths } from "../src/runner/plaintext.js";
+import { isRunning, recordProcess, stopRecorded } from "../src/runner/process-record.js";
+import { Teardown } from "../src/runner/teardown.js";
+
+const memoryState = () => {
+  const saved = new Map<string, string>();
+  return { saved, save: (k: string, v: string) => void saved.set(k, v), get: (k: string) => saved.get(k) ?? "" };
+};
+
+describe("Teardown", () => {
+  it("undoes in the fixed order, whatever the order of registration: writers, plaintext, rule, servers", async () => {
+    const done: string[] = [];
+    const t = new Teardown(() => undefined);
+    t.defer("servers", "server", () => done.push("servers"));
+    t.defer("rule", "rule", async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      done.push("rule");
+    });
+    t.defer("plaintext", "files", () => done.push("plaintext"));
+    t.defer("writers", "pg_dump", () => done.push("writers"));
+    await t.run();
+    expect(done).toEqual(["writers", "plaintext", "rule", "servers"]);
+    expect(t.pending).toBe(0);
+  });
+
+  it("runs each undo once, though the catch, the cancel handler and the finally all call it", async () => {
+    let runs = 0;
+    const t = new Teardown(() => undefined);
+    t.defer("rule", "rule", async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 10));
+    });
+    await Promise.all([t.run(), t.run()]);
+    await t.run();
+    expect(runs).toBe(1);
+  });
+
+  it("a failed undo is reported and never stops the next", async () => {
+    const errors: string[] = [];
+    const done: string[] = [];
+    const t = new Teardown((what, error) => errors.push(`${what}: ${(error as Error).message}`));
+    t.defer("rule", "remove the rule", () => {
+      throw new Error("503");
+    });
+    t.defer("servers", "stop the server", () => done.push("server"));
+    await t.run();
+    expect(errors).toEqual(["remove the rule: 503"]);
+    expect(done).toEqual(["server"]);
+  });
+
+  it("now() undoes early and once; release() drops an undo for good", async () => {
+    const done: string[] = [];
+    const t = new Teardown(() => undefined);
+    const rule = t.defer("rule", "rule", () => done.push("rule"));
+    const file = t.defer("plaintext", "file", () => done.push("file"));
+    await rule.now();
+    await rule.now();
+    file.release();
+    await t.run();
+    expect(done).toEqual(["rule"]);
+  });
+
+  it("undoes what was registered while it ran (a step that was still starting)", async () => {
+    const done: string[] = [];
+    const t = new Teardown(() => undefined);
+    t.defer("writers", "first", () => {
+      done.push("first");
+      t.defer("servers", "late", () => done.push("late"));
+    });
+    await t.run();
+    expect(done).toEqual(["first", "late"]);
+  });
+});
+
+describe("unfinished files", () => {
+  it("are saved for post on every change, before the file exists, and dropped when the creation finds another's file", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "plaintext-"));
+    try {
+      const state = memoryState();
+      const session = newSession(state, () => undefined);
+      const mine = path.join(dir, "mine.dump");
+      const theirs = path.join(dir, "theirs.dump");
+      await writeFile(theirs, "not this run's");
+      const seen: string[][] = [];
+      const spy = new PlaintextFiles((paths) => seen.push(paths));
+      spy.add(mine);
+      expect(seen).toEqual([[mine]]);
+      await createOwned(session, mine, "file");
+      expect(parseSavedPaths(state.saved.get("plaintext") ?? "")).toEqual([mine]);
+      await expect(createOwned(session, theirs, "file")).rejects.toThrow(/appeared during the run/);
+      expect(parseSavedPaths(state.saved.get("plaintext") ?? "")).toEqual([mine]);
+      await session.teardown.run();
+      expect((await readdir(dir)).sort()).toEqual(["theirs.dump"]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a saved list that is not JSON, or not a list of paths, is read as none", () => {
+    expect(parseSavedPaths("")).toEqual([]);
+    expect(parseSavedPaths("{")).toEqual([]);
+    expect(parseSavedPaths('{"a":1}')).toEqual([]);
+    expect(parseSavedPaths('["/a", 3, ""]')).toEqual(["/a"]);
+  });
+});
+
+describe("process records", () => {
+  it("stop the recorded process (TERM, then KILL when it ignores TERM), and never a process with another start time", async () => {
+    const child = spawn("sh", ["-c", "trap '' TERM; exec sleep 600"], { stdio: "ignore" });
+    await new Promise((r) => child.once("spawn", r));
+    const record = recordProcess(child.pid);
+    expect(record?.pid).toBe(child.pid);
+    expect(await isRunning(record ?? { pid: 0, startTicks: "" })).toBe(true);
+    // The same pid with another start time is another process: left alone.
+    expect(await stopRecorded({ pid: child.pid ?? 0, startTicks: "1" }, 100)).toBe(false);
+    expect(await isRunning(record ?? { pid: 0, startTicks: "" })).toBe(true);
+    const exited = new Promise((r) => child.once("exit", (_code, signal) => r(signal)));
+    expect(await stopRecorded(record ?? { pid: 0, startTicks: "" }, 300)).toBe(true);
+    expect(await exited).toBe("SIGKILL");
+    expect(await stopRecorded(record ?? { pid: 0, startTicks: "" }, 100)).toBe(false);
+  });
+});
