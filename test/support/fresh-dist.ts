@@ -1,0 +1,28 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+// The end-to-end tests run dist/, as the runner does. A dist/ built before the last edit of src/
+// would test old code and pass: this setup builds a fresh bundle first and stops the run at once
+// when dist/ differs from it (the check-dist workflow's comparison, not file times).
+export default async function setup(): Promise<void> {
+  const out = await mkdtemp(path.join(tmpdir(), "fresh-dist-"));
+  try {
+    const stale = await Promise.all(
+      ["main", "post"].map(async (entry) => {
+        await run("npx", ["ncc", "build", `src/bin/${entry}.ts`, "-o", path.join(out, entry), "--license", "licenses.txt", "--quiet"], { maxBuffer: 1 << 26 });
+        const fresh = await readFile(path.join(out, entry, "index.js"), "utf8");
+        const committed = await readFile(path.join("dist", entry, "index.js"), "utf8").catch(() => "");
+        return fresh === committed ? [] : [`dist/${entry}/index.js`];
+      }),
+    );
+    const differ = stale.flat();
+    if (differ.length) throw new Error(`${differ.join(" and ")} differ from a fresh build of src/: run \`npm run build\` before the end-to-end tests.`);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
