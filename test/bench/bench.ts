@@ -6,12 +6,13 @@
 // when a target is missed.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, statfs } from "node:fs/promises";
 import { availableParallelism, release, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startWorld, type World } from "../e2e/world.js";
+import { staleBundles } from "../support/fresh-dist.js";
 import { NODE24, REPO_ROOT } from "../support/runner.js";
 import { chooseGzipLevel, type DatasetLevels, summarizeCompression } from "./compression.js";
 import { buildDataset, mib, parseSize } from "./dataset.js";
@@ -56,14 +57,15 @@ function options(): { sizes: number[]; runs: number; datasets: DatasetName[]; on
   return { sizes, runs, datasets, ...(only ? { only } : {}) };
 }
 
-/** The bundle is what the runner executes: refuse to measure a missing or stale one. */
-function checkBundle(): void {
+/**
+ * The bundle is what the runner executes: refuse to measure a missing one, and warn when it differs
+ * from a fresh build of src/ (file times say nothing on a fresh clone, where every file is new).
+ */
+async function checkBundle(): Promise<void> {
   const bundle = path.join(REPO_ROOT, "dist/main/index.js");
   if (!existsSync(bundle)) throw new Error("dist/main/index.js is missing: run `npm run build` first");
-  const built = statSync(bundle).mtimeMs;
-  const src = path.join(REPO_ROOT, "src");
-  const newer = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts") && statSync(path.join(src, f)).mtimeMs > built);
-  if (newer.length) console.log(`WARNING: src/ changed after dist/ was built (${newer.slice(0, 3).join(", ")}): run \`npm run build\` to measure it`);
+  const stale = await staleBundles(REPO_ROOT);
+  if (stale.length) console.log(`WARNING: ${stale.join(" and ")} differ from a fresh build of src/: run \`npm run build\` to measure it`);
 }
 
 /** The checkout's commit, or "none" for a copy outside git (a snapshot measured while the worktree moves on). */
@@ -117,7 +119,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 async function main(): Promise<number> {
   const { sizes, runs, datasets, only } = options();
-  checkBundle();
+  await checkBundle();
   ensureGnuTime(console.log);
   world = await startWorld();
   const w = world;

@@ -10,18 +10,24 @@ const run = promisify(execFile);
 // would test old code and pass: this setup builds a fresh bundle first and stops the run at once
 // when dist/ differs from it (the check-dist workflow's comparison, not file times).
 export default async function setup(): Promise<void> {
+  const differ = await staleBundles();
+  if (differ.length) throw new Error(`${differ.join(" and ")} differ from a fresh build of src/: run \`npm run build\` before the end-to-end tests.`);
+}
+
+/** The bundles under `root`/dist that differ from a fresh build of `root`/src (the bench warns with it). */
+export async function staleBundles(root = process.cwd()): Promise<string[]> {
   const out = await mkdtemp(path.join(tmpdir(), "fresh-dist-"));
   try {
     const stale = await Promise.all(
       ["main", "post"].map(async (entry) => {
-        await run("npx", ["ncc", "build", `src/bin/${entry}.ts`, "-o", path.join(out, entry), "--license", "licenses.txt", "--quiet"], { maxBuffer: 1 << 26 });
+        const args = ["ncc", "build", `src/bin/${entry}.ts`, "-o", path.join(out, entry), "--license", "licenses.txt", "--quiet"];
+        await run("npx", args, { cwd: root, maxBuffer: 1 << 26 });
         const fresh = await readFile(path.join(out, entry, "index.js"), "utf8");
-        const committed = await readFile(path.join("dist", entry, "index.js"), "utf8").catch(() => "");
+        const committed = await readFile(path.join(root, "dist", entry, "index.js"), "utf8").catch(() => "");
         return fresh === committed ? [] : [`dist/${entry}/index.js`];
       }),
     );
-    const differ = stale.flat();
-    if (differ.length) throw new Error(`${differ.join(" and ")} differ from a fresh build of src/: run \`npm run build\` before the end-to-end tests.`);
+    return stale.flat();
   } finally {
     await rm(out, { recursive: true, force: true });
   }
