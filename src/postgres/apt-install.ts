@@ -143,8 +143,7 @@ interface Step {
   timeout: keyof typeof TIMEOUTS;
 }
 
-/** The commands, in order; pure, so the layout can be read (and tested) in one place. */
-export function installSteps(o: {
+interface StepInputs {
   packages: string[];
   privateDir: string;
   paths: AptPaths;
@@ -157,7 +156,22 @@ export function installSteps(o: {
   /** The host's auth.conf.d files, copied beside the mirror's (only with credentials). */
   hostAuthFiles?: string[];
   aptConfig?: string;
-}): Step[] {
+}
+
+/** The commands, in order; pure, so the layout can be read (and tested) in one place. */
+export function installSteps(o: StepInputs): Step[] {
+  const auth = o.authFile && o.paths.netrcParts ? path.join(o.privateDir, "auth.conf.d") : undefined;
+  const apt = aptArgv(o, auth);
+  return [
+    ...folderSteps(o),
+    ...authSteps(o, auth),
+    { name: "update", argv: [...apt, "update"], timeout: "update" },
+    { name: "install", argv: [...apt, "install", "-y", "--no-install-recommends", ...o.packages], timeout: "install" },
+  ];
+}
+
+/** The private folders, the host's sources copied in, then PGDG's key and source (unless the host's own PGDG source is reused). */
+function folderSteps(o: StepInputs): Step[] {
   const p = o.privateDir;
   const parts = path.join(p, "sources.list.d");
   const dirs = [p, parts, path.join(p, "lists"), path.join(p, "lists/partial"), path.join(p, "archives"), path.join(p, "archives/partial")];
@@ -171,15 +185,29 @@ export function installSteps(o: {
       { name: "source", argv: ["install", "-m", "0644", o.sourceFile, path.join(parts, "pgdg.sources")], timeout: "local" },
     );
   }
-  // The mirror's credentials: root's alone (0600), in a private auth.conf.d that also holds the
-  // host's own files, which apt reads before it drops its privileges (apt_auth.conf(5)).
-  const auth = o.authFile && o.paths.netrcParts ? path.join(p, "auth.conf.d") : undefined;
-  if (auth) {
-    steps.push({ name: "source", argv: ["install", "-d", "-m", "0700", auth], timeout: "local" });
-    if (o.hostAuthFiles?.length) steps.push({ name: "source", argv: ["install", "-m", "0600", ...o.hostAuthFiles, `${auth}/`], timeout: "local" });
-    steps.push({ name: "source", argv: ["install", "-m", "0600", o.authFile as string, path.join(auth, "pgdg.conf")], timeout: "local" });
-  }
-  const apt = [
+  return steps;
+}
+
+/**
+ * The mirror's credentials: root's alone (0600), in a private auth.conf.d that also holds the
+ * host's own files, which apt reads before it drops its privileges (apt_auth.conf(5)).
+ */
+function authSteps(o: StepInputs, auth: string | undefined): Step[] {
+  if (!auth) return [];
+  const hostFiles: Step[] = o.hostAuthFiles?.length
+    ? [{ name: "source", argv: ["install", "-m", "0600", ...o.hostAuthFiles, `${auth}/`], timeout: "local" }]
+    : [];
+  return [
+    { name: "source", argv: ["install", "-d", "-m", "0700", auth], timeout: "local" },
+    ...hostFiles,
+    { name: "source", argv: ["install", "-m", "0600", o.authFile as string, path.join(auth, "pgdg.conf")], timeout: "local" },
+  ];
+}
+
+/** apt-get reading only the private folders (and the host's one-file list), in the host's configuration. */
+function aptArgv(o: StepInputs, auth: string | undefined): string[] {
+  const p = o.privateDir;
+  return [
     "env",
     "DEBIAN_FRONTEND=noninteractive",
     // sudo drops the environment: apt under sudo must read the configuration these paths came from.
@@ -188,7 +216,7 @@ export function installSteps(o: {
     "-o",
     `Dir::Etc::sourcelist=${o.paths.sourceList}`,
     "-o",
-    `Dir::Etc::sourceparts=${parts}`,
+    `Dir::Etc::sourceparts=${path.join(p, "sources.list.d")}`,
     ...(auth ? ["-o", `Dir::Etc::netrcparts=${auth}`] : []),
     "-o",
     `Dir::State::Lists=${path.join(p, "lists")}`,
@@ -204,11 +232,6 @@ export function installSteps(o: {
     "-o",
     "Acquire::Retries=3",
   ];
-  steps.push(
-    { name: "update", argv: [...apt, "update"], timeout: "update" },
-    { name: "install", argv: [...apt, "install", "-y", "--no-install-recommends", ...o.packages], timeout: "install" },
-  );
-  return steps;
 }
 
 /** A deb822 source for `<codename>-pgdg`, for every architecture PGDG builds (amd64, arm64, ...). */
