@@ -66,9 +66,7 @@ export async function backup(config: Config, session: Session, report: Report, d
       },
     }),
   );
-  const { rule } = firewall;
-  Object.assign(report, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: new Date() });
-  if (rule.created) deps.log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
+  Object.assign(report, { ruleId: firewall.rule.id, ruleCreated: firewall.rule.created, ruleAddedAt: firewall.openedAt });
 
   const { pgDump, reachable } = await whileRulePropagates(config, session, report, deps, { choice, serverPlan, platform, connection, serverVersion });
 

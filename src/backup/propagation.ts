@@ -7,6 +7,7 @@ import { phase, type Report } from "../report/report.js";
 import type { ServerPlan } from "../restore-check/pg-server.js";
 import { installClients, startRestoreServer, stopRestoreCheck } from "../restore-check/steps.js";
 import { runCommand } from "../runner/commands.js";
+import { type FirstFailureStops, firstFailureStops } from "../runner/first-failure.js";
 import type { BackupDeps, Session } from "./session.js";
 
 /**
@@ -29,49 +30,20 @@ export async function whileRulePropagates(
   // not stay open for a run already lost); all settle before the failure is thrown, so nothing
   // starts after the cleanup.
   log.section?.("pg_dump client and database wait");
-  const stop = new AbortController();
-  // A cancelled or failed run stops them too (an install runs in its own process group, which the runner's signal does not reach).
-  const stopWaits = session.teardown.defer("writers", "stop the install and the wait for the database", () =>
-    stop.abort(new Error("Stopped: the run is ending.")),
-  );
-  const stopOthersOnFailure = <T>(work: Promise<T>) =>
-    work.catch((error) => {
-      stop.abort(error);
-      throw error;
-    });
-  const install = { run, log: (m: string) => log.info(m), signal: stop.signal, env: deps.env ?? process.env, tempDir: config.tempDir };
-  const clients = stopOthersOnFailure(phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, install)));
-  // The throwaway server starts once its package is there, and the dump does not wait for it: a
-  // reused rule, reachable at once, stays open no longer for it. A start that fails in the window
-  // still stops the rest; later, the restore check reports it.
-  if (serverPlan) {
-    const starting = stopOthersOnFailure(
-      clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, serverPlan, connection.user, platform, deps))),
-    );
-    starting.catch(() => undefined);
-    session.restoreServer = starting;
-    // A server still starting is waited for, then stopped: nothing it creates outlives the run.
-    session.teardown.defer("servers", "stop the restore check's server", () => stopRestoreCheck(session));
-  }
-  const tasks = [
-    clients,
-    stopOthersOnFailure(
-      phase(report, "reachability", () =>
-        waitUntilReachable(connection, { timeoutMs: config.reachableTimeoutMs, log: (m) => log.info(m), signal: stop.signal }),
-      ),
-    ),
-  ] as const;
-  await Promise.allSettled(tasks);
-  stopWaits.release();
-  // The failure that stopped the others is the one to report, not their "stopped".
-  if (stop.signal.aborted) throw stop.signal.reason;
-  const [pgDump, reachable] = await Promise.all(tasks);
+  // The run's teardown stops them too: an install runs in its own process group, which the
+  // runner's signal does not reach.
+  const together = firstFailureStops(session.teardown.ending);
+  const install = { run, log: (m: string) => log.info(m), signal: together.signal, env: deps.env ?? process.env, tempDir: config.tempDir };
+  const clients = together.track(phase(report, "pg-dump-client", () => installClients(choice, serverPlan, platform, install)));
+  if (serverPlan) startServerAfter(clients, together, config, session, report, deps, { serverPlan, platform, role: connection.user });
+  const waitOptions = { timeoutMs: config.reachableTimeoutMs, log: (m: string) => log.info(m), signal: together.signal };
+  const [pgDump, reachable] = await together.settle(clients, together.track(phase(report, "reachability", () => waitUntilReachable(connection, waitOptions))));
   report.pgDumpVersion = String(choice.major);
-  // pg_dump before 16 ignores require_auth: said once, calmly, in the TLS line (discover.ts).
-  const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
   log.info(
     `Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)); server_version_num ${reachable.serverVersionNum}.`,
   );
+  // pg_dump before 16 ignores require_auth: said once, calmly, in the TLS line (discover.ts).
+  const liveMajor = Math.floor(reachable.serverVersionNum / 10000);
   if (liveMajor > choice.major) {
     throw new ActionError(
       "pg-dump-client",
@@ -80,4 +52,27 @@ export async function whileRulePropagates(
   }
 
   return { pgDump, reachable };
+}
+
+/**
+ * The throwaway server starts once its package is there, and the dump does not wait for it: a
+ * reused rule, reachable at once, stays open no longer for it. A start that fails in the window
+ * still stops the rest; later, the restore check reports it.
+ */
+function startServerAfter(
+  clients: Promise<string>,
+  together: FirstFailureStops,
+  config: Config,
+  session: Session,
+  report: Report,
+  deps: BackupDeps,
+  o: { serverPlan: ServerPlan; platform: Platform; role: string },
+): void {
+  const starting = together.track(
+    clients.then(() => phase(report, "restore-server", () => startRestoreServer(config, o.serverPlan, o.role, o.platform, deps))),
+  );
+  starting.catch(() => undefined);
+  session.restoreServer = starting;
+  // A server still starting is waited for, then stopped: nothing it creates outlives the run.
+  session.teardown.defer("servers", "stop the restore check's server", () => stopRestoreCheck(session));
 }

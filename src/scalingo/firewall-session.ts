@@ -31,20 +31,32 @@ export interface FirewallOptions {
 export interface FirewallSession {
   /** The rule in use; `created` says whether it is this job's to remove. */
   readonly rule: OpenRule;
+  /** When the rule was there (added, or found): the start of the time the database is open to the runner. */
+  readonly openedAt: Date;
   /** Removes this job's rule now (a reused one stays); never throws: a failure is a warning and post tries again. Safe to call twice. */
   close(): Promise<void>;
 }
 
-/** Opens the rule; its removal is on the teardown from before the request (a lost answer may still have created it). */
+/**
+ * Opens the rule; its removal is on the teardown from before the request (a lost answer may still
+ * have created it). A run whose teardown started meanwhile (a cancelled job) opens nothing more,
+ * and a rule whose answer came after the teardown looked for it is removed at once.
+ */
 export async function openFirewall(o: FirewallOptions): Promise<FirewallSession> {
+  o.teardown.ending.throwIfAborted();
   const removal = o.teardown.defer("rule", "remove the firewall rule", () => removeSavedRule(o));
   const rule = await sweepAndOpen(o.client, o.rules, { ip: o.ip, now: o.now ?? new Date(), state: o.state, log: o.log });
   if (!rule.created) removal.release();
-  return { rule, close: () => removal.now() };
+  if (o.teardown.ending.aborted) {
+    if (rule.created) await removeSavedRule(o);
+    throw o.teardown.ending.reason;
+  }
+  if (rule.created) o.log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
+  return { rule, openedAt: new Date(), close: () => removal.now() };
 }
 
 /**
- * The whole session: open → `waitUntilReady` (given a signal that a teardown aborts) → `work` →
+ * The whole session: open → `waitUntilReady` (given a signal that the teardown aborts) → `work` →
  * close, the rule closed as soon as the work ends, however it ends.
  */
 export async function withFirewall<R, T>(
@@ -53,9 +65,7 @@ export async function withFirewall<R, T>(
 ): Promise<T> {
   const session = await openFirewall(o);
   try {
-    const stop = new AbortController();
-    const stopWait = o.teardown.defer("writers", "stop the wait for the database", () => stop.abort(new Error("Stopped: the run is ending.")));
-    const ready = await o.waitUntilReady(stop.signal).finally(() => stopWait.release());
+    const ready = await o.waitUntilReady(o.teardown.ending);
     return await work(ready, session.rule);
   } finally {
     await session.close();
