@@ -7,6 +7,7 @@ import { ActionError, errorMessage, InputError } from "./errors.js";
 import { inputsReport, recordFailure, whatToDoLine } from "./report/failure.js";
 import { doneLine, newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
+import { onCancellation, type SignalSource } from "./runner/cancellation.js";
 import { actionLog } from "./runner/log.js";
 import { actionState } from "./runner/state.js";
 import { CREDENTIAL_VARIABLES } from "./s3/s3-config.js";
@@ -22,8 +23,9 @@ export interface MainDeps {
   state: StateStore;
   /** Ends the process after a cancellation (the runner's SIGKILL follows otherwise). */
   exit: (code: number) => void;
-  /** Where SIGINT and SIGTERM arrive. */
-  signals: Pick<NodeJS.Process, "on" | "off">;
+  signals: SignalSource;
+  /** The step's inputs (core.getInput: INPUT_* in the process environment). */
+  input?: (name: string) => string;
   newClient?: BackupDeps["newClient"];
   run?: BackupDeps["run"];
 }
@@ -32,15 +34,16 @@ const actionDeps = (): MainDeps => ({ env: process.env, state: actionState, exit
 
 /** The main step: inputs, then the backup, then outputs and summary, with cancellation handled. */
 export async function run(deps: MainDeps = actionDeps()): Promise<void> {
+  const input = deps.input ?? ((name: string) => core.getInput(name));
   // Masked before anything else runs, whatever the other inputs hold.
-  const token = core.getInput("api-token").trim();
+  const token = input("api-token").trim();
   if (token) core.setSecret(token);
   // The S3 credentials are read from the environment only: masked before anything can print them.
   for (const name of CREDENTIAL_VARIABLES) {
     const value = deps.env[name]?.trim();
-    if (value && core.getInput("s3-url")) core.setSecret(value);
+    if (value && input("s3-url")) core.setSecret(value);
   }
-  const prepared = await prepare(deps.env);
+  const prepared = await prepare(input, deps.env);
   if (!prepared) return;
   const { config, report } = prepared;
   const session = newSession(deps.state, (what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`));
@@ -73,16 +76,12 @@ export async function run(deps: MainDeps = actionDeps()): Promise<void> {
 }
 
 /** The inputs and the public-upload check: a failure here is reported (summary too) before anything is opened. */
-async function prepare(env: NodeJS.ProcessEnv): Promise<{ config: Config; report: Report } | undefined> {
+async function prepare(input: (name: string) => string, env: NodeJS.ProcessEnv): Promise<{ config: Config; report: Report } | undefined> {
   let config: Config;
   try {
-    config = parseConfig((name) => core.getInput(name), env, new Date(), availableParallelism());
+    config = parseConfig(input, env, new Date(), availableParallelism());
   } catch (error) {
-    await failBeforeStart(
-      inputsReport((name) => core.getInput(name)),
-      error,
-      env,
-    );
+    await failBeforeStart(inputsReport(input), error, env);
     return undefined;
   }
   const report = newReport(config.database, config.region, config.format, config.encryptionRecipients.length > 0);
@@ -119,30 +118,22 @@ async function writeSummary(report: Report, env: NodeJS.ProcessEnv): Promise<voi
     .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
 }
 
-/**
- * A cancelled job gets SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after that. The
- * teardown stops pg_dump and removes the local plaintext first (it needs no network), then the
- * rule; the post step still runs if this is too late.
- */
+/** A cancelled job: the teardown first (runner/cancellation.ts), then the summary and the exit. */
 function onCancel(session: Session, report: Report, deps: MainDeps): () => void {
-  let stopping = false;
-  const handler = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.endSection();
-    core.warning(`Received ${signal}: stopping pg_dump, removing the unfinished files and the firewall rule.`);
-    await session.teardown.run();
-    report.failedPhase ??= "dump";
-    const failure = recordFailure(report, new ActionError(report.failedPhase, `Cancelled by ${signal}.`, { hint: CANCELLED_HINT }));
-    await writeSummary(report, deps.env);
-    core.setFailed(`The backup was cancelled (${signal}); no dump was uploaded.`);
-    core.info(whatToDoLine(failure));
-    deps.exit(1);
-  };
-  deps.signals.on("SIGINT", handler);
-  deps.signals.on("SIGTERM", handler);
-  return () => {
-    deps.signals.off("SIGINT", handler);
-    deps.signals.off("SIGTERM", handler);
-  };
+  return onCancellation({
+    teardown: session.teardown,
+    signals: deps.signals,
+    exit: deps.exit,
+    onSignal: (signal) => {
+      log.endSection();
+      core.warning(`Received ${signal}: stopping pg_dump, removing the unfinished files and the firewall rule.`);
+    },
+    afterTeardown: async (signal) => {
+      report.failedPhase ??= "dump";
+      const failure = recordFailure(report, new ActionError(report.failedPhase, `Cancelled by ${signal}.`, { hint: CANCELLED_HINT }));
+      await writeSummary(report, deps.env);
+      core.setFailed(`The backup was cancelled (${signal}); no dump was uploaded.`);
+      core.info(whatToDoLine(failure));
+    },
+  });
 }

@@ -15,6 +15,8 @@ export interface PostDeps {
   env: NodeJS.ProcessEnv;
   state: StateStore;
   newClient?: (options: ScalingoOptions) => ScalingoClient;
+  /** The step's inputs (core.getInput: INPUT_* in the process environment). */
+  input?: (name: string) => string;
 }
 
 const log = { info: core.info, warning: core.warning, debug: core.debug };
@@ -28,7 +30,7 @@ export async function runPost(deps: PostDeps = { env: process.env, state: action
   const teardown = new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`));
   deferLeftovers(teardown, deps.state, log);
   teardown.defer("rule", "remove the firewall rule", () =>
-    removeRuleMainLeft(() => parseConfig((name) => core.getInput(name), deps.env, new Date(), availableParallelism()), deps),
+    removeRuleMainLeft(() => parseConfig(deps.input ?? ((name) => core.getInput(name)), deps.env, new Date(), availableParallelism()), deps),
   );
   await teardown.run();
 }
