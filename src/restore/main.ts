@@ -1,12 +1,11 @@
 import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
 import { ActionError, errorMessage } from "../errors.js";
-import { removeQuietly } from "../runner/files.js";
+import { onCancellation } from "../runner/cancellation.js";
 import { actionLog } from "../runner/log.js";
 import { actionState } from "../runner/state.js";
 import { Teardown } from "../runner/teardown.js";
 import { parseRestoreConfig, type RestoreConfig } from "./config.js";
-import { closeFirewall } from "./firewall-session.js";
 import { type RestoreSession, restore } from "./restore.js";
 import { type RestoreRun, restoreOutputs } from "./run-report.js";
 import { restoreSummaryMarkdown } from "./summary.js";
@@ -28,10 +27,7 @@ export async function runRestoreMain(): Promise<void> {
     return;
   }
   const run: RestoreRun = { database: config.database, region: config.region, durationsMs: {} };
-  const session: RestoreSession = {
-    stop: new AbortController(),
-    teardown: new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`)),
-  };
+  const session: RestoreSession = { teardown: new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`)) };
   const stopOnSignal = onCancel(session, run);
   try {
     await restore(config, session, run, { state: actionState, log, setSecret: core.setSecret });
@@ -58,27 +54,21 @@ async function writeSummary(run: RestoreRun): Promise<void> {
     .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
 }
 
-/** SIGINT, then SIGTERM 7.5 s later: stop pg_restore, remove the rule and the private folder in those seconds. */
+/** A cancelled job: the teardown first (runner/cancellation.ts: pg_restore, the private folder, the rule), then the summary and the exit. */
 function onCancel(session: RestoreSession, run: RestoreRun): () => void {
-  let stopping = false;
-  const handler = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.endSection();
-    core.warning(`Received ${signal}: stopping pg_restore and removing the firewall rule.`);
-    session.stop.abort(new Error(`Cancelled by ${signal}.`));
-    if (session.client && session.rule) await closeFirewall(session.client, session.rule, run, { state: actionState, log });
-    await Promise.all([removeQuietly(session.folder), session.teardown.run()]);
-    run.failedPhase ??= "restore";
-    run.error = `Cancelled by ${signal}.`;
-    await writeSummary(run);
-    core.setFailed(`The restore was cancelled (${signal}).`);
-    process.exit(1);
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return () => {
-    process.off("SIGINT", handler);
-    process.off("SIGTERM", handler);
-  };
+  return onCancellation({
+    teardown: session.teardown,
+    signals: process,
+    exit: (code) => process.exit(code),
+    onSignal: (signal) => {
+      log.endSection();
+      core.warning(`Received ${signal}: stopping pg_restore, removing the private folder and the firewall rule.`);
+    },
+    afterTeardown: async (signal) => {
+      run.failedPhase ??= "restore";
+      run.error = `Cancelled by ${signal}.`;
+      await writeSummary(run);
+      core.setFailed(`The restore was cancelled (${signal}).`);
+    },
+  });
 }

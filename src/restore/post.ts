@@ -1,28 +1,32 @@
 import * as path from "node:path";
 import * as core from "@actions/core";
 import { State } from "../constants.js";
+import { errorMessage } from "../errors.js";
 import { removeRuleMainLeft } from "../post.js";
 import { removeQuietly } from "../runner/files.js";
 import { actionState } from "../runner/state.js";
-import { hasLeftoverRule } from "../scalingo/rule-removal.js";
+import { Teardown } from "../runner/teardown.js";
 import { parseRestoreConfig } from "./config.js";
 
 /**
- * The restore's safety net (`post-if: always()`): the private folder and the rule a killed or
- * failed main left behind. It never touches a rule main did not create.
+ * The restore's safety net (`post-if: always()`): what a killed or failed main saved and did not
+ * undo, in the teardown's order: the private folder (plaintext), then the rule. It never touches
+ * a rule main did not create.
  */
 export async function runRestorePost(): Promise<void> {
-  await removeFolder(actionState.get(State.restoreFolder));
-  if (!hasLeftoverRule(actionState)) {
-    core.info("No temporary firewall rule left to remove.");
-    return;
+  const teardown = new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`));
+  const folder = actionState.get(State.restoreFolder);
+  if (isOwnFolder(folder)) {
+    teardown.defer("plaintext", "remove the restore's private folder", async () => {
+      await removeQuietly(folder);
+      core.info("Removed the restore's private folder.");
+    });
   }
-  await removeRuleMainLeft(() => parseRestoreConfig((name) => core.getInput(name), process.env, 1));
+  teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseRestoreConfig((name) => core.getInput(name), process.env, 1)));
+  await teardown.run();
 }
 
 /** Only a folder of the action's own naming: saved state is trusted no further than that. */
-async function removeFolder(folder: string): Promise<void> {
-  if (!folder || !path.basename(folder).startsWith("scalingo-pg-dump-restore-")) return;
-  await removeQuietly(folder);
-  core.info("Removed the restore's private folder.");
+function isOwnFolder(folder: string): boolean {
+  return Boolean(folder) && path.basename(folder).startsWith("scalingo-pg-dump-restore-");
 }

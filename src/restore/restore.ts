@@ -9,28 +9,22 @@ import { type Reachable, waitUntilReachable } from "../postgres/reachability.js"
 import { phase } from "../report/report.js";
 import { type CommandRunner, runCommand } from "../runner/commands.js";
 import { removeQuietly } from "../runner/files.js";
+import { firstFailureStops } from "../runner/first-failure.js";
 import type { Teardown } from "../runner/teardown.js";
 import { ScalingoClient } from "../scalingo/client.js";
-import type { OpenRule } from "../scalingo/firewall.js";
+import { openFirewall } from "../scalingo/firewall-session.js";
 import type { Log, StateStore } from "../types.js";
 import type { RestoreConfig } from "./config.js";
-import { closeFirewall, openFirewall } from "./firewall-session.js";
 import { obtainDump } from "./obtain.js";
 import { runRestore } from "./pg-restore.js";
 import { type PreparedDump, prepareDump, privateFolder } from "./prepare.js";
 import type { RestoreRun } from "./run-report.js";
 import { countProblems, countRows, createFreshDatabase, dropDatabase, requireDatabase } from "./target.js";
 
-/** What the cancellation handler and the final cleanup need: kept current as the run goes. */
+/** What the run holds while it runs: everything it must undo is on the teardown, registered as it is acquired. */
 export interface RestoreSession {
-  client?: ScalingoClient;
-  rule?: OpenRule;
-  /** The private folder: downloads, decrypted and unpacked dumps. Removed on every path. */
-  folder?: string;
-  /** What the run acquired and must undo (the TLS folder so far), run by the finally and the cancel handler. */
+  /** The one place that undoes what the run acquired, in its fixed order (runner/teardown.ts); the finally and the cancellation handler run it. */
   teardown: Teardown;
-  /** Stops the install, the wait and pg_restore (cancellation, or a failure elsewhere). */
-  stop: AbortController;
 }
 
 export interface RestoreDeps {
@@ -45,10 +39,8 @@ export interface RestoreDeps {
 export async function restore(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps): Promise<void> {
   try {
     const dump = await beforeFirewall(config, session, run, deps);
-    await withFirewall(config, session, run, deps, dump);
+    await throughFirewall(config, session, run, deps, dump);
   } finally {
-    if (session.client && session.rule) await closeFirewall(session.client, session.rule, run, deps);
-    await removeQuietly(session.folder);
     await session.teardown.run();
   }
 }
@@ -57,12 +49,14 @@ export async function restore(config: RestoreConfig, session: RestoreSession, ru
 async function beforeFirewall(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps) {
   const { log } = deps;
   const runner = deps.run ?? runCommand;
-  session.folder = await privateFolder(config.tempDir);
-  deps.state.save(State.restoreFolder, session.folder);
+  const folder = await privateFolder(config.tempDir);
+  // Downloads and plaintext: removed by the teardown, or by the post step when main was killed.
+  deps.state.save(State.restoreFolder, folder);
+  session.teardown.defer("plaintext", "remove the restore's private folder", () => removeQuietly(folder));
   log.section?.("The dump");
-  const obtained = await phase(run, "download", () => obtainDump(config, session.folder as string, log));
+  const obtained = await phase(run, "download", () => obtainDump(config, folder, log));
   Object.assign(run, { dumpName: obtained.name, source: obtained.description });
-  const dump = await phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder: session.folder as string, run: runner }));
+  const dump = await phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder, run: runner }));
   Object.assign(run, { format: dump.format, encrypted: dump.encrypted, sha256: dump.sha256, sha256Checked: Boolean(dump.manifest), dumpMajor: dump.major });
   log.info(describeDump(dump, obtained.name));
   if (config.verifyRowCounts === "true" && !dump.manifest?.tables)
@@ -73,7 +67,6 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
 
   log.section?.("Scalingo API and the runner's address");
   const client = new ScalingoClient({ ...config, onSecret: deps.setSecret, debug: log.debug });
-  session.client = client;
   const [{ connection, serverVersion }, ip] = await Promise.all([
     phase(run, "scalingo", () => readDatabase(client, config, deps, session)),
     phase(run, "ip-lookup", () => detectIp(config, log)),
@@ -96,7 +89,7 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
   log.info(
     `Database ${config.database}: PostgreSQL ${serverVersion}; runner IP ${ip}; pg_restore ${choice.major}${choice.kind === "install" ? " (installed while the rule propagates)" : ""}.`,
   );
-  return { dump, connection, ip, choice, platform };
+  return { dump, connection, ip, choice, platform, client };
 }
 
 function describeDump(dump: PreparedDump, name: string): string {
@@ -106,13 +99,43 @@ function describeDump(dump: PreparedDump, name: string): string {
 
 type Ready = Awaited<ReturnType<typeof beforeFirewall>>;
 
-async function withFirewall(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps, ready: Ready): Promise<void> {
+/** The firewall session (scalingo/firewall-session.ts): open, the client and the wait, the restore and its checks, close. */
+async function throughFirewall(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps, ready: Ready): Promise<void> {
+  deps.log.section?.("Firewall rule");
+  const firewall = await phase(run, "firewall", () =>
+    openFirewall({
+      client: ready.client,
+      rules: config,
+      ip: ready.ip,
+      state: deps.state,
+      log: deps.log,
+      teardown: session.teardown,
+      onRemoved: (at) => {
+        run.ruleRemovedAt ??= at;
+      },
+    }),
+  );
+  Object.assign(run, { ruleId: firewall.rule.id, ruleCreated: firewall.rule.created, ruleAddedAt: firewall.openedAt });
+  try {
+    deps.log.section?.("pg_restore client and database wait");
+    const { binDir, reachable } = await whileRulePropagates(config, session, run, deps, ready);
+    await restoreAndCheck(config, session, run, deps, { ...ready, binDir, reachable });
+  } finally {
+    // As soon as the work that needs it ends, however it ends.
+    await firewall.close();
+  }
+}
+
+/** Into a fresh database (or over the confirmed target), then the row counts, then drop-after. */
+async function restoreAndCheck(
+  config: RestoreConfig,
+  session: RestoreSession,
+  run: RestoreRun,
+  deps: RestoreDeps,
+  ready: Ready & { binDir: string; reachable: Reachable },
+): Promise<void> {
   const { log } = deps;
-  const client = session.client as ScalingoClient;
-  log.section?.("Firewall rule");
-  session.rule = await phase(run, "firewall", () => openFirewall(client, config, run, { ip: ready.ip, state: deps.state, log }));
-  log.section?.("pg_restore client and database wait");
-  const { binDir, reachable } = await whileRulePropagates(config, session, run, deps, ready);
+  const { binDir, reachable } = ready;
   const target = config.target ?? `restore_${utcStamp(deps.now ?? new Date()).toLowerCase()}`;
   run.target = target;
   log.section?.("Restore");
@@ -134,7 +157,7 @@ async function withFirewall(config: RestoreConfig, session: RestoreSession, run:
         over,
         jobs: config.jobs,
         args: config.pgRestoreArgs,
-        signal: session.stop.signal,
+        signal: session.teardown.ending,
         run: deps.run,
         log: log.info,
       });
@@ -187,21 +210,14 @@ async function whileRulePropagates(
   deps: RestoreDeps,
   ready: Ready,
 ): Promise<{ binDir: string; reachable: Reachable }> {
-  const stop = session.stop;
-  const first = <T>(work: Promise<T>) =>
-    work.catch((error) => {
-      if (!stop.signal.aborted) stop.abort(error);
-      throw error;
-    });
+  const together = firstFailureStops(session.teardown.ending);
   const runner = deps.run ?? runCommand;
-  const install = { run: runner, log: deps.log.info, signal: stop.signal, env: process.env, tempDir: config.tempDir };
-  const client = first(phase(run, "pg-dump-client", () => clientBinDir(ready.choice, ready.platform, install)));
-  const wait = first(
-    phase(run, "reachability", () => waitUntilReachable(ready.connection, { timeoutMs: config.reachableTimeoutMs, log: deps.log.info, signal: stop.signal })),
+  const install = { run: runner, log: deps.log.info, signal: together.signal, env: process.env, tempDir: config.tempDir };
+  const waitOptions = { timeoutMs: config.reachableTimeoutMs, log: deps.log.info, signal: together.signal };
+  const [binDir, reachable] = await together.settle(
+    together.track(phase(run, "pg-dump-client", () => clientBinDir(ready.choice, ready.platform, install))),
+    together.track(phase(run, "reachability", () => waitUntilReachable(ready.connection, waitOptions))),
   );
-  await Promise.allSettled([client, wait]);
-  if (stop.signal.aborted) throw stop.signal.reason;
-  const [binDir, reachable] = await Promise.all([client, wait]);
   deps.log.info(`Database reachable after ${(reachable.waitedMs / 1000).toFixed(1)} s (${reachable.attempts} attempt(s)).`);
   return { binDir, reachable };
 }
