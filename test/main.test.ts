@@ -1,0 +1,223 @@
+import { EventEmitter } from "node:events";
+import { readdir } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as path from "node:path";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { run } from "../src/main.js";
+import { runPost } from "../src/post.js";
+import { isRunning, type ProcessRecord } from "../src/runner/process-record.js";
+import { ScalingoClient } from "../src/scalingo/client.js";
+import { emulatorInputs, type SeededDatabase, startSeededDatabase } from "./e2e/world.js";
+import { type ArtifactEmulator, startArtifactEmulator } from "./emulators/artifact.js";
+import { type IpEmulator, startIpEmulator } from "./emulators/public-ip.js";
+import { type ScalingoEmulator, type ScalingoEmulatorOptions, startScalingoEmulator } from "./emulators/scalingo.js";
+import { createRunnerContext, REPO_ROOT, type RunnerContext } from "./support/runner.js";
+import { actionInputDefaults } from "./support/runner-parse.js";
+
+// The main step in-process (run() with its surroundings injected: inputs, environment, state,
+// signals, exit) against the emulators, the Scalingo one gating a real PostgreSQL. A job cancelled
+// at each phase: once the step has exited, the rule is gone and no plaintext is left, and the
+// post step finds nothing more to undo (or undoes the rest).
+
+/** The saved state, with a hook that sees every save as it happens (the test's clock for "now"). */
+class ObservedState {
+  readonly saved = new Map<string, string>();
+  private readonly listeners: ((key: string, value: string) => void)[] = [];
+  save = (key: string, value: string): void => {
+    this.saved.set(key, value);
+    for (const listener of this.listeners) listener(key, value);
+  };
+  get = (key: string): string => this.saved.get(key) ?? "";
+  onSave(listener: (key: string, value: string) => void): void {
+    this.listeners.push(listener);
+  }
+}
+
+interface Step {
+  scalingo: ScalingoEmulator;
+  ctx: RunnerContext;
+  state: ObservedState;
+  /** SIGINT as the runner sends it, asynchronously (never inside the code that triggered it). */
+  cancel(): void;
+  /** Resolves with the code main exits with after a cancellation. */
+  exited: Promise<number>;
+  /** run() itself: in-process it goes on after exit(), which the real process would not. */
+  running: Promise<void>;
+  /** Files left in the runner's dump folder. */
+  leftovers(): Promise<string[]>;
+  post(): Promise<{ connected: boolean }>;
+}
+
+describe("main step in-process: cancelled at each phase", () => {
+  let db: SeededDatabase;
+  let ip: IpEmulator;
+  let artifacts: ArtifactEmulator;
+  const opened: { close(): Promise<unknown> }[] = [];
+
+  beforeAll(async () => {
+    [db, ip, artifacts] = await Promise.all([startSeededDatabase(), startIpEmulator(), startArtifactEmulator()]);
+  });
+  afterEach(async () => {
+    vi.unstubAllEnvs();
+    // core.setFailed sets the exit code of the process running the tests: the failure is asserted here, not there.
+    process.exitCode = 0;
+    await Promise.allSettled(opened.splice(0).map((o) => o.close()));
+  });
+  afterAll(async () => {
+    await Promise.allSettled([ip?.close(), artifacts?.close()]);
+    await db?.pg.stop();
+  });
+
+  async function start(o: { scalingo?: Partial<ScalingoEmulatorOptions>; inputs?: Record<string, string>; resultsUrl?: string } = {}): Promise<Step> {
+    const scalingo = await startScalingoEmulator({ ...db.scalingo, ...o.scalingo });
+    const artifact = { ...artifacts.newRun(), ...(o.resultsUrl ? { resultsUrl: o.resultsUrl } : {}) };
+    const ctx = await createRunnerContext({ artifact });
+    opened.push(scalingo, { close: () => ctx.cleanup() });
+    const inputs: Record<string, string> = { ...actionInputDefaults(REPO_ROOT), ...emulatorInputs(db, scalingo, ip), upload: "false", ...o.inputs };
+    const input = (name: string) => (inputs[name] ?? "").trim();
+    const state = new ObservedState();
+    const signals = new EventEmitter();
+    let exit: (code: number) => void = () => undefined;
+    const exited = new Promise<number>((resolve) => {
+      exit = resolve;
+    });
+    const running = run({ env: ctx.env, state, exit, signals, input });
+    running.catch(() => undefined);
+    const dumpDir = path.join(ctx.env.RUNNER_TEMP as string, "scalingo-pg-dump");
+    return {
+      scalingo,
+      ctx,
+      state,
+      cancel: () => setImmediate(() => signals.emit("SIGINT", "SIGINT")),
+      exited,
+      running,
+      leftovers: () => readdir(dumpDir).catch(() => []),
+      post: async () => {
+        let connected = false;
+        await runPost({
+          env: ctx.env,
+          state,
+          input,
+          newClient: (options) => {
+            connected = true;
+            return new ScalingoClient(options);
+          },
+        });
+        return { connected };
+      },
+    };
+  }
+
+  it("before the rule exists (its request on the way): main stops there, and nothing is left once post ran", async () => {
+    // The POST's answer comes late: the cancellation lands between the request and the answer.
+    const step = await start();
+    step.scalingo.addFault({ method: "POST", path: /firewall_rules/, delayMs: 1_500 });
+    step.state.onSave((key) => {
+      if (key === "rule-label") step.cancel();
+    });
+    expect(await step.exited).toBe(1);
+    await step.running;
+    // Main did not go on to the wait or the dump once cancelled, and the rule created after its
+    // teardown looked for it was removed as soon as the answer came (should main still be there).
+    expect(step.state.get("pg-dump")).toBe("");
+    expect(step.scalingo.rules).toEqual([]);
+    expect(await step.leftovers()).toEqual([]);
+    await step.post();
+    expect(step.scalingo.rules).toEqual([]);
+  });
+
+  it("during the wait for the database: the rule is removed and the wait ends before main exits", async () => {
+    const step = await start({ scalingo: { ruleDelayMs: 600_000 } });
+    step.state.onSave((key, value) => {
+      if (key === "rule-id" && value) step.cancel();
+    });
+    expect(await step.exited).toBe(1);
+    expect(step.scalingo.rules).toEqual([]);
+    expect(step.state.get("rule-removed")).toBe("true");
+    expect(await step.leftovers()).toEqual([]);
+    await step.running;
+    expect(await step.post()).toEqual({ connected: false });
+  });
+
+  it("during pg_dump: pg_dump is stopped, its partial file removed and the rule removed before main exits", async () => {
+    // A lock held elsewhere keeps pg_dump waiting, whatever the machine's speed.
+    const locker = new pg.Client({ host: db.pg.socketDir, port: db.pg.port, user: "postgres", database: db.dbName });
+    await locker.connect();
+    await locker.query("BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE");
+    try {
+      const step = await start();
+      let record: ProcessRecord | undefined;
+      step.state.onSave((key, value) => {
+        if (key === "pg-dump" && value && !record) {
+          record = JSON.parse(value) as ProcessRecord;
+          step.cancel();
+        }
+      });
+      expect(await step.exited).toBe(1);
+      expect(record).toBeDefined();
+      expect(await isRunning(record as ProcessRecord)).toBe(false);
+      expect(await step.leftovers()).toEqual([]);
+      expect(step.scalingo.rules).toEqual([]);
+      await step.running;
+      expect(await step.post()).toEqual({ connected: false });
+    } finally {
+      await locker.end();
+    }
+  });
+
+  it("during the upload: the rule is long gone, no plaintext is left, only the finished encrypted dump", async () => {
+    const results = await startHeldService();
+    opened.push(results);
+    const recipient = await identityToRecipient(await generateIdentity());
+    const step = await start({ inputs: { upload: "true", "encryption-recipients": recipient }, resultsUrl: results.url });
+    // @actions/artifact reads the runner's variables from the process environment.
+    vi.stubEnv("ACTIONS_RUNTIME_TOKEN", step.ctx.env.ACTIONS_RUNTIME_TOKEN);
+    vi.stubEnv("ACTIONS_RESULTS_URL", results.url);
+    results.onRequest = () => step.cancel();
+    expect(await step.exited).toBe(1);
+    expect(step.scalingo.rules).toEqual([]);
+    const left = await step.leftovers();
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/\.dump\.age$/);
+    // Only now does the held request get its answer: the real process would be gone.
+    results.release();
+    await step.running;
+    await step.post();
+    expect(await step.leftovers()).toEqual(left);
+  });
+});
+
+/** A results service whose first request is held (a slow upload) until release(); then every request fails with a 400. */
+async function startHeldService(): Promise<{ url: string; onRequest: () => void; release(): void; close(): Promise<void> }> {
+  const held: ServerResponse[] = [];
+  let released = false;
+  const refuse = (res: ServerResponse) => {
+    res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ code: "invalid_argument", msg: "refused by the test" }));
+  };
+  const service: { url: string; onRequest: () => void; release(): void; close(): Promise<void> } = {
+    url: "",
+    onRequest: () => undefined,
+    release: () => {
+      released = true;
+      for (const res of held.splice(0)) refuse(res);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        service.release();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    if (released) return refuse(res);
+    held.push(res);
+    service.onRequest();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  service.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return service;
+}
