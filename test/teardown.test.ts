@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createOwned } from "../src/backup/dump-files.js";
 import { newSession } from "../src/backup/session.js";
+import { firstFailureStops } from "../src/runner/first-failure.js";
 import { PlaintextFiles, parseSavedPaths } from "../src/runner/plaintext.js";
 import { isRunning, recordProcess, stopRecorded } from "../src/runner/process-record.js";
 import { Teardown } from "../src/runner/teardown.js";
@@ -28,6 +29,17 @@ describe("Teardown", () => {
     await t.run();
     expect(done).toEqual(["writers", "plaintext", "rule", "servers"]);
     expect(t.pending).toBe(0);
+  });
+
+  it("its start is a signal: what waits on `ending` stops before the first undo runs", async () => {
+    const t = new Teardown(() => undefined);
+    let abortedWhenWritersStopped: boolean | undefined;
+    t.defer("writers", "pg_dump", () => {
+      abortedWhenWritersStopped = t.ending.aborted;
+    });
+    expect(t.ending.aborted).toBe(false);
+    await t.run();
+    expect(abortedWhenWritersStopped).toBe(true);
   });
 
   it("runs each undo once, though the catch, the cancel handler and the finally all call it", async () => {
@@ -125,5 +137,32 @@ describe("process records", () => {
     expect(await stopRecorded(record ?? { pid: 0, startTicks: "" }, 300)).toBe(true);
     expect(await exited).toBe("SIGKILL");
     expect(await stopRecorded(record ?? { pid: 0, startTicks: "" }, 100)).toBe(false);
+  });
+});
+
+describe("firstFailureStops", () => {
+  it("the first failure stops the others, and it is the one thrown once all have settled", async () => {
+    const ending = new AbortController();
+    const together = firstFailureStops(ending.signal);
+    let stoppedSeen = false;
+    const waiting = together.track(
+      new Promise<string>((_resolve, reject) =>
+        together.signal.addEventListener("abort", () => {
+          stoppedSeen = true;
+          reject(new Error("stopped"));
+        }),
+      ),
+    );
+    const failing = together.track(Promise.reject(new Error("install failed")));
+    await expect(together.settle(waiting, failing)).rejects.toThrow("install failed");
+    expect(stoppedSeen).toBe(true);
+  });
+
+  it("the run's end stops them too", async () => {
+    const ending = new AbortController();
+    const together = firstFailureStops(ending.signal);
+    ending.abort(new Error("the run is ending"));
+    expect(together.signal.aborted).toBe(true);
+    await expect(together.settle(together.track(Promise.resolve(1)), together.track(Promise.resolve("a")))).resolves.toEqual([1, "a"]);
   });
 });
