@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6804);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1989);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28932,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 6804:
+/***/ 1989:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28947,16 +28947,716 @@ __nccwpck_require__.d(__webpack_exports__, {
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 9 modules
 var core = __nccwpck_require__(9584);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/constants.ts
+/** Names shared by the main and post steps: saved-state keys, defaults. */
+const constants_State = {
+    /** Label of the rule main is about to add; saved before the POST so post can find a rule whose id main never saw. */
+    ruleLabel: "rule-label",
+    /** Address of that rule, saved with the label: post matches both, since a label alone may be shared. */
+    ruleCidr: "rule-cidr",
+    /** The default label's random token, saved before the POST: what identifies this job's rule (see rule-label.ts). */
+    ruleToken: "rule-token",
+    /** Id of the rule this job created; saved right after the API answered. */
+    ruleId: "rule-id",
+    /** The database-API form the rules answered in ("regional" or "legacy"): post calls the same. */
+    firewallApi: "firewall-api",
+    /** "true" once main removed its rule itself: post has nothing to do. */
+    ruleRemoved: "rule-removed",
+    /** The restore check's server ({folder, binDir, osUser}), saved before it starts: post stops it if main died before. */
+    restoreServer: "restore-server",
+    /** The restore action's private folder (downloads, plaintext): post removes it if main could not. */
+    restoreFolder: "restore-folder",
+    /** Files and folders not finished yet (JSON list), saved before each is created: post removes what main did not. */
+    plaintext: "plaintext",
+    /** The running pg_dump ({pid, startTicks}), "" once it ended: post stops a pg_dump a killed main left writing. */
+    pgDump: "pg-dump",
+};
+const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"];
+const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
+const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/scalingo-pg-dump)";
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
+var exec = __nccwpck_require__(2876);
+;// CONCATENATED MODULE: ./src/runner/commands.ts
+
+
+
+/** Probes and local commands answer in seconds; the slow ones (apt) say how long they may take. */
+const DEFAULT_TIMEOUT_SECONDS = 120;
+/**
+ * For work whose length grows with the database (tar, restore): GitHub's limit for a whole job.
+ * The firewall is closed by then; this only ends a hang.
+ */
+const LONG_TIMEOUT_SECONDS = (/* unused pure expression or super */ null && (6 * 3600));
+const KILL_AFTER_SECONDS = 10;
+/** What coreutils `timeout` exits with when the time ran out (124), or when TERM was not enough (137). */
+const TIMED_OUT = [124, 137];
+/**
+ * Through @actions/exec, like every action: the command line is logged and output streamed as it
+ * comes. A program that cannot be started answers 127, as a shell would, instead of throwing.
+ * @actions/exec has no timeout and no handle on the child, so on Linux the command runs under
+ * coreutils `timeout`; a command that must stop on `signal` needs the handle: see spawnCommand.
+ */
+const commands_runCommand = async (file, args, options = {}) => {
+    const seconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+    if (options.signal)
+        return spawnCommand(file, args, options);
+    const [bin, argv] = bounded(file, args, seconds);
+    const out = new external_node_string_decoder_namespaceObject.StringDecoder("utf8");
+    const err = new external_node_string_decoder_namespaceObject.StringDecoder("utf8");
+    let stdout = "";
+    let stderr = "";
+    try {
+        const code = await (0,exec/* exec */.m)(bin, argv, {
+            env: childEnv(options.env ?? {}),
+            ignoreReturnCode: true,
+            silent: options.silent ?? false,
+            listeners: {
+                stdout: (data) => {
+                    if (options.onStdout)
+                        options.onStdout(data);
+                    else
+                        stdout += out.write(data);
+                },
+                stderr: (data) => {
+                    stderr += err.write(data);
+                },
+            },
+        });
+        return withTimeoutNote({ code, stdout: stdout + out.end(), stderr: stderr + err.end() }, bin !== file, seconds);
+    }
+    catch (error) {
+        return { code: 127, stdout: "", stderr: error instanceof Error ? error.message : String(error) };
+    }
+};
+/**
+ * The same, in a plain spawn: @actions/exec gives no handle to stop a child, and a stalled apt or
+ * curl must stop as soon as the run fails elsewhere, not when its timeout ends. The child leads its
+ * own process group so the stop reaches what it started (apt's download methods, dpkg).
+ */
+function spawnCommand(file, args, options = {}) {
+    const seconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+    const [bin, argv] = bounded(file, args, seconds);
+    const log = !options.silent;
+    if (log)
+        process.stdout.write(`[command]${[file, ...args].join(" ")}\n`);
+    return new Promise((resolve) => {
+        if (options.signal?.aborted)
+            return resolve({ code: 130, stdout: "", stderr: "not started: the run was stopped" });
+        const child = (0,external_node_child_process_namespaceObject.spawn)(bin, argv, { env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"], detached: true });
+        let stdout = "";
+        let stderr = "";
+        let stopped = false;
+        child.stdout.on("data", (data) => {
+            if (options.onStdout)
+                options.onStdout(data);
+            else
+                stdout += data.toString();
+            if (log)
+                process.stdout.write(data);
+        });
+        child.stderr.on("data", (data) => {
+            stderr += data.toString();
+            if (log)
+                process.stderr.write(data);
+        });
+        const signalGroup = (signal) => {
+            try {
+                if (child.pid)
+                    process.kill(-child.pid, signal);
+            }
+            catch {
+                child.kill(signal);
+            }
+        };
+        let killer;
+        const stop = () => {
+            stopped = true;
+            signalGroup("SIGTERM");
+            killer = setTimeout(() => signalGroup("SIGKILL"), KILL_AFTER_SECONDS * 1000);
+        };
+        options.signal?.addEventListener("abort", stop, { once: true });
+        const finish = (result) => {
+            options.signal?.removeEventListener("abort", stop);
+            clearTimeout(killer);
+            resolve(result);
+        };
+        child.on("error", (error) => finish({ code: 127, stdout, stderr: error.message }));
+        child.on("close", (code, signal) => {
+            if (stopped)
+                return finish({ code: code ?? 143, stdout, stderr: `${stderr}\nstopped: the run failed elsewhere` });
+            finish(withTimeoutNote({ code: code ?? (signal === "SIGKILL" ? 137 : 143), stdout, stderr }, bin !== file, seconds));
+        });
+    });
+}
+/**
+ * Linux runners all have `timeout` (coreutils, or BusyBox's in small containers, hence the short
+ * options). Under sudo it goes inside, so it runs as root too: the runner's user may not be allowed
+ * to signal the root processes it must stop. Elsewhere nothing slow runs (no install), so as is.
+ */
+function bounded(file, args, seconds) {
+    if (process.platform !== "linux")
+        return [file, args];
+    const limit = ["-k", String(KILL_AFTER_SECONDS), String(seconds)];
+    if (file === "sudo" && args[0] === "-n")
+        return ["sudo", ["-n", ...preserveProxy(), "timeout", ...limit, ...args.slice(1)]];
+    return ["timeout", [...limit, file, ...args]];
+}
+function withTimeoutNote(result, wasBounded, seconds) {
+    if (!wasBounded || !TIMED_OUT.includes(result.code))
+        return result;
+    return { ...result, stderr: `${result.stderr}\ntimed out after ${seconds} s` };
+}
+/**
+ * The environment every child process gets: what programs need to run, plus `extra`, and nothing
+ * else. The runner's environment holds INPUT_API-TOKEN, ACTIONS_RUNTIME_TOKEN and sometimes the
+ * OIDC request token; no child (pg_dump, sudo, apt and its maintainer scripts) needs them.
+ */
+function childEnv(extra) {
+    // No PG* variable: pg_dump gets the connection's, decided once (postgres/tls.ts honours the
+    // runner's PGSSLMODE, PGSSLROOTCERT, PGCHANNELBINDING and PGREQUIREAUTH there). APT_CONFIG:
+    // apt's own configuration file, set by hosts that configure apt through it (proxies, mirrors, roots).
+    // RUNNER_TRACKING_ID: the runner reaps the processes that carry it when the job ends ("Cleaning
+    // up orphan processes"); a pg_dump, postgres or apt a killed step left behind must carry it too.
+    const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG", "RUNNER_TRACKING_ID", ...PROXY_VARIABLES];
+    const env = {};
+    for (const key of keep) {
+        const value = process.env[key];
+        if (value !== undefined)
+            env[key] = value;
+    }
+    return { ...env, ...extra };
+}
+/**
+ * A runner behind a proxy reaches apt.postgresql.org only through it: curl and apt read these
+ * (apt when no Acquire::*::Proxy is configured), so the install's children keep them.
+ */
+const PROXY_VARIABLES = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"];
+/**
+ * sudo resets the environment; naming the proxy variables keeps them for root's curl and apt. By
+ * name, not as `env https_proxy=...` words: a proxy URL may hold a password, and argv is public.
+ */
+function preserveProxy() {
+    const present = PROXY_VARIABLES.filter((name) => process.env[name] !== undefined);
+    return present.length ? [`--preserve-env=${present.join(",")}`] : [];
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/runner/files.ts
+
+
+
+/** sha256 of a file through one reused 1 MiB buffer: constant memory, no garbage per chunk. */
+async function sha256File(file) {
+    const hash = createHash("sha256");
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const handle = await open(file, "r");
+    try {
+        for (let read = 1; read > 0;) {
+            ({ bytesRead: read } = await handle.read(buffer, 0, buffer.length, null));
+            hash.update(buffer.subarray(0, read));
+        }
+    }
+    finally {
+        await handle.close();
+    }
+    return hash.digest("hex");
+}
+async function readTail(file, bytes) {
+    const handle = await open(file, "r");
+    try {
+        const { size } = await handle.stat();
+        const length = Math.min(size, bytes);
+        const buffer = Buffer.alloc(length);
+        await handle.read(buffer, 0, length, size - length);
+        return buffer.toString("utf8");
+    }
+    finally {
+        await handle.close();
+    }
+}
+/**
+ * The dump's folder, private to the runner's user: a dump holds every row of production. Folders
+ * this creates are set to 0700 explicitly (mkdir's mode goes through the umask); an existing
+ * folder the user chose is left as it is: the files in it are private themselves.
+ */
+async function prepareDumpDir(dumpPath) {
+    const folder = path.dirname(dumpPath);
+    const first = await mkdir(folder, { recursive: true, mode: 0o700 });
+    if (!first)
+        return;
+    for (let dir = folder;; dir = path.dirname(dir)) {
+        await chmod(dir, 0o700);
+        if (dir === first || dir === path.dirname(dir))
+            break;
+    }
+}
+/**
+ * Creates an empty file (0600) or folder (0700) that must not exist yet, for a program to write
+ * into: it keeps the mode of an existing file (pg_dump, tar), whatever the umask.
+ */
+async function createPrivate(target, kind) {
+    if (kind === "dir") {
+        await mkdir(target, { mode: 0o700 });
+        await chmod(target, 0o700);
+        return;
+    }
+    const handle = await open(target, "wx", 0o600);
+    try {
+        await handle.chmod(0o600);
+    }
+    finally {
+        await handle.close();
+    }
+}
+async function removeQuietly(target) {
+    if (target)
+        await (0,promises_namespaceObject.rm)(target, { recursive: true, force: true }).catch(() => undefined);
+}
+/** lstat, not stat: a dangling symlink is something a write would follow, so it "exists". */
+async function exists(target) {
+    return (0,promises_namespaceObject.lstat)(target).then(() => true, () => false);
+}
+
+;// CONCATENATED MODULE: ./src/restore-check/postmaster.ts
+
+
+/**
+ * The pid in `postmaster.pid`, only if it is that data directory's postmaster: the file belongs to
+ * the server's user, who could write any pid into it (a root step must not signal on its word).
+ * A postmaster runs in its data directory, as the server's user, and keeps its command line
+ * (`.../postgres -D <data> ...`); its backends rename themselves (`postgres: user db ...`).
+ */
+async function verifiedPostmaster(data, uid) {
+    const pid = Number((await (0,promises_namespaceObject.readFile)(external_node_path_namespaceObject.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
+    if (!Number.isInteger(pid) || pid <= 1)
+        return undefined;
+    try {
+        const [cwd, expected, status, cmdline] = await Promise.all([
+            (0,promises_namespaceObject.readlink)(`/proc/${pid}/cwd`),
+            (0,promises_namespaceObject.realpath)(data),
+            (0,promises_namespaceObject.readFile)(`/proc/${pid}/status`, "utf8"),
+            (0,promises_namespaceObject.readFile)(`/proc/${pid}/cmdline`, "utf8"),
+        ]);
+        const owner = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+        const program = external_node_path_namespaceObject.basename(cmdline.split("\0")[0] ?? "");
+        return cwd === expected && owner === uid && program === "postgres" ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** SIGQUIT (PostgreSQL's immediate shutdown) to a verified postmaster; false when there is none to signal. */
+async function quitPostmaster(data, uid) {
+    const pid = await verifiedPostmaster(data, uid);
+    if (!pid)
+        return false;
+    try {
+        process.kill(pid, "SIGQUIT");
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/restore-check/server-identity.ts
+
+/** Created for the purpose, on a root step only, when it does not exist yet (docs/decisions.md). */
+const DEDICATED_USER = "scalingo-pg-dump";
+/** Names an existing user instead: for admins who create users themselves (and for the tests, which must not create any). */
+const SERVER_USER_ENV = "SCALINGO_PG_DUMP_SERVER_USER";
+/**
+ * Never these: root (PostgreSQL refuses it, and it would own the runner), `nobody` (shared by
+ * unrelated daemons, whose files the server could then reach), `postgres` (on a self-hosted runner
+ * it may own a real cluster, which a restored database's code could then read or stop).
+ */
+const REFUSED = new Set(["root", "nobody", "postgres"]);
+const NOBODY_UID = 65534;
+/**
+ * Who runs the server when this step is root: the user named by SCALINGO_PG_DUMP_SERVER_USER, or
+ * else `scalingo-pg-dump`, created (a system user without home or shell) the first time.
+ */
+async function server_identity_serverIdentity(requested, run) {
+    const name = requested?.trim() || DEDICATED_USER;
+    if (REFUSED.has(name)) {
+        throw new ActionError("restore-server", `${SERVER_USER_ENV} is "${name}": the restore check's server never runs as root, nobody or postgres. Name a user of its own.`);
+    }
+    let found = await lookUp(name, run);
+    if (!found && !requested) {
+        await createDedicatedUser(run);
+        found = await lookUp(name, run);
+    }
+    if (!found) {
+        throw new ActionError("restore-server", requested
+            ? `${SERVER_USER_ENV} names "${name}", but no such user exists on the runner.`
+            : `This step runs as root and PostgreSQL refuses to run as root, but the user \`${DEDICATED_USER}\` could not be created (useradd or adduser). Create it, set ${SERVER_USER_ENV} to a user of its own, run the job as another user, or use \`verify: list\`.`);
+    }
+    if (found.uid === 0 || found.uid === NOBODY_UID) {
+        throw new ActionError("restore-server", `The user "${name}" has uid ${found.uid}: the restore check's server needs an unprivileged user of its own.`);
+    }
+    return found;
+}
+async function lookUp(name, run) {
+    const [uid, gid] = await Promise.all([run("id", ["-u", name], { silent: true }), run("id", ["-g", name], { silent: true })]);
+    if (uid.code !== 0 || gid.code !== 0)
+        return undefined;
+    return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+/** shadow's useradd (Debian, Ubuntu), else BusyBox's adduser (Alpine containers). */
+async function createDedicatedUser(run) {
+    const created = await run("useradd", ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", DEDICATED_USER], { silent: true });
+    if (created.code === 127)
+        await run("adduser", ["-S", "-D", "-H", "-h", "/nonexistent", "-s", "/sbin/nologin", DEDICATED_USER], { silent: true });
+}
+/**
+ * Runs a program as `identity` (when this step is root), argv as given and no shell: setpriv
+ * drops every group and forbids gaining privileges again (no setuid program can give them back).
+ */
+function server_identity_runAs(identity, run) {
+    return (file, args, options = {}) => identity
+        ? run("setpriv", [`--reuid=${identity.uid}`, `--regid=${identity.gid}`, "--clear-groups", "--no-new-privs", "--", file, ...args], {
+            silent: true,
+            ...options,
+        })
+        : run(file, args, { silent: true, ...options });
+}
+
+;// CONCATENATED MODULE: ./src/restore-check/throwaway-server.ts
+
+
+
+
+
+
+
+// A Unix socket path is at most 107 bytes (sun_path); `/run/.s.PGSQL.5432` is appended to the folder.
+const MAX_FOLDER = 107 - "/run/.s.PGSQL.5432".length;
+// The socket is the only way in: no TCP listener, so the port needs no allocation and cannot clash.
+const PORT = 5432;
+const SUPERUSER = "scalingo_pg_dump_superuser";
+const FOLDER_PREFIX = "scalingo-pg-dump-restore-";
+/** Never the production role's name: that name is the restore role's. */
+const superuserName = (role) => (role === SUPERUSER ? `${SUPERUSER}_2` : SUPERUSER);
+/**
+ * The restore check only needs a server to load the dump into: durability is off (the data is
+ * thrown away), and no checkpoint interrupts the load. Nothing listens on TCP; the socket lives in
+ * a folder only the server's user can enter. Given on the command line (pg_ctl -o), not written
+ * into the data directory: a root step never writes into files the server's user controls.
+ * Each error line of the log starts with its SQLSTATE, which pg_restore does not print.
+ */
+function settings(socketDir) {
+    return [
+        ["listen_addresses", ""],
+        ["unix_socket_directories", socketDir],
+        ["port", String(PORT)],
+        ["fsync", "off"],
+        ["synchronous_commit", "off"],
+        ["full_page_writes", "off"],
+        ["wal_level", "minimal"],
+        ["max_wal_senders", "0"],
+        ["max_wal_size", "8GB"],
+        ["checkpoint_timeout", "1h"],
+        ["autovacuum", "off"],
+        ["maintenance_work_mem", "256MB"],
+        ["jit", "off"],
+        ["lc_messages", "C"],
+        ["log_line_prefix", "sqlstate=%e "],
+        ["log_min_error_statement", "panic"],
+    ];
+}
+/** pg_ctl passes -o to /bin/sh: each `-c name=value` is one single-quoted word. */
+function postgresOptions(socketDir) {
+    const quote = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+    return settings(socketDir)
+        .map(([name, value]) => `-c ${quote(`${name}=${value}`)}`)
+        .join(" ");
+}
+/**
+ * initdb and pg_ctl in a fresh folder under RUNNER_TEMP, as the current user; when this step is
+ * root, as a user of its own (server-identity.ts), through setpriv. The folder and its two
+ * subfolders are created here; then only the server's user writes below them.
+ */
+async function startThrowawayServer(o) {
+    const run = o.run ?? runCommand;
+    const osUser = o.root ? await serverIdentity(o.serverUser, run) : undefined;
+    const as = runAs(osUser, run);
+    const folder = await mkdtemp(path.join(await folderParent(o.tempDir, as), FOLDER_PREFIX));
+    o.onFolder?.({ folder, binDir: o.binDir, ...(osUser ? { osUser } : {}) });
+    const [data, socketDir] = [path.join(folder, "data"), path.join(folder, "run")];
+    const logFile = path.join(socketDir, "server.log");
+    const superuser = superuserName(o.role);
+    let started = false;
+    const stop = async () => {
+        if (started) {
+            started = false;
+            await stopServer(o.binDir, folder, as, osUser);
+        }
+        await removeFolder(folder, as, osUser);
+    };
+    try {
+        await makeFolders(folder, [data, socketDir], osUser);
+        const init = await as(path.join(o.binDir, "initdb"), [
+            "-D",
+            data,
+            "-U",
+            superuser,
+            "--auth-local=trust",
+            "--auth-host=reject",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
+        if (init.code !== 0)
+            throw new ActionError("restore-server", `initdb failed (exit ${init.code}): ${(init.stderr || init.stdout).trim().slice(-1500)}`);
+        started = true;
+        const start = await as(path.join(o.binDir, "pg_ctl"), ["-D", data, "-l", logFile, "-o", postgresOptions(socketDir), "-w", "-t", "60", "start"]);
+        if (start.code !== 0) {
+            const serverLog = await readFile(logFile, "utf8").catch(() => "");
+            throw new ActionError("restore-server", `The throwaway PostgreSQL server did not start (exit ${start.code}): ${start.stderr.trim()}\n${serverLog.slice(-1500)}`);
+        }
+    }
+    catch (error) {
+        await stop();
+        throw error;
+    }
+    return { folder, socketDir, port: PORT, role: o.role, superuser, logFile, binDir: o.binDir, ...(osUser ? { osUser } : {}), stop };
+}
+/**
+ * The folder stays this step's (0700, or 0711 for root so the server's user can pass through);
+ * `data` and `run` are created empty and handed to the server's user before it runs anything.
+ */
+async function makeFolders(folder, inside, osUser) {
+    if (osUser)
+        await chmod(folder, 0o711);
+    for (const dir of inside) {
+        await mkdir(dir, { mode: 0o700 });
+        if (osUser)
+            await chown(dir, osUser.uid, osUser.gid);
+    }
+}
+/** Immediate shutdown: the data is thrown away anyway. SIGQUIT to a verified postmaster when pg_ctl cannot do it. */
+async function stopServer(binDir, folder, as, osUser) {
+    const data = external_node_path_namespaceObject.join(folder, "data");
+    const stopped = await as(external_node_path_namespaceObject.join(binDir, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
+    if (stopped.code !== 0)
+        await quitPostmaster(data, osUser?.uid ?? process.getuid?.() ?? -1);
+}
+/**
+ * What the server's user wrote is removed as that user (a root `rm -r` racing that user's
+ * symlinks could be led anywhere); then this step removes its own, now empty, folder.
+ */
+async function removeFolder(folder, as, osUser) {
+    if (osUser)
+        await as("rm", ["-rf", "--", external_node_path_namespaceObject.join(folder, "data"), external_node_path_namespaceObject.join(folder, "run")]);
+    await removeQuietly(folder);
+}
+/**
+ * The post step's safety net: a main killed outright (SIGKILL, out of memory) leaves the server
+ * running with a restored copy of production in its folder. Only a folder this action created
+ * (its name, its data directory) is touched.
+ */
+async function removeLeftoverServer(saved, run = commands_runCommand) {
+    if (!external_node_path_namespaceObject.basename(saved.folder).startsWith(FOLDER_PREFIX) || !(await exists(external_node_path_namespaceObject.join(saved.folder, "data", "PG_VERSION"))))
+        return false;
+    const osUser = typeof saved.osUser === "object" ? saved.osUser : undefined;
+    const as = server_identity_runAs(osUser, run);
+    if (await exists(external_node_path_namespaceObject.join(saved.folder, "data", "postmaster.pid")))
+        await stopServer(saved.binDir, saved.folder, as, osUser);
+    await removeFolder(saved.folder, as, osUser);
+    return true;
+}
+/**
+ * RUNNER_TEMP, unless the server's user cannot reach it (a root-owned private folder above it) or
+ * the socket path would be too long: then /tmp, which every user can traverse.
+ */
+async function folderParent(tempDir, as) {
+    const fits = path.resolve(tempDir).length + `/${FOLDER_PREFIX}XXXXXX`.length <= MAX_FOLDER;
+    if (!fits)
+        return "/tmp";
+    const reachable = await as("test", ["-x", tempDir]);
+    return reachable.code === 0 ? tempDir : "/tmp";
+}
+
+;// CONCATENATED MODULE: ./src/runner/plaintext.ts
+
+// Plaintext the run writes (the dump, its folder, its tar, a decompressed copy): every path is
+// known to the post step before the file exists, so a killed main leaves nothing post cannot find.
+/**
+ * The set of files and folders that are not a finished backup yet. Every change is saved at once
+ * (`persist`), so what post reads is what main knew. Paths are added before the file is created
+ * exclusively and dropped when the creation finds something there (not this run's), and when the
+ * file is finished (the backup kept), so post never removes a file that existed before the run,
+ * nor a finished one.
+ */
+class PlaintextFiles extends Set {
+    persist;
+    constructor(persist = () => undefined) {
+        super();
+        this.persist = persist;
+    }
+    add(target) {
+        if (this.has(target))
+            return this;
+        super.add(target);
+        this.persist([...this]);
+        return this;
+    }
+    delete(target) {
+        const had = super.delete(target);
+        if (had)
+            this.persist([...this]);
+        return had;
+    }
+}
+/** Removes the listed files and folders (main's set, or what post read from the saved state). */
+async function removePlaintext(paths) {
+    await Promise.all([...paths].map((target) => removeQuietly(target)));
+}
+/** The paths main saved; anything unreadable counts as none. */
+function parseSavedPaths(saved) {
+    try {
+        const paths = JSON.parse(saved || "[]");
+        return Array.isArray(paths) ? paths.filter((p) => typeof p === "string" && p.length > 0) : [];
+    }
+    catch {
+        return [];
+    }
+}
+
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/runner/process-record.ts
+
+
+
+/** /proc/<pid>/stat: the name (field 2) may hold spaces and parentheses, so fields are counted after its last ")". */
+function parseStat(text) {
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0] ?? "", startTicks: fields[19] ?? "" };
+}
+/**
+ * Read right after the spawn, synchronously, so the record is saved before anything else runs.
+ * Undefined where there is no /proc (macOS): then only the live handle can stop the process.
+ */
+function recordProcess(pid) {
+    if (!pid)
+        return undefined;
+    try {
+        return { pid, startTicks: parseStat(readFileSync(`/proc/${pid}/stat`, "utf8")).startTicks };
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Whether the recorded process still runs: same pid, same start time, not a zombie. */
+async function isRunning(record) {
+    try {
+        const stat = parseStat(await (0,promises_namespaceObject.readFile)(`/proc/${record.pid}/stat`, "utf8"));
+        return stat.startTicks === record.startTicks && stat.state !== "Z";
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * Stops the recorded process, if it is still that process: SIGTERM, then SIGKILL when it has not
+ * ended after `graceMs`. Resolves whether it was running. Never signals a pid reused by another
+ * process.
+ */
+async function stopRecorded(record, graceMs = 2_000) {
+    if (!(await isRunning(record)))
+        return false;
+    signal(record.pid, "SIGTERM");
+    if (await endsWithin(record, graceMs))
+        return true;
+    if (await isRunning(record))
+        signal(record.pid, "SIGKILL");
+    await endsWithin(record, graceMs);
+    return true;
+}
+async function endsWithin(record, ms) {
+    for (let waited = 0; waited < ms; waited += 50) {
+        if (!(await isRunning(record)))
+            return true;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(50);
+    }
+    return !(await isRunning(record));
+}
+function signal(pid, name) {
+    try {
+        process.kill(pid, name);
+    }
+    catch {
+        // Ended between the check and the signal.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/backup/leftovers.ts
+
+
+
+
+
+// The post step's share of the teardown: what a killed main saved before acquiring it (pg_dump's
+// pid and start time, the unfinished files, the restore server's folder), undone in the teardown's
+// order by the same functions main's own teardown uses. The rule is the firewall session's.
+function deferLeftovers(teardown, state, log) {
+    const dump = savedProcess(state.get(constants_State.pgDump));
+    if (dump) {
+        teardown.defer("writers", "stop the pg_dump the main step left running", async () => {
+            if (await stopRecorded(dump))
+                log.info("Stopped the pg_dump that the main step left running.");
+        });
+    }
+    const paths = parseSavedPaths(state.get(constants_State.plaintext));
+    if (paths.length) {
+        teardown.defer("plaintext", "remove the unfinished dump files", async () => {
+            const present = (await Promise.all(paths.map(async (p) => ((await exists(p)) ? p : "")))).filter(Boolean);
+            await removePlaintext(present);
+            if (present.length)
+                log.info(`Removed what the main step left unfinished: ${present.join(", ")}.`);
+        });
+    }
+    const server = state.get(constants_State.restoreServer);
+    if (server) {
+        teardown.defer("servers", "stop the restore check's server left by the main step", async () => {
+            if (await removeLeftoverServer(JSON.parse(server)))
+                log.info("Stopped the restore check's server that the main step left running, and removed its folder.");
+        });
+    }
+}
+function savedProcess(saved) {
+    try {
+        const record = JSON.parse(saved || "null");
+        return record && Number.isInteger(record.pid) && typeof record.startTicks === "string" && record.startTicks
+            ? { pid: record.pid, startTicks: record.startTicks }
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./node_modules/@noble/hashes/utils.js
 /**
  * Checks if something is Uint8Array. Be careful: nodejs Buffer will return true.
@@ -48759,30 +49459,6 @@ function recipientProblem(line, position) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/constants.ts
-/** Names shared by the main and post steps: saved-state keys, defaults. */
-const constants_State = {
-    /** Label of the rule main is about to add; saved before the POST so post can find a rule whose id main never saw. */
-    ruleLabel: "rule-label",
-    /** Address of that rule, saved with the label: post matches both, since a label alone may be shared. */
-    ruleCidr: "rule-cidr",
-    /** The default label's random token, saved before the POST: what identifies this job's rule (see rule-label.ts). */
-    ruleToken: "rule-token",
-    /** Id of the rule this job created; saved right after the API answered. */
-    ruleId: "rule-id",
-    /** The database-API form the rules answered in ("regional" or "legacy"): post calls the same. */
-    firewallApi: "firewall-api",
-    /** "true" once main removed its rule itself: post has nothing to do. */
-    ruleRemoved: "rule-removed",
-    /** The restore check's server ({folder, binDir, osUser}): post stops it if main died before. */
-    restoreServer: "restore-server",
-    /** The restore action's private folder (downloads, plaintext): post removes it if main could not. */
-    restoreFolder: "restore-folder",
-};
-const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"];
-const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
-const USER_AGENT = "scalingo-pg-dump/1 (+https://github.com/marketplace/actions/scalingo-pg-dump)";
-
 ;// CONCATENATED MODULE: ./src/duration.ts
 // Durations in inputs: a bare number keeps the input's historical unit (seconds for
 // `reachable-timeout`, minutes for `stale-rule-age`), and a unit may be written instead
@@ -48837,8 +49513,6 @@ function duration(text, spec, fail) {
     return ms;
 }
 
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(3916);
 ;// CONCATENATED MODULE: ./src/urls.ts
 
 /**
@@ -49421,8 +50095,6 @@ function credentialsFrom(env, fail) {
     return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/scalingo/rule-label.ts
 
 // The firewall rule's label, in one place: the label the action writes by default, and the labels
@@ -49744,511 +50416,6 @@ function verifyLevel(value, fail) {
     return "list";
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
-var exec = __nccwpck_require__(2876);
-;// CONCATENATED MODULE: ./src/runner/commands.ts
-
-
-
-/** Probes and local commands answer in seconds; the slow ones (apt) say how long they may take. */
-const DEFAULT_TIMEOUT_SECONDS = 120;
-/**
- * For work whose length grows with the database (tar, restore): GitHub's limit for a whole job.
- * The firewall is closed by then; this only ends a hang.
- */
-const LONG_TIMEOUT_SECONDS = (/* unused pure expression or super */ null && (6 * 3600));
-const KILL_AFTER_SECONDS = 10;
-/** What coreutils `timeout` exits with when the time ran out (124), or when TERM was not enough (137). */
-const TIMED_OUT = [124, 137];
-/**
- * Through @actions/exec, like every action: the command line is logged and output streamed as it
- * comes. A program that cannot be started answers 127, as a shell would, instead of throwing.
- * @actions/exec has no timeout and no handle on the child, so on Linux the command runs under
- * coreutils `timeout`; a command that must stop on `signal` needs the handle: see spawnCommand.
- */
-const commands_runCommand = async (file, args, options = {}) => {
-    const seconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-    if (options.signal)
-        return spawnCommand(file, args, options);
-    const [bin, argv] = bounded(file, args, seconds);
-    const out = new external_node_string_decoder_namespaceObject.StringDecoder("utf8");
-    const err = new external_node_string_decoder_namespaceObject.StringDecoder("utf8");
-    let stdout = "";
-    let stderr = "";
-    try {
-        const code = await (0,exec/* exec */.m)(bin, argv, {
-            env: childEnv(options.env ?? {}),
-            ignoreReturnCode: true,
-            silent: options.silent ?? false,
-            listeners: {
-                stdout: (data) => {
-                    if (options.onStdout)
-                        options.onStdout(data);
-                    else
-                        stdout += out.write(data);
-                },
-                stderr: (data) => {
-                    stderr += err.write(data);
-                },
-            },
-        });
-        return withTimeoutNote({ code, stdout: stdout + out.end(), stderr: stderr + err.end() }, bin !== file, seconds);
-    }
-    catch (error) {
-        return { code: 127, stdout: "", stderr: error instanceof Error ? error.message : String(error) };
-    }
-};
-/**
- * The same, in a plain spawn: @actions/exec gives no handle to stop a child, and a stalled apt or
- * curl must stop as soon as the run fails elsewhere, not when its timeout ends. The child leads its
- * own process group so the stop reaches what it started (apt's download methods, dpkg).
- */
-function spawnCommand(file, args, options = {}) {
-    const seconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-    const [bin, argv] = bounded(file, args, seconds);
-    const log = !options.silent;
-    if (log)
-        process.stdout.write(`[command]${[file, ...args].join(" ")}\n`);
-    return new Promise((resolve) => {
-        if (options.signal?.aborted)
-            return resolve({ code: 130, stdout: "", stderr: "not started: the run was stopped" });
-        const child = (0,external_node_child_process_namespaceObject.spawn)(bin, argv, { env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"], detached: true });
-        let stdout = "";
-        let stderr = "";
-        let stopped = false;
-        child.stdout.on("data", (data) => {
-            if (options.onStdout)
-                options.onStdout(data);
-            else
-                stdout += data.toString();
-            if (log)
-                process.stdout.write(data);
-        });
-        child.stderr.on("data", (data) => {
-            stderr += data.toString();
-            if (log)
-                process.stderr.write(data);
-        });
-        const signalGroup = (signal) => {
-            try {
-                if (child.pid)
-                    process.kill(-child.pid, signal);
-            }
-            catch {
-                child.kill(signal);
-            }
-        };
-        let killer;
-        const stop = () => {
-            stopped = true;
-            signalGroup("SIGTERM");
-            killer = setTimeout(() => signalGroup("SIGKILL"), KILL_AFTER_SECONDS * 1000);
-        };
-        options.signal?.addEventListener("abort", stop, { once: true });
-        const finish = (result) => {
-            options.signal?.removeEventListener("abort", stop);
-            clearTimeout(killer);
-            resolve(result);
-        };
-        child.on("error", (error) => finish({ code: 127, stdout, stderr: error.message }));
-        child.on("close", (code, signal) => {
-            if (stopped)
-                return finish({ code: code ?? 143, stdout, stderr: `${stderr}\nstopped: the run failed elsewhere` });
-            finish(withTimeoutNote({ code: code ?? (signal === "SIGKILL" ? 137 : 143), stdout, stderr }, bin !== file, seconds));
-        });
-    });
-}
-/**
- * Linux runners all have `timeout` (coreutils, or BusyBox's in small containers, hence the short
- * options). Under sudo it goes inside, so it runs as root too: the runner's user may not be allowed
- * to signal the root processes it must stop. Elsewhere nothing slow runs (no install), so as is.
- */
-function bounded(file, args, seconds) {
-    if (process.platform !== "linux")
-        return [file, args];
-    const limit = ["-k", String(KILL_AFTER_SECONDS), String(seconds)];
-    if (file === "sudo" && args[0] === "-n")
-        return ["sudo", ["-n", ...preserveProxy(), "timeout", ...limit, ...args.slice(1)]];
-    return ["timeout", [...limit, file, ...args]];
-}
-function withTimeoutNote(result, wasBounded, seconds) {
-    if (!wasBounded || !TIMED_OUT.includes(result.code))
-        return result;
-    return { ...result, stderr: `${result.stderr}\ntimed out after ${seconds} s` };
-}
-/**
- * The environment every child process gets: what programs need to run, plus `extra`, and nothing
- * else. The runner's environment holds INPUT_API-TOKEN, ACTIONS_RUNTIME_TOKEN and sometimes the
- * OIDC request token; no child (pg_dump, sudo, apt and its maintainer scripts) needs them.
- */
-function childEnv(extra) {
-    // No PG* variable: pg_dump gets the connection's, decided once (postgres/tls.ts honours the
-    // runner's PGSSLMODE, PGSSLROOTCERT, PGCHANNELBINDING and PGREQUIREAUTH there). APT_CONFIG:
-    // apt's own configuration file, set by hosts that configure apt through it (proxies, mirrors, roots).
-    const keep = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "APT_CONFIG", ...PROXY_VARIABLES];
-    const env = {};
-    for (const key of keep) {
-        const value = process.env[key];
-        if (value !== undefined)
-            env[key] = value;
-    }
-    return { ...env, ...extra };
-}
-/**
- * A runner behind a proxy reaches apt.postgresql.org only through it: curl and apt read these
- * (apt when no Acquire::*::Proxy is configured), so the install's children keep them.
- */
-const PROXY_VARIABLES = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"];
-/**
- * sudo resets the environment; naming the proxy variables keeps them for root's curl and apt. By
- * name, not as `env https_proxy=...` words: a proxy URL may hold a password, and argv is public.
- */
-function preserveProxy() {
-    const present = PROXY_VARIABLES.filter((name) => process.env[name] !== undefined);
-    return present.length ? [`--preserve-env=${present.join(",")}`] : [];
-}
-
-;// CONCATENATED MODULE: ./src/runner/files.ts
-
-
-
-/** sha256 of a file through one reused 1 MiB buffer: constant memory, no garbage per chunk. */
-async function sha256File(file) {
-    const hash = createHash("sha256");
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    const handle = await open(file, "r");
-    try {
-        for (let read = 1; read > 0;) {
-            ({ bytesRead: read } = await handle.read(buffer, 0, buffer.length, null));
-            hash.update(buffer.subarray(0, read));
-        }
-    }
-    finally {
-        await handle.close();
-    }
-    return hash.digest("hex");
-}
-async function readTail(file, bytes) {
-    const handle = await open(file, "r");
-    try {
-        const { size } = await handle.stat();
-        const length = Math.min(size, bytes);
-        const buffer = Buffer.alloc(length);
-        await handle.read(buffer, 0, length, size - length);
-        return buffer.toString("utf8");
-    }
-    finally {
-        await handle.close();
-    }
-}
-/**
- * The dump's folder, private to the runner's user: a dump holds every row of production. Folders
- * this creates are set to 0700 explicitly (mkdir's mode goes through the umask); an existing
- * folder the user chose is left as it is: the files in it are private themselves.
- */
-async function prepareDumpDir(dumpPath) {
-    const folder = path.dirname(dumpPath);
-    const first = await mkdir(folder, { recursive: true, mode: 0o700 });
-    if (!first)
-        return;
-    for (let dir = folder;; dir = path.dirname(dir)) {
-        await chmod(dir, 0o700);
-        if (dir === first || dir === path.dirname(dir))
-            break;
-    }
-}
-/**
- * Creates an empty file (0600) or folder (0700) that must not exist yet, for a program to write
- * into: it keeps the mode of an existing file (pg_dump, tar), whatever the umask.
- */
-async function createPrivate(target, kind) {
-    if (kind === "dir") {
-        await mkdir(target, { mode: 0o700 });
-        await chmod(target, 0o700);
-        return;
-    }
-    const handle = await open(target, "wx", 0o600);
-    try {
-        await handle.chmod(0o600);
-    }
-    finally {
-        await handle.close();
-    }
-}
-async function removeQuietly(target) {
-    if (target)
-        await (0,external_node_fs_promises_namespaceObject.rm)(target, { recursive: true, force: true }).catch(() => undefined);
-}
-/** lstat, not stat: a dangling symlink is something a write would follow, so it "exists". */
-async function exists(target) {
-    return (0,external_node_fs_promises_namespaceObject.lstat)(target).then(() => true, () => false);
-}
-
-;// CONCATENATED MODULE: ./src/restore-check/postmaster.ts
-
-
-/**
- * The pid in `postmaster.pid`, only if it is that data directory's postmaster: the file belongs to
- * the server's user, who could write any pid into it (a root step must not signal on its word).
- * A postmaster runs in its data directory, as the server's user, and keeps its command line
- * (`.../postgres -D <data> ...`); its backends rename themselves (`postgres: user db ...`).
- */
-async function verifiedPostmaster(data, uid) {
-    const pid = Number((await (0,external_node_fs_promises_namespaceObject.readFile)(external_node_path_namespaceObject.join(data, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
-    if (!Number.isInteger(pid) || pid <= 1)
-        return undefined;
-    try {
-        const [cwd, expected, status, cmdline] = await Promise.all([
-            (0,external_node_fs_promises_namespaceObject.readlink)(`/proc/${pid}/cwd`),
-            (0,external_node_fs_promises_namespaceObject.realpath)(data),
-            (0,external_node_fs_promises_namespaceObject.readFile)(`/proc/${pid}/status`, "utf8"),
-            (0,external_node_fs_promises_namespaceObject.readFile)(`/proc/${pid}/cmdline`, "utf8"),
-        ]);
-        const owner = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-        const program = external_node_path_namespaceObject.basename(cmdline.split("\0")[0] ?? "");
-        return cwd === expected && owner === uid && program === "postgres" ? pid : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/** SIGQUIT (PostgreSQL's immediate shutdown) to a verified postmaster; false when there is none to signal. */
-async function quitPostmaster(data, uid) {
-    const pid = await verifiedPostmaster(data, uid);
-    if (!pid)
-        return false;
-    try {
-        process.kill(pid, "SIGQUIT");
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/restore-check/server-identity.ts
-
-/** Created for the purpose, on a root step only, when it does not exist yet (docs/decisions.md). */
-const DEDICATED_USER = "scalingo-pg-dump";
-/** Names an existing user instead: for admins who create users themselves (and for the tests, which must not create any). */
-const SERVER_USER_ENV = "SCALINGO_PG_DUMP_SERVER_USER";
-/**
- * Never these: root (PostgreSQL refuses it, and it would own the runner), `nobody` (shared by
- * unrelated daemons, whose files the server could then reach), `postgres` (on a self-hosted runner
- * it may own a real cluster, which a restored database's code could then read or stop).
- */
-const REFUSED = new Set(["root", "nobody", "postgres"]);
-const NOBODY_UID = 65534;
-/**
- * Who runs the server when this step is root: the user named by SCALINGO_PG_DUMP_SERVER_USER, or
- * else `scalingo-pg-dump`, created (a system user without home or shell) the first time.
- */
-async function server_identity_serverIdentity(requested, run) {
-    const name = requested?.trim() || DEDICATED_USER;
-    if (REFUSED.has(name)) {
-        throw new ActionError("restore-server", `${SERVER_USER_ENV} is "${name}": the restore check's server never runs as root, nobody or postgres. Name a user of its own.`);
-    }
-    let found = await lookUp(name, run);
-    if (!found && !requested) {
-        await createDedicatedUser(run);
-        found = await lookUp(name, run);
-    }
-    if (!found) {
-        throw new ActionError("restore-server", requested
-            ? `${SERVER_USER_ENV} names "${name}", but no such user exists on the runner.`
-            : `This step runs as root and PostgreSQL refuses to run as root, but the user \`${DEDICATED_USER}\` could not be created (useradd or adduser). Create it, set ${SERVER_USER_ENV} to a user of its own, run the job as another user, or use \`verify: list\`.`);
-    }
-    if (found.uid === 0 || found.uid === NOBODY_UID) {
-        throw new ActionError("restore-server", `The user "${name}" has uid ${found.uid}: the restore check's server needs an unprivileged user of its own.`);
-    }
-    return found;
-}
-async function lookUp(name, run) {
-    const [uid, gid] = await Promise.all([run("id", ["-u", name], { silent: true }), run("id", ["-g", name], { silent: true })]);
-    if (uid.code !== 0 || gid.code !== 0)
-        return undefined;
-    return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-/** shadow's useradd (Debian, Ubuntu), else BusyBox's adduser (Alpine containers). */
-async function createDedicatedUser(run) {
-    const created = await run("useradd", ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", DEDICATED_USER], { silent: true });
-    if (created.code === 127)
-        await run("adduser", ["-S", "-D", "-H", "-h", "/nonexistent", "-s", "/sbin/nologin", DEDICATED_USER], { silent: true });
-}
-/**
- * Runs a program as `identity` (when this step is root), argv as given and no shell: setpriv
- * drops every group and forbids gaining privileges again (no setuid program can give them back).
- */
-function server_identity_runAs(identity, run) {
-    return (file, args, options = {}) => identity
-        ? run("setpriv", [`--reuid=${identity.uid}`, `--regid=${identity.gid}`, "--clear-groups", "--no-new-privs", "--", file, ...args], {
-            silent: true,
-            ...options,
-        })
-        : run(file, args, { silent: true, ...options });
-}
-
-;// CONCATENATED MODULE: ./src/restore-check/throwaway-server.ts
-
-
-
-
-
-
-
-// A Unix socket path is at most 107 bytes (sun_path); `/run/.s.PGSQL.5432` is appended to the folder.
-const MAX_FOLDER = 107 - "/run/.s.PGSQL.5432".length;
-// The socket is the only way in: no TCP listener, so the port needs no allocation and cannot clash.
-const PORT = 5432;
-const SUPERUSER = "scalingo_pg_dump_superuser";
-const FOLDER_PREFIX = "scalingo-pg-dump-restore-";
-/** Never the production role's name: that name is the restore role's. */
-const superuserName = (role) => (role === SUPERUSER ? `${SUPERUSER}_2` : SUPERUSER);
-/**
- * The restore check only needs a server to load the dump into: durability is off (the data is
- * thrown away), and no checkpoint interrupts the load. Nothing listens on TCP; the socket lives in
- * a folder only the server's user can enter. Given on the command line (pg_ctl -o), not written
- * into the data directory: a root step never writes into files the server's user controls.
- * Each error line of the log starts with its SQLSTATE, which pg_restore does not print.
- */
-function settings(socketDir) {
-    return [
-        ["listen_addresses", ""],
-        ["unix_socket_directories", socketDir],
-        ["port", String(PORT)],
-        ["fsync", "off"],
-        ["synchronous_commit", "off"],
-        ["full_page_writes", "off"],
-        ["wal_level", "minimal"],
-        ["max_wal_senders", "0"],
-        ["max_wal_size", "8GB"],
-        ["checkpoint_timeout", "1h"],
-        ["autovacuum", "off"],
-        ["maintenance_work_mem", "256MB"],
-        ["jit", "off"],
-        ["lc_messages", "C"],
-        ["log_line_prefix", "sqlstate=%e "],
-        ["log_min_error_statement", "panic"],
-    ];
-}
-/** pg_ctl passes -o to /bin/sh: each `-c name=value` is one single-quoted word. */
-function postgresOptions(socketDir) {
-    const quote = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
-    return settings(socketDir)
-        .map(([name, value]) => `-c ${quote(`${name}=${value}`)}`)
-        .join(" ");
-}
-/**
- * initdb and pg_ctl in a fresh folder under RUNNER_TEMP, as the current user; when this step is
- * root, as a user of its own (server-identity.ts), through setpriv. The folder and its two
- * subfolders are created here; then only the server's user writes below them.
- */
-async function startThrowawayServer(o) {
-    const run = o.run ?? runCommand;
-    const osUser = o.root ? await serverIdentity(o.serverUser, run) : undefined;
-    const as = runAs(osUser, run);
-    const folder = await mkdtemp(path.join(await folderParent(o.tempDir, as), FOLDER_PREFIX));
-    const [data, socketDir] = [path.join(folder, "data"), path.join(folder, "run")];
-    const logFile = path.join(socketDir, "server.log");
-    const superuser = superuserName(o.role);
-    let started = false;
-    const stop = async () => {
-        if (started) {
-            started = false;
-            await stopServer(o.binDir, folder, as, osUser);
-        }
-        await removeFolder(folder, as, osUser);
-    };
-    try {
-        await makeFolders(folder, [data, socketDir], osUser);
-        const init = await as(path.join(o.binDir, "initdb"), [
-            "-D",
-            data,
-            "-U",
-            superuser,
-            "--auth-local=trust",
-            "--auth-host=reject",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]);
-        if (init.code !== 0)
-            throw new ActionError("restore-server", `initdb failed (exit ${init.code}): ${(init.stderr || init.stdout).trim().slice(-1500)}`);
-        started = true;
-        const start = await as(path.join(o.binDir, "pg_ctl"), ["-D", data, "-l", logFile, "-o", postgresOptions(socketDir), "-w", "-t", "60", "start"]);
-        if (start.code !== 0) {
-            const serverLog = await readFile(logFile, "utf8").catch(() => "");
-            throw new ActionError("restore-server", `The throwaway PostgreSQL server did not start (exit ${start.code}): ${start.stderr.trim()}\n${serverLog.slice(-1500)}`);
-        }
-    }
-    catch (error) {
-        await stop();
-        throw error;
-    }
-    return { folder, socketDir, port: PORT, role: o.role, superuser, logFile, binDir: o.binDir, ...(osUser ? { osUser } : {}), stop };
-}
-/**
- * The folder stays this step's (0700, or 0711 for root so the server's user can pass through);
- * `data` and `run` are created empty and handed to the server's user before it runs anything.
- */
-async function makeFolders(folder, inside, osUser) {
-    if (osUser)
-        await chmod(folder, 0o711);
-    for (const dir of inside) {
-        await mkdir(dir, { mode: 0o700 });
-        if (osUser)
-            await chown(dir, osUser.uid, osUser.gid);
-    }
-}
-/** Immediate shutdown: the data is thrown away anyway. SIGQUIT to a verified postmaster when pg_ctl cannot do it. */
-async function stopServer(binDir, folder, as, osUser) {
-    const data = external_node_path_namespaceObject.join(folder, "data");
-    const stopped = await as(external_node_path_namespaceObject.join(binDir, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "20", "stop"]);
-    if (stopped.code !== 0)
-        await quitPostmaster(data, osUser?.uid ?? process.getuid?.() ?? -1);
-}
-/**
- * What the server's user wrote is removed as that user (a root `rm -r` racing that user's
- * symlinks could be led anywhere); then this step removes its own, now empty, folder.
- */
-async function removeFolder(folder, as, osUser) {
-    if (osUser)
-        await as("rm", ["-rf", "--", external_node_path_namespaceObject.join(folder, "data"), external_node_path_namespaceObject.join(folder, "run")]);
-    await removeQuietly(folder);
-}
-/**
- * The post step's safety net: a main killed outright (SIGKILL, out of memory) leaves the server
- * running with a restored copy of production in its folder. Only a folder this action created
- * (its name, its data directory) is touched.
- */
-async function removeLeftoverServer(saved, run = commands_runCommand) {
-    if (!external_node_path_namespaceObject.basename(saved.folder).startsWith(FOLDER_PREFIX) || !(await exists(external_node_path_namespaceObject.join(saved.folder, "data", "PG_VERSION"))))
-        return false;
-    const osUser = typeof saved.osUser === "object" ? saved.osUser : undefined;
-    const as = server_identity_runAs(osUser, run);
-    if (await exists(external_node_path_namespaceObject.join(saved.folder, "data", "postmaster.pid")))
-        await stopServer(saved.binDir, saved.folder, as, osUser);
-    await removeFolder(saved.folder, as, osUser);
-    return true;
-}
-/**
- * RUNNER_TEMP, unless the server's user cannot reach it (a root-owned private folder above it) or
- * the socket path would be too long: then /tmp, which every user can traverse.
- */
-async function folderParent(tempDir, as) {
-    const fits = path.resolve(tempDir).length + `/${FOLDER_PREFIX}XXXXXX`.length <= MAX_FOLDER;
-    if (!fits)
-        return "/tmp";
-    const reachable = await as("test", ["-x", tempDir]);
-    return reachable.code === 0 ? tempDir : "/tmp";
-}
-
 ;// CONCATENATED MODULE: ./src/runner/state.ts
 
 /**
@@ -50267,6 +50434,91 @@ function runnerState() {
     };
 }
 const actionState = runnerState();
+
+;// CONCATENATED MODULE: ./src/runner/teardown.ts
+// The one place that knows how to undo what a run acquired, and in which order. Each step that
+// acquires something registers its undo here as it acquires it; the catch, the cancellation
+// handler and the `finally` all call run(). Node 24's AsyncDisposableStack would hold the undos,
+// but not the order by kind the run needs, and Node 20 (which runs the tests here) lacks it.
+/**
+ * The order of a teardown. Writers stop first, so no file grows again after it is removed; local
+ * plaintext goes next, before anything that may wait on the network (a rate-limited DELETE can
+ * take a minute, past the runner's SIGKILL); then the firewall rule; servers last.
+ */
+const TEARDOWN_ORDER = ["writers", "plaintext", "rule", "servers"];
+class Teardown {
+    onError;
+    entries = [];
+    running;
+    stopping = new AbortController();
+    /** `onError` says what could not be undone; one failed undo never stops the next. */
+    constructor(onError) {
+        this.onError = onError;
+    }
+    /** `what` names the undo for the error message: "stop pg_dump", "remove the dump's files". */
+    defer(stage, what, undo) {
+        const entry = { stage, what, undo };
+        this.entries.push(entry);
+        let done;
+        return {
+            now: () => {
+                done ??= this.take(entry) ? this.runOne(entry) : Promise.resolve();
+                return done;
+            },
+            release: () => {
+                this.take(entry);
+            },
+        };
+    }
+    /**
+     * Runs every undo still registered, stage by stage in TEARDOWN_ORDER (the undos of one stage at
+     * once); never throws. Called again while it runs, it waits for the same teardown; what was
+     * registered meanwhile (a step that was still starting) is undone in a further pass.
+     */
+    run() {
+        this.stopping.abort(new Error("Stopped: the run is ending."));
+        this.running ??= this.drain().finally(() => {
+            this.running = undefined;
+        });
+        return this.running;
+    }
+    /**
+     * Aborted when the teardown starts: a wait or a retry loop that outlives its own registration
+     * (the dump's retries wait for the database again) stops, and a failure it then sees is the
+     * run's end, not a lost connection.
+     */
+    get ending() {
+        return this.stopping.signal;
+    }
+    /** Whether anything is left to undo. */
+    get pending() {
+        return this.entries.length;
+    }
+    async drain() {
+        while (this.entries.length) {
+            for (const stage of TEARDOWN_ORDER) {
+                const due = this.entries.filter((e) => e.stage === stage).reverse();
+                // The undos of one stage are independent (several files, two servers): at once.
+                await Promise.all(due.map((entry) => (this.take(entry) ? this.runOne(entry) : undefined)));
+            }
+        }
+    }
+    take(entry) {
+        const at = this.entries.indexOf(entry);
+        if (at < 0)
+            return false;
+        this.entries.splice(at, 1);
+        return true;
+    }
+    async runOne(entry) {
+        try {
+            await entry.undo();
+        }
+        catch (error) {
+            this.onError(entry.what, error);
+        }
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/scalingo/answers.ts
 
@@ -50946,7 +51198,7 @@ async function openRule(client, o) {
  * removed any (a removed rule for this very IP must not be "reused"), then open this job's rule
  * under the user's label, or the default one with a fresh random token.
  */
-async function sweepAndOpen(client, config, o) {
+async function firewall_sweepAndOpen(client, config, o) {
     let rules = await client.listRules();
     // The list settled which form of the database API serves the rules: post must call the same.
     o.state.save(State.firewallApi, client.formOf("firewall_rules") ?? "");
@@ -50993,7 +51245,7 @@ function hasLeftoverRule(state) {
     return state.get(constants_State.ruleRemoved) !== "true" && Boolean(state.get(constants_State.ruleId) || state.get(constants_State.ruleLabel));
 }
 /** What happens to a rule main could not remove, read from what main saved: only what is true. */
-function whoRemovesLeftover(state) {
+function rule_removal_whoRemovesLeftover(state) {
     return hasLeftoverRule(state)
         ? "the post step will try again at the end of the job."
         : "remove it by hand (Scalingo dashboard, or `scalingo --database <id> database-firewall-rules`): it allowlists this runner's IP.";
@@ -51005,7 +51257,7 @@ function whoRemovesLeftover(state) {
  * answer, so a main that died in between left them to search by; a main that saved neither never
  * asked for a rule.
  */
-async function removeLeftoverRule(client, state, log) {
+async function rule_removal_removeLeftoverRule(client, state, log, leftBy = "main") {
     if (!hasLeftoverRule(state))
         return "none";
     let id = state.get(constants_State.ruleId);
@@ -51020,8 +51272,70 @@ async function removeLeftoverRule(client, state, log) {
     if (outcome === "still-open")
         throw new errors/* ActionError */.lZ("firewall", stillOpen(state.get(constants_State.ruleCidr), id));
     state.save(constants_State.ruleRemoved, "true");
-    log.info(outcome === "removed" ? "Removed the temporary firewall rule main left behind." : "The temporary firewall rule was already gone.");
+    const what = leftBy === "main" ? "the temporary firewall rule main left behind" : `the temporary firewall rule for ${state.get(constants_State.ruleCidr)}`;
+    log.info(outcome === "removed" ? `Removed ${what}.` : `${what[0]?.toUpperCase()}${what.slice(1)} was already gone.`);
     return outcome;
+}
+
+;// CONCATENATED MODULE: ./src/scalingo/firewall-session.ts
+
+
+
+/**
+ * Opens the rule; its removal is on the teardown from before the request (a lost answer may still
+ * have created it). A run whose teardown started meanwhile (a cancelled job) opens nothing more,
+ * and a rule whose answer came after the teardown looked for it is removed at once.
+ */
+async function openFirewall(o) {
+    o.teardown.ending.throwIfAborted();
+    const removal = o.teardown.defer("rule", "remove the firewall rule", () => removeSavedRule(o));
+    const rule = await sweepAndOpen(o.client, o.rules, { ip: o.ip, now: o.now ?? new Date(), state: o.state, log: o.log });
+    if (!rule.created)
+        removal.release();
+    if (o.teardown.ending.aborted) {
+        if (rule.created)
+            await removeSavedRule(o);
+        throw o.teardown.ending.reason;
+    }
+    if (rule.created)
+        o.log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
+    return { rule, openedAt: new Date(), close: () => removal.now() };
+}
+/**
+ * The whole session: open → `waitUntilReady` (given a signal that the teardown aborts) → `work` →
+ * close, the rule closed as soon as the work ends, however it ends.
+ */
+async function withFirewall(o, work) {
+    const session = await openFirewall(o);
+    try {
+        const ready = await o.waitUntilReady(o.teardown.ending);
+        return await work(ready, session.rule);
+    }
+    finally {
+        await session.close();
+    }
+}
+/** Main's removal, from the saved label, address and id: what post would do, a warning if it fails. */
+async function removeSavedRule(o) {
+    try {
+        if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none")
+            o.onRemoved?.(new Date());
+    }
+    catch (error) {
+        o.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(o.state)}`);
+    }
+}
+/**
+ * The post step's part: the rule a main step created and did not remove (it failed, was cancelled,
+ * or was killed). `connect` builds the client only when there is something to remove. Throws when
+ * it cannot: post is the last chance, and the error must say to remove the rule by hand.
+ */
+async function removeLeftoverFirewallRule(o) {
+    if (!hasLeftoverRule(o.state)) {
+        o.log.info("No temporary firewall rule left to remove.");
+        return false;
+    }
+    return (await rule_removal_removeLeftoverRule(await o.connect(), o.state, o.log, "main")) !== "none";
 }
 
 ;// CONCATENATED MODULE: ./src/post.ts
@@ -51035,44 +51349,39 @@ async function removeLeftoverRule(client, state, log) {
 
 
 
+
+const log = { info: core/* info */.pq, warning: core/* warning */.$e, debug: core/* debug */.Yz };
 /**
- * The safety net (`post-if: always()`): removes the rule main added and could not remove because
- * it failed, was cancelled or was killed. It never touches a rule main did not create.
+ * The safety net (`post-if: always()`): undoes what main saved and did not undo because it failed,
+ * was cancelled or was killed, in the teardown's order: a leftover pg_dump, the unfinished files,
+ * the rule main added, the restore check's server. It never touches what main did not create.
  */
-async function runPost() {
-    await removeRestoreServer();
-    if (!hasLeftoverRule(actionState)) {
-        core/* info */.pq("No temporary firewall rule left to remove.");
-        return;
-    }
-    await removeRuleMainLeft(() => parseConfig((name) => core/* getInput */.V4(name), process.env, new Date(), (0,external_node_os_namespaceObject.availableParallelism)()));
+async function runPost(deps = { env: process.env, state: actionState }) {
+    const teardown = new Teardown((what, error) => core/* warning */.$e(`Could not ${what}: ${(0,errors/* errorMessage */.gJ)(error)}`));
+    deferLeftovers(teardown, deps.state, log);
+    teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseConfig(deps.input ?? ((name) => core/* getInput */.V4(name)), deps.env, new Date(), (0,external_node_os_namespaceObject.availableParallelism)()), deps));
+    await teardown.run();
 }
-/** The rule main saved and did not remove, through the API form main used; the restore action's post uses it too. */
-async function removeRuleMainLeft(readConfig) {
+/**
+ * The rule main saved and did not remove, through the API form main used; the restore action's
+ * post uses it too. A failure fails the step, saying to remove the rule by hand: post is the last chance.
+ */
+async function removeRuleMainLeft(readConfig, deps = { state: actionState }) {
     try {
-        const config = readConfig();
-        core/* setSecret */.Pq(config.apiToken);
-        const saved = actionState.get(constants_State.firewallApi);
-        const client = new ScalingoClient({ ...config, onSecret: core/* setSecret */.Pq, debug: core/* debug */.Yz, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} });
-        await client.connect();
-        await removeLeftoverRule(client, actionState, { info: core/* info */.pq, warning: core/* warning */.$e });
+        await removeLeftoverFirewallRule({ connect: () => connect(readConfig(), deps), state: deps.state, log });
     }
     catch (error) {
         core/* setFailed */.C1(`Could not remove the temporary firewall rule: ${(0,errors/* errorMessage */.gJ)(error)}. Remove it by hand now (Scalingo dashboard, or \`scalingo --database <id> database-firewall-rules\`): it allowlists this runner's IP.`);
     }
 }
-/** The restore check's server, when main was killed before stopping it: stopped, its folder removed. */
-async function removeRestoreServer() {
-    const saved = actionState.get(constants_State.restoreServer);
-    if (!saved)
-        return;
-    try {
-        if (await removeLeftoverServer(JSON.parse(saved)))
-            core/* info */.pq("Stopped the restore check's server that the main step left running, and removed its folder.");
-    }
-    catch (error) {
-        core/* warning */.$e(`Could not stop the restore check's server left by the main step: ${(0,errors/* errorMessage */.gJ)(error)}`);
-    }
+/** The client, in the database-API form main's rules answered in; built only when there is a rule to remove. */
+async function connect(config, deps) {
+    core/* setSecret */.Pq(config.apiToken);
+    const saved = deps.state.get(constants_State.firewallApi);
+    const options = { ...config, onSecret: core/* setSecret */.Pq, debug: core/* debug */.Yz, forms: isDbApiForm(saved) ? { firewall_rules: saved } : {} };
+    const client = (deps.newClient ?? ((o) => new ScalingoClient(o)))(options);
+    await client.connect();
+    return client;
 }
 
 
