@@ -11,6 +11,7 @@ import { ActionError } from "../src/errors.js";
 import { restoreCheck } from "../src/restore-check/check.js";
 import { openSnapshot } from "../src/restore-check/row-counts.js";
 import { removeLeftoverServer, startThrowawayServer, type ThrowawayServer } from "../src/restore-check/throwaway-server.js";
+import { type CommandRunner, runCommand } from "../src/runner/commands.js";
 import { seedFixture } from "./support/fixture.js";
 import { unprivilegedUser } from "./support/os-user.js";
 import { type PgServer, startPostgres } from "./support/postgres.js";
@@ -126,6 +127,40 @@ describe("restore check (modules, real binaries)", () => {
     await rm(path.join(broken, biggest?.f as string));
     const error = await check(await server(), "directory", broken).catch((e) => e);
     expect(error.message).toMatch(/pg_restore exited with code 1:\n- (.*: )?could not open input file ".*\.dat": No such file or directory/);
+  });
+
+  it('an object that does not restore: pg_restore goes on, exits 1 with "errors ignored on restore", and the check fails naming it', async () => {
+    // A database of its own, so the fixture's counts stay as the other cases expect them.
+    await source.createDatabase("broken_view", ROLE);
+    await source.psql(
+      `SET ROLE ${ROLE};
+       CREATE SCHEMA audit;
+       CREATE TABLE audit.logins (id int);
+       CREATE TABLE public.kept (id int);
+       INSERT INTO public.kept VALUES (1), (2);
+       CREATE VIEW public.recent_logins AS SELECT id FROM audit.logins;`,
+      "broken_view",
+    );
+    const file = path.join(dir, "broken-view.dump");
+    await execFileP(path.join(source.binDir, "pg_dump"), [`--file=${file}`, "--format=c", "--no-owner", "--no-privileges", "--exclude-schema=audit"], {
+      env: { ...dumpEnv(), PGDATABASE: "broken_view" },
+    });
+    // The real pg_restore's answers, as the check saw them.
+    const results: { args: string[]; code: number; stderr: string }[] = [];
+    const run: CommandRunner = async (file, args, options) => {
+      const result = await runCommand(file, args, options);
+      if (file.endsWith("pg_restore")) results.push({ args, code: result.code, stderr: result.stderr });
+      return result;
+    };
+    const error = await restoreCheck({ format: "custom", source: file, clientDir: source.binDir, server: await server(), jobs: 2, run }).catch((e) => e);
+    const restored = results.find((r) => r.args.some((a) => a.startsWith("--use-list=")) && r.code !== 0);
+    expect(restored?.code).toBe(1);
+    expect(restored?.stderr).toMatch(/errors ignored on restore: 1/);
+    expect(error).toBeInstanceOf(ActionError);
+    expect(error.phase).toBe("restore");
+    expect(error.message).toMatch(
+      /^The dump does not restore: pg_restore exited with code 1:\n- VIEW public\.recent_logins: SQLSTATE 42P01: relation "audit\.logins" does not exist$/,
+    );
   });
 
   it("plain dumps compressed by pg_dump (gzip) or as one zstd/lz4 stream restore through their decompression, rows compared", async () => {
