@@ -1,0 +1,37 @@
+// `npm run test:mutation` (docs/development.md): the modules where a bug opens the database or
+// leaks data, mutated one change at a time, against their unit tests only (vitest.mutation.config.ts).
+// It runs in its own workflow (.github/workflows/mutation.yml), not in `npm test`: a full run takes
+// long. The score must stay at 80% or more (`thresholds.break`).
+/** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  vitest: { configFile: "vitest.mutation.config.ts", pool: "forks" },
+  mutate: [
+    // The firewall rule's life: a bug here leaves the database open to the runner's address.
+    "src/scalingo/firewall.ts",
+    "src/scalingo/firewall-session.ts",
+    "src/scalingo/rule-removal.ts",
+    "src/scalingo/rule-label.ts",
+    // What reaches pg_dump (a reserved option sends the password elsewhere) and how TLS is verified.
+    "src/postgres/pg-dump-options.ts",
+    "src/postgres/tls.ts",
+    // Private files, the public-repository check, and the counts the restore is compared with.
+    "src/runner/files.ts",
+    "src/visibility.ts",
+    "src/restore-check/row-counts.ts",
+  ],
+  coverageAnalysis: "perTest",
+  // Two cores: two test processes at most (CLI: --concurrency 1 on a busy machine).
+  concurrency: 2,
+  timeoutMS: 60_000,
+  // Only mutants whose code or tests changed since the last run are run again (the file is kept by the workflow's cache).
+  incremental: true,
+  incrementalFile: "reports/mutation/stryker-incremental.json",
+  ignorePatterns: ["dist", "docs", ".tmp", "reports", "coverage", "test/bench", "test/e2e"],
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+  reporters: ["clear-text", "progress", "html", "json"],
+  htmlReporter: { fileName: "reports/mutation/mutation.html" },
+  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  thresholds: { high: 90, low: 80, break: 80 },
+};
