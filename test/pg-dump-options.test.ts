@@ -1,5 +1,9 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { enablesRowSecurity, parsePgDumpArgs, reservedArgsProblem } from "../src/postgres/pg-dump-options.js";
+import { findPgBinDir } from "./support/postgres.js";
 
 // What pg_dump's getopt_long would make of each argument list: the option names it resolves to
 // (with the words that carry them) and the words left over as operands.
@@ -55,5 +59,30 @@ describe("--enable-row-security, however written, is seen (the row counts follow
   });
   it("not when absent", () => {
     expect(enablesRowSecurity(parsePgDumpArgs(["--clean", "--exclude-schema=enable-row-security"]))).toBe(false);
+  });
+});
+
+// The option table against the real pg_dump: every option its --help lists is read as getopt_long
+// reads it (its long name, its short letter, whether it takes a value). An option wrongly taken as
+// one with a value would swallow the next word, e.g. `--no-comments -f /tmp/x` hiding `-f`.
+describe("the option table agrees with the installed pg_dump's --help", async () => {
+  const { stdout } = await promisify(execFile)(path.join(await findPgBinDir(), "pg_dump"), ["--help"]);
+  const listed = [...stdout.matchAll(/^ {2}(?:-(\S), )?--([a-z-]+)(=\S+)?/gm)].map(([, short, name, value]) => ({ short, name, arg: Boolean(value) }));
+
+  it("lists the options (the help's format is understood)", () => {
+    expect(listed.length).toBeGreaterThan(55);
+    expect(listed).toContainEqual({ short: "f", name: "file", arg: true });
+    expect(listed).toContainEqual({ short: "w", name: "no-password", arg: false });
+  });
+
+  it.each(listed.map((o) => [o.name, o] as const))("--%s", (_name, o) => {
+    const long = parsePgDumpArgs([`--${o.name}`, "next"]);
+    expect(long.options.map((p) => p.names)).toEqual([[o.name]]);
+    expect(long.operands).toEqual(o.arg ? [] : ["next"]);
+    expect(parsePgDumpArgs([`--${o.name}=x`]).options.map((p) => p.text)).toEqual([`--${o.name}=x`]);
+    if (!o.short) return;
+    const short = parsePgDumpArgs([`-${o.short}`, "next"]);
+    expect(short.options.map((p) => [p.names, p.text])).toEqual([[[o.name], o.arg ? `-${o.short} next` : `-${o.short}`]]);
+    expect(short.operands).toEqual(o.arg ? [] : ["next"]);
   });
 });
