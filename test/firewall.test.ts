@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { FirewallRule } from "../src/scalingo/client.js";
 import { findOwnRule, staleRules } from "../src/scalingo/firewall.js";
-import { defaultRuleLabel, followsLabelRule, looksLikeOwnLabel, newLabelToken, parseOwnLabel, repositoryTag } from "../src/scalingo/rule-label.js";
+import {
+  defaultRuleLabel,
+  followsLabelRule,
+  isOwnLabel,
+  LABEL_RULE,
+  looksLikeOwnLabel,
+  newLabelToken,
+  parseOwnLabel,
+  repositoryTag,
+} from "../src/scalingo/rule-label.js";
 
 const now = Date.parse("2026-11-25T12:00:00Z");
 const rule = (id: string, label: string, type: FirewallRule["type"] = "custom_range", cidr = "203.0.113.7/32"): FirewallRule => ({ id, type, cidr, label });
@@ -49,6 +58,38 @@ describe("the default rule label", () => {
     expect(looksLikeOwnLabel(labelAt("2026-12-05T03:17:00Z", "x/y"))).toBe(true);
     expect(looksLikeOwnLabel("nightly backup")).toBe(false);
     expect(looksLikeOwnLabel("scalingo-pg-dump nightly")).toBe(false);
+  });
+});
+
+describe("the label rule and the label's format, kept across versions", () => {
+  it("the label rule: at most 64 characters of letters, digits, space, dot, dash and underscore", () => {
+    expect(followsLabelRule("a".repeat(64))).toBe(true);
+    expect(followsLabelRule("a".repeat(65))).toBe(false);
+    expect(followsLabelRule("nightly backup_eu-1.2")).toBe(true);
+    expect(followsLabelRule("nightly/backup")).toBe(false);
+    expect(LABEL_RULE).toBe("at most 64 characters, only letters, digits, space, dot, dash and underscore");
+  });
+
+  it("the repository tag is the one earlier versions wrote (their stale rules must still be found), whatever the case", () => {
+    // sha256("acme/shop"), first 8 hex digits: a change here orphans every rule written before it.
+    expect(repositoryTag("acme/shop")).toBe("d21b2cdf");
+    expect(repositoryTag("ACME/Shop")).toBe("d21b2cdf");
+  });
+
+  it("the old format is recognised whatever the case Scalingo gives it back in", () => {
+    const old = parseOwnLabel("SCALINGO-PG-DUMP ACME/SHOP RUN 70/1 JOB BACKUP AT 2026-11-24T10:00:00Z");
+    expect(old?.isRepository("acme/shop")).toBe(true);
+    expect(old?.createdAtMs).toBe(Date.parse("2026-11-24T10:00:00Z"));
+    expect(parseOwnLabel("scalingo-pg-dump acme/shop run 70/1 job backup")?.createdAtMs).toBeUndefined();
+  });
+
+  it("a listed rule without a label is nobody's; a user's label matches but for case and surrounding spaces", () => {
+    expect(isOwnLabel(undefined, { label: "nightly backup" })).toBe(false);
+    expect(isOwnLabel(undefined, { label: "x", token: "abcdefgh" })).toBe(false);
+    expect(isOwnLabel("  Nightly Backup ", { label: "nightly backup" })).toBe(true);
+    expect(isOwnLabel("nightly backup", { label: " Nightly Backup  " })).toBe(true);
+    expect(isOwnLabel("nightly backups", { label: "nightly backup" })).toBe(false);
+    expect(findOwnRule([{ id: "managed", type: "custom_range", cidr: "203.0.113.7/32" }], { label: "", token: "abcdefgh" }, "203.0.113.7/32")).toBeUndefined();
   });
 });
 

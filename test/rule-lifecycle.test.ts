@@ -179,6 +179,7 @@ describe("the rule's life against the Scalingo emulator", () => {
       const custom = await open(strict, { own: { label: "nightly/backup" }, custom: true }).catch((e) => e);
       expect(custom).toBeInstanceOf(ActionError);
       expect(custom.message).toMatch(/^Scalingo refused the rule label "nightly\/backup": .*Change `rule-label`, or leave it empty/);
+      expect(custom.message).toContain("the action assumes at most 64 characters, only letters, digits, space, dot, dash and underscore.");
       const long = `${own.label}-${"x".repeat(80)}`;
       const byDefault = await open(strict, { own: { label: long, token: own.token } }).catch((e) => e);
       expect(byDefault.message).toMatch(/Set `rule-label` to a label Scalingo accepts\./);
