@@ -15,6 +15,7 @@ export default defineConfig({
       "test/files.test.ts",
       "test/visibility.test.ts",
       "test/row-counts.test.ts",
+      "test/row-counts-snapshot.test.ts",
     ],
     testTimeout: 120_000,
     hookTimeout: 120_000,
