@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -123,5 +123,70 @@ describe("authProblem (libpq's require_auth and channel_binding, for the action'
     const problem = authProblem(...args);
     if (expected) expect(problem).toMatch(expected);
     else expect(problem).toBeUndefined();
+  });
+});
+
+describe("the TLS decision's edges", () => {
+  it("an ssl-mode equal to the URI's is accepted; a weaker PGSSLMODE never lowers it", () => {
+    expect(decideTls({ sslmode: "verify-ca" }, { sslMode: "verify-ca", sslRootCert: PEM }, noHome).sslmode).toBe("verify-ca");
+    expect(decideTls({ sslmode: "require" }, { sslMode: "require" }, { ...noHome, PGSSLMODE: "prefer" }).sslmode).toBe("require");
+    expect(decideTls({}, {}, noHome).sslmode).toBe("prefer");
+  });
+
+  it("only require and above with a CA count as verified: prefer and allow may fall back to plain, so the password stays guarded", () => {
+    for (const sslmode of ["allow", "prefer"]) expect(decideTls({ sslmode }, { sslRootCert: PEM }, noHome).requireAuth, sslmode).toBe("!password");
+    for (const sslmode of ["require", "verify-ca", "verify-full"])
+      expect(decideTls({ sslmode }, { sslRootCert: PEM }, noHome).requireAuth, sslmode).toBeUndefined();
+  });
+
+  it("libpq's default root certificate, ~/.postgresql/root.crt of the runner's HOME, is used when nothing is named", async () => {
+    const home = await mkdtemp(path.join(tmpdir(), "tls-home-"));
+    try {
+      expect(decideTls({ sslmode: "require" }, {}, { HOME: home }).rootCert).toBeUndefined();
+      await mkdir(path.join(home, ".postgresql"));
+      await writeFile(path.join(home, ".postgresql", "root.crt"), PEM);
+      const d = decideTls({ sslmode: "require" }, {}, { HOME: home });
+      expect(d.rootCert).toEqual({ kind: "file", path: path.join(home, ".postgresql", "root.crt") });
+      expect(d.requireAuth).toBeUndefined();
+      // A named one wins.
+      expect(decideTls({ sslmode: "require" }, { sslRootCert: "/input.crt" }, { HOME: home }).rootCert).toEqual({ kind: "file", path: "/input.crt" });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("PEM text without a final newline is written with one, in a scalingo-pg-dump-tls- folder of the temp dir when no base is given", async () => {
+    const c = parseConnectionUri("postgres://u:p@db.example:5432/d?sslmode=require");
+    let folder = "";
+    const applied = await applyTls(c, decideTls(c, { sslRootCert: PEM.trimEnd() }, noHome), undefined, (dir) => {
+      folder = dir;
+    });
+    try {
+      expect(path.dirname(folder)).toBe(tmpdir());
+      expect(path.basename(folder)).toMatch(/^scalingo-pg-dump-tls-/);
+      expect(applied.sslrootcert).toBe(path.join(folder, "root.crt"));
+      expect(await readFile(applied.sslrootcert as string, "utf8")).toBe(PEM);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("a root certificate file is used where it is, and the URI's own sslrootcert never reaches the connection unchecked", async () => {
+    const base = await mkdtemp(path.join(tmpdir(), "tls-test-"));
+    try {
+      const file = path.join(base, "ca.crt");
+      await writeFile(file, PEM);
+      const c = parseConnectionUri(`postgres://u:p@db.example:5432/d?sslmode=require&sslrootcert=${encodeURIComponent(file)}`);
+      const folders: string[] = [];
+      const applied = await applyTls(c, decideTls(c, {}, noHome), base, (dir) => folders.push(dir));
+      expect(applied.sslrootcert).toBe(file);
+      expect(folders).toEqual([]);
+      const plain = parseConnectionUri("postgres://u:p@db.example:5432/d?sslmode=require&sslrootcert=/uri.crt");
+      const none = await applyTls(plain, { sslmode: "require", channelBinding: "prefer" }, base, () => undefined);
+      expect(none.sslrootcert).toBeUndefined();
+      expect(none).toEqual({ ...plain, sslrootcert: undefined, sslmode: "require", channelBinding: "prefer" });
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 });
