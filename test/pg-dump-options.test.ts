@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { enablesRowSecurity, parsePgDumpArgs, reservedArgsProblem } from "../src/postgres/pg-dump-options.js";
+import { enablesRowSecurity, parsePgDumpArgs, reservedArgsProblem, setsSnapshot } from "../src/postgres/pg-dump-options.js";
 import { findPgBinDir } from "./support/postgres.js";
 
 // What pg_dump's getopt_long would make of each argument list: the option names it resolves to
@@ -84,5 +84,76 @@ describe("the option table agrees with the installed pg_dump's --help", async ()
     const short = parsePgDumpArgs([`-${o.short}`, "next"]);
     expect(short.options.map((p) => [p.names, p.text])).toEqual([[[o.name], o.arg ? `-${o.short} next` : `-${o.short}`]]);
     expect(short.operands).toEqual(o.arg ? [] : ["next"]);
+  });
+});
+
+describe("the parser's edges", () => {
+  const parsed = (words: string[]) => {
+    const p = parsePgDumpArgs(words);
+    return { options: p.options.map((o) => [o.names.join("|"), o.text]), operands: p.operands };
+  };
+
+  it("an option that takes a value, last on the line, has none (pg_dump then refuses it)", () => {
+    expect(parsed(["--clean", "--file"])).toEqual({
+      options: [
+        ["clean", "--clean"],
+        ["file", "--file"],
+      ],
+      operands: [],
+    });
+    expect(parsed(["-f"])).toEqual({ options: [["file", "-f"]], operands: [] });
+  });
+
+  it("an unknown option takes no value: the next word stays an operand", () => {
+    expect(parsed(["--no-such-option", "host=evil.example"])).toEqual({ options: [["no-such-option", "--no-such-option"]], operands: ["host=evil.example"] });
+  });
+
+  it("an ambiguous abbreviation takes the next word only when every option it may be takes a value", () => {
+    // --s: schema, schema-only, superuser... (schema-only takes none): the next word stays an operand.
+    expect(parsed(["--s", "next"]).operands).toEqual(["next"]);
+    // --exclude-table-d: exclude-table-data and exclude-table-data-and-children, both with a value.
+    expect(parsed(["--exclude-table-d", "logs"])).toEqual({
+      options: [["exclude-table-data|exclude-table-data-and-children", "--exclude-table-d logs"]],
+      operands: [],
+    });
+  });
+
+  it("a lone dash is a word, not an option", () => {
+    expect(parsed(["-"])).toEqual({ options: [], operands: ["-"] });
+  });
+
+  it("--snapshot, however written, is seen (the action then does not pass its own)", () => {
+    expect(setsSnapshot(parsePgDumpArgs(["--snapshot=00000003-1"]))).toBe(true);
+    expect(setsSnapshot(parsePgDumpArgs(["--snap", "00000003-1"]))).toBe(true);
+    expect(setsSnapshot(parsePgDumpArgs(["--clean", "--table=snapshot"]))).toBe(false);
+  });
+});
+
+describe("the refusals, in words", () => {
+  const problem = (words: string[]) => reservedArgsProblem(parsePgDumpArgs(words));
+
+  it("one reserved option, then several, each in the words it was written in", () => {
+    expect(problem(["--clean", "-f", "/tmp/x"])).toBe(
+      "-f /tmp/x is set by the action itself: use the `format`, `jobs`, `compress` and `path` inputs instead (the connection comes from Scalingo).",
+    );
+    expect(problem(["--hos=h", "-vZ9"])).toBe(
+      "--hos=h, -Z9 are set by the action itself: use the `format`, `jobs`, `compress` and `path` inputs instead (the connection comes from Scalingo).",
+    );
+  });
+
+  it("an abbreviation that may stand for a reserved option is refused, whatever else it may be", () => {
+    expect(problem(["--no-p"])).toMatch(/^--no-p is set by the action itself/);
+  });
+
+  it("several options that print instead of dumping; an abbreviation that may be one of them", () => {
+    expect(problem(["-V", "--help"])).toBe("-V, --help print pg_dump's version or help instead of dumping: remove them.");
+    expect(problem(["--ver"])).toBe("--ver prints pg_dump's version or help instead of dumping: remove it.");
+  });
+
+  it("words pg_dump would read as the database, quoted", () => {
+    expect(problem(["--clean", "host=evil.example", "db"])).toBe(
+      '"host=evil.example" "db": pg_dump reads a word that is not an option as the database name or a connection string; the connection comes from Scalingo. Pass options only (an option\'s value goes after = or in the next word).',
+    );
+    expect(problem(["--clean", "--exclude-schema", "audit"])).toBeUndefined();
   });
 });
