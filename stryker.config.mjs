@@ -23,7 +23,7 @@ export default {
   coverageAnalysis: "perTest",
   // Two cores: two test processes at most (CLI: --concurrency 1 on a busy machine).
   concurrency: 2,
-  timeoutMS: 60_000,
+  timeoutMS: 20_000,
   // `npm run test:mutation -- --incremental` runs again only the mutants whose code or tests changed
   // (handy while adding tests to one module); CI runs them all: a reused result may be stale when
   // a new test covers an old survivor.
