@@ -5,9 +5,11 @@ import { generateIdentity, identityToRecipient } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   dumpMajor,
+  isManifestName,
   type Manifest,
   manifestFrom,
   manifestName,
+  manifestNames,
   openManifest,
   parseManifest,
   readManifestFile,
@@ -60,6 +62,17 @@ describe("the manifest", () => {
     expect(manifestName("db-20261205T031700Z.dump", false)).toBe("db-20261205T031700Z.dump.manifest.json");
     expect(manifestName("db.dump.age", true)).toBe("db.dump.age.manifest.json.age");
     expect(manifestPathFor("/tmp/x/db.tar.age", true)).toBe("/tmp/x/db.tar.age.manifest.json.age");
+  });
+
+  it("is found under the name its upload's one retry gives it, and told apart from dumps", () => {
+    expect(manifestNames("db-retry.sql.gz")).toEqual([
+      "db-retry.sql.gz.manifest.json.age",
+      "db-retry.sql.gz.manifest-retry.json.age",
+      "db-retry.sql.gz.manifest.json",
+      "db-retry.sql.gz.manifest-retry.json",
+    ]);
+    for (const name of manifestNames("db.dump")) expect(isManifestName(name)).toBe(true);
+    for (const name of ["db.dump", "db-retry.dump", "db.tar.age", "manifest.json.sql"]) expect(isManifestName(name)).toBe(false);
   });
 
   it("round-trips as JSON, in a private file never written over", async () => {

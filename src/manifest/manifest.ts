@@ -92,6 +92,20 @@ export function manifestName(dumpName: string, encrypted: boolean): string {
   return `${dumpName}.manifest.json${encrypted ? ".age" : ""}`;
 }
 
+/**
+ * Every name the manifest of `dumpName` may be stored under, newest naming first: the upload's one
+ * retry after a failed attempt adds `-retry` to its base name (src/artifact/artifact.ts).
+ */
+export function manifestNames(dumpName: string): string[] {
+  return [true, false].flatMap((encrypted) => {
+    const name = manifestName(dumpName, encrypted);
+    return [name, name.replace(/\.manifest\.json/, ".manifest-retry.json")];
+  });
+}
+
+/** Whether a stored name is a manifest's (of any dump), retried or not. */
+export const isManifestName = (name: string): boolean => /\.manifest(-retry)?\.json(\.age)?$/.test(name);
+
 /** The manifest's bytes as stored: JSON, encrypted to `recipients` when there are any. */
 export async function sealManifest(manifest: Manifest, recipients: readonly string[]): Promise<Uint8Array> {
   const json = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);

@@ -4,7 +4,7 @@ import { type Artifact, type ArtifactClient, DefaultArtifactClient } from "@acti
 import { HttpClient } from "@actions/http-client";
 import { USER_AGENT } from "../constants.js";
 import { ActionError, errorMessage } from "../errors.js";
-import { manifestName } from "../manifest/manifest.js";
+import { isManifestName, manifestNames } from "../manifest/manifest.js";
 import type { Log } from "../types.js";
 import type { DumpSource } from "./config.js";
 import { type ObtainedDump, openManifestFile } from "./prepare.js";
@@ -40,7 +40,9 @@ export async function obtainArtifact(
     );
   const { run, dump, artifacts } = found;
   deps.log.info(`Found ${dump.name} (${dump.size} bytes) in run ${run} of ${o.repository}.`);
-  const manifestArtifact = artifacts.find((a) => a.name === manifestName(dump.name, true) || a.name === manifestName(dump.name, false));
+  // The newest of the manifest's names: a failed first upload retries as `-retry`.
+  const names = manifestNames(dump.name);
+  const manifestArtifact = artifacts.filter((a) => names.includes(a.name)).sort((a, b) => b.id - a.id)[0];
   const manifest = manifestArtifact
     ? await openManifestFile(await download(client, manifestArtifact, path.join(o.folder, "manifest"), findBy(run)), o.identity)
     : undefined;
@@ -69,7 +71,7 @@ async function inRun(client: Client, run: number, pick: (a: Artifact) => boolean
       `Could not list the artifacts of run ${run}: ${errorMessage(error)}. \`github-token\` needs \`actions: read\` on this repository.`,
     );
   }
-  const dumps = artifacts.filter((a) => pick(a) && !a.name.includes(".manifest.json")).sort((a, b) => b.id - a.id);
+  const dumps = artifacts.filter((a) => pick(a) && !isManifestName(a.name)).sort((a, b) => b.id - a.id);
   return dumps[0] ? { run, dump: dumps[0], artifacts } : undefined;
 }
 

@@ -1,8 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import * as path from "node:path";
 import { ActionError } from "../errors.js";
-import { dumpMajor, type Manifest, ManifestError, readManifestFile } from "../manifest/manifest.js";
-import { manifestPathFor } from "../manifest/record.js";
+import { dumpMajor, type Manifest, ManifestError, manifestNames, readManifestFile } from "../manifest/manifest.js";
 import type { CompressionMethod, DumpFormat } from "../naming.js";
 import { decompressedPlain } from "../postgres/verify.js";
 import type { CommandRunner } from "../runner/commands.js";
@@ -41,8 +40,9 @@ export async function privateFolder(tempDir: string): Promise<string> {
 /** `path`: the file, and its manifest beside it (`<file>.manifest.json[.age]`) when there is one. */
 export async function obtainLocal(file: string, identity: string | undefined): Promise<ObtainedDump> {
   if (!(await exists(file))) throw new ActionError("inputs", `\`path\`: ${file} does not exist.`);
-  for (const encrypted of [true, false]) {
-    const candidate = manifestPathFor(file, encrypted);
+  // Beside it under any of its names (a manifest downloaded by hand keeps its artifact's `-retry` name).
+  for (const name of manifestNames(path.basename(file))) {
+    const candidate = path.join(path.dirname(file), name);
     if (await exists(candidate)) return { file, name: path.basename(file), manifest: await openManifestFile(candidate, identity), sha256Checked: false };
   }
   return { file, name: path.basename(file), sha256Checked: false };

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
@@ -103,6 +104,23 @@ describe("the restore action, from an artifact of another run", () => {
     );
     expect(main.code, describeStep(main)).toBe(0);
     expect(main.stdout).toContain(`in run ${encryptedRun.runId}`);
+  });
+
+  it("a manifest uploaded under its -retry name (its first upload failed) is found, by run-id and by latest", async () => {
+    // The manifest's first upload fails at the blob (its path holds the sha256 of the artifact's name).
+    const name = "shop-db-123-20261205T031700Z";
+    const manifest = `${name}.dump.manifest.json`;
+    w.artifacts.failNext(new RegExp(createHash("sha256").update(manifest).digest("hex")), 403);
+    const retried = await nightly({ "artifact-name": name }, new Date("2026-12-05T03:17:00Z"));
+    expect(w.artifacts.artifacts.get(`${name}.dump.manifest-retry.json`)?.finalized).toBe(true);
+    for (const inputs of [fromRun(retried), { latest: "true", workflow: "backup.yml", "artifact-name": "shop-db-123-", "github-token": gh.token }]) {
+      const s = await restoreScenario();
+      const main = await runStep(s.ctx, "main", { ...s.inputs, ...inputs }, { env: env() });
+      expect(main.code, describeStep(main)).toBe(0);
+      expect(main.stdout).toContain(`Found ${name}.dump `);
+      expect(main.stdout).toContain("each of the 5 table(s) in the manifest holds exactly its rows");
+      expect(main.warnings.join("\n")).not.toMatch(/No manifest/);
+    }
   });
 
   it("a corrupted artifact (bytes differ from the manifest's sha256): refused before the firewall opens", async () => {
