@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -79,6 +79,36 @@ describe("the restore action, from a file on the runner", () => {
     expect(main.errors.join("\n")).toMatch(/may not create databases.*`target-database-name` and `confirm`/s);
     expect(await snapshot(w.pg, w.dbName)).toEqual(before);
     expect(s.scalingo.rules).toEqual([]);
+  });
+
+  it("a failed restore into a fresh database leaves it for inspection and says how to drop it", async () => {
+    // pg_restore stops at its first statement: a role to switch to that the instance does not have.
+    const { s, main, post } = await restoreStep({ path: dump, "pg-restore-args": "--exit-on-error --no-owner --no-privileges --role=no_such_role" });
+    expect(main.code).not.toBe(0);
+    expect(post.code, describeStep(post)).toBe(0);
+    const left = /The database (restore_\d{8}t\d{6}z) is left as the failure left it, for inspection/.exec(main.errors.join("\n"))?.[1];
+    expect(left, main.errors.join("\n")).toBeTruthy();
+    expect(main.errors.join("\n")).toContain(`Drop it when done: \`DROP DATABASE "${left}";\``);
+    expect(await w.pg.psql(`SELECT count(*) FROM pg_database WHERE datname = '${left}'`)).toBe("1");
+    // Not reported as restored; the summary names the phase; the rule is gone.
+    expect(main.outputs["restored-database"]).toBeUndefined();
+    expect(main.summary).toMatch(/Failed during: restore\./);
+    expect(s.scalingo.rules).toEqual([]);
+    await w.pg.psql(`DROP DATABASE "${left}"`);
+  });
+
+  it("a dump written by a newer pg_dump than the target's server is refused before the firewall opens", async () => {
+    const newer = path.join(kept, "newer.dump");
+    await copyFile(dump, newer);
+    const manifest = JSON.parse(await readFile(`${dump}.manifest.json`, "utf8"));
+    await writeFile(`${newer}.manifest.json`, JSON.stringify({ ...manifest, pgDumpVersion: "17.2" }));
+    const { s, main } = await restoreStep({ path: newer });
+    expect(main.code).not.toBe(0);
+    expect(main.errors.join("\n")).toMatch(
+      /written by pg_dump 17; the target shop-db-123 runs PostgreSQL 15\.\d+\. .*upgrade the target first\. Nothing was opened\./,
+    );
+    // Scalingo's database details were read (they give the target's version); no rule was touched.
+    expect(s.scalingo.requests.filter((r) => r.path.includes("firewall_rules"))).toEqual([]);
   });
 
   /** `staging`: the fixture restored and owned by the target's role, then changed (rows deleted). */
