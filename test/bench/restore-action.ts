@@ -132,6 +132,11 @@ function report(samples: Sample[], jobs: number): number {
     `restore action:              wall ${sec(actionWall)} s = wait ${sec(wait)} s + ${sec(net)} s; of which pg_restore ${sec(of("action", (x) => x.restoreMs))} s, ` +
       `row counts ${sec(of("action", (x) => x.countMs))} s; pg_restore cpu ${sec(of("action", (x) => x.pgRestoreCpuMs))} s, node cpu ${sec(of("action", (x) => x.nodeCpuMs))} s`,
   );
+  // Each run's own pair too: under a load that drifts, the ratio within a run is the steadier one.
+  const actions = samples.filter((x) => x.variant === "action");
+  const bares = samples.filter((x) => x.variant === "bare");
+  const pairs = actions.map((a, i) => (a.wallMs - (a.waitMs ?? 0)) / (bares[i]?.wallMs ?? Number.NaN));
+  console.log(`per run (action - wait) / bare: ${pairs.map((r) => `${r.toFixed(2)}x`).join(", ")}; median ${median(pairs).toFixed(2)}x`);
   console.log(`load average (1 min) at the runs' starts: ${samples.map((x) => x.load.toFixed(1)).join(", ")}`);
   const ok = ratio <= TARGET;
   console.log(`${ok ? "PASS" : "FAIL"}  (action wall - wait) / bare pg_restore: ${ratio.toFixed(2)}x (target <= ${TARGET.toFixed(2)}x)`);
