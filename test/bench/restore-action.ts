@@ -27,6 +27,9 @@ interface Sample {
   waitMs?: number;
   restoreMs?: number;
   countMs?: number;
+  /** action only: spawn to pg_restore's start less the wait (inputs, sha256, API, rule, database), and pg_restore's end to exit */
+  beforeMs?: number;
+  afterMs?: number;
   /** pg_restore's own CPU, workers included (GNU time for bare, /proc samples for the action) */
   pgRestoreCpuMs: number;
   /** the action's node process */
@@ -83,11 +86,14 @@ async function action(w: World, dump: string, jobs: number): Promise<Sample> {
   const started = performance.now();
   const step = startStep(s.ctx, "main", { ...s.inputs, path: dump, jobs: String(jobs) });
   actionPid = step.pid;
-  const watch = watchTree(step.pid);
+  // Sampled every 250 ms, not 20: on two busy cores the bench's own /proc reads must not slow the run it measures.
+  const watch = watchTree(step.pid, 250);
+  let restoreStart = Number.NaN;
   let countStart = Number.NaN;
   let countEnd = Number.NaN;
   step.child.stdout?.on("data", (chunk: Buffer | string) => {
     const text = String(chunk);
+    if (/Running \S+\/(pg_restore|psql) /.test(text)) restoreStart = performance.now();
     if (/Restored \w+ dump into/.test(text)) countStart = performance.now();
     if (/Row counts:|Restored \d+ table\(s\)/.test(text)) countEnd = performance.now();
   });
@@ -107,6 +113,8 @@ async function action(w: World, dump: string, jobs: number): Promise<Sample> {
       waitMs: waited,
       restoreMs: Number(main.outputs["restore-seconds"]) * 1000,
       countMs: countEnd - countStart,
+      beforeMs: restoreStart - started - waited,
+      afterMs: started + wallMs - countStart,
       pgRestoreCpuMs: tree.cpu.get("pg_restore") ?? Number.NaN,
       nodeCpuMs: tree.rootCpuMs,
       load: at,
@@ -130,7 +138,7 @@ function report(samples: Sample[], jobs: number): number {
   console.log(`bare pg_restore -j${jobs}:          wall ${sec(bareWall)} s, pg_restore cpu ${sec(of("bare", (x) => x.pgRestoreCpuMs))} s`);
   console.log(
     `restore action:              wall ${sec(actionWall)} s = wait ${sec(wait)} s + ${sec(net)} s; of which pg_restore ${sec(of("action", (x) => x.restoreMs))} s, ` +
-      `row counts ${sec(of("action", (x) => x.countMs))} s; pg_restore cpu ${sec(of("action", (x) => x.pgRestoreCpuMs))} s, node cpu ${sec(of("action", (x) => x.nodeCpuMs))} s`,
+      `before it ${sec(of("action", (x) => x.beforeMs))} s, after it ${sec(of("action", (x) => x.afterMs))} s (row counts ${sec(of("action", (x) => x.countMs))} s); pg_restore cpu ${sec(of("action", (x) => x.pgRestoreCpuMs))} s, node cpu ${sec(of("action", (x) => x.nodeCpuMs))} s`,
   );
   // Each run's own pair too: under a load that drifts, the ratio within a run is the steadier one.
   const actions = samples.filter((x) => x.variant === "action");
