@@ -2,6 +2,18 @@
 // leaks data, mutated one change at a time, against their unit tests only (vitest.mutation.config.ts).
 // It runs in its own workflow (.github/workflows/mutation.yml), not in `npm test`: a full run takes
 // long. The score must stay at 80% or more (`thresholds.break`).
+
+// Never as root: a mutant runs the modules' real code, and a mutant of prepareDumpDir's loop in
+// src/runner/files.ts (its stop at the first folder it created removed) makes every ancestor
+// 0700, up to `/` and `/tmp`. As an unprivileged user (GitHub's runners, a developer's account)
+// that chmod is refused; as root it changes the machine. It happened once on the development
+// machine, which runs as root.
+if (process.getuid?.() === 0) {
+  throw new Error(
+    "npm run test:mutation refuses to run as root: mutants run the modules' real file-system code (a mutant of src/runner/files.ts would chmod / to 0700). Run it as an unprivileged user, e.g. `setpriv --reuid=nobody --regid=nogroup --clear-groups npm run test:mutation` from a checkout that user can write, or in the Mutation testing workflow.",
+  );
+}
+
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
