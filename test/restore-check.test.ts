@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActionError } from "../src/errors.js";
 import { restoreCheck } from "../src/restore-check/check.js";
 import { openSnapshot } from "../src/restore-check/row-counts.js";
-import { removeLeftoverServer, startThrowawayServer, type ThrowawayServer } from "../src/restore-check/throwaway-server.js";
+import { removeLeftoverServer, type SavedServer, startThrowawayServer, type ThrowawayServer } from "../src/restore-check/throwaway-server.js";
 import { type CommandRunner, runCommand } from "../src/runner/commands.js";
 import { seedFixture } from "./support/fixture.js";
 import { unprivilegedUser } from "./support/os-user.js";
@@ -213,6 +213,38 @@ describe("restore check (modules, real binaries)", () => {
       expect((await readdir(dir)).filter((f) => f.startsWith(".scalingo-pg-dump-restore-") || f.endsWith(".restore.sql"))).toEqual([]);
     } finally {
       await counter.close();
+    }
+  });
+
+  it("the server's folder is saved before pg_ctl start, and post stops the server from that record alone", async () => {
+    // Issue 17 item 6: a main killed while the server starts leaves a record post can act on.
+    let saved: SavedServer | undefined;
+    let savedWhenStarting: SavedServer | undefined;
+    const run: CommandRunner = (file, args, options) => {
+      if ([file, ...args].some((a) => a.endsWith("/pg_ctl")) && args.at(-1) === "start") savedWhenStarting = saved;
+      return runCommand(file, args, options);
+    };
+    const s = await startThrowawayServer({
+      binDir: source.binDir,
+      tempDir: dir,
+      role: ROLE,
+      root,
+      serverUser: unprivilegedUser().name,
+      run,
+      onFolder: (record) => {
+        saved = record;
+      },
+    });
+    expect(savedWhenStarting?.folder).toBe(s.folder);
+    const pid = Number((await readFile(path.join(s.folder, "data", "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
+    if (!root) expect(pid).toBeGreaterThan(0);
+    // Main is gone: only the JSON record is left, as post reads it from the state.
+    expect(await removeLeftoverServer(JSON.parse(JSON.stringify(savedWhenStarting)))).toBe(true);
+    await expect(stat(s.folder)).rejects.toThrow(/ENOENT/);
+    // A stopped postmaster may linger as a zombie until its adoptive parent reaps it: not running.
+    if (pid > 0) {
+      const state = (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")).replace(/^.*\) /s, "")[0];
+      expect(state === undefined || state === "Z").toBe(true);
     }
   });
 
