@@ -76,7 +76,7 @@ export async function waitUntilReachable(
   let allowPlain = o.allowPlain ?? false;
   let lastError = "";
   for (let attempt = 1; ; attempt++) {
-    if (o.signal?.aborted) throw new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere.");
+    if (o.signal?.aborted) throw stoppedWaiting();
     const remaining = o.timeoutMs - (clock.now() - started);
     // A server that accepted the connection answers its one query at once: a stall is not one to wait on.
     const client = pgClient(conn, Math.max(1000, Math.min(15_000, remaining)), allowPlain, PROBE_QUERY_TIMEOUT_MS);
@@ -85,10 +85,8 @@ export async function waitUntilReachable(
     // pending for ever, so the attempt is raced against the stop rather than awaited alone.
     let endOnAbort: () => void = () => undefined;
     const stopped = new Promise<never>((_, reject) => {
-      endOnAbort = () => {
-        reject(new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere."));
-        void client.end().catch(() => undefined);
-      };
+      // The client is ended in the finally below, which the race reaches at once.
+      endOnAbort = () => reject(stoppedWaiting());
     });
     stopped.catch(() => undefined);
     o.signal?.addEventListener("abort", endOnAbort, { once: true });
@@ -102,7 +100,7 @@ export async function waitUntilReachable(
       const { rows } = await Promise.race([inFlight, stopped]);
       return { serverVersionNum: Number(rows[0].server_version_num), allowPlain, attempts: attempt, waitedMs: clock.now() - started };
     } catch (error) {
-      if (o.signal?.aborted) throw new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere.");
+      if (o.signal?.aborted) throw stoppedWaiting();
       // libpq's allow/prefer fall back to a plain connection; every other mode must not.
       const negotiable = !conn.sslmode || conn.sslmode === "allow" || conn.sslmode === "prefer";
       let verdict = classifyConnectError(error);
@@ -132,6 +130,8 @@ export async function waitUntilReachable(
     await sleepUnlessAborted(clock, Math.min(10_000, 100 * 2 ** attempt, o.timeoutMs - elapsed), o.signal);
   }
 }
+
+const stoppedWaiting = () => new ActionError("reachability", "Stopped waiting for the database: the run failed elsewhere.");
 
 /** The pause between attempts ends early when the run is stopped (the install failed). */
 function sleepUnlessAborted(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
