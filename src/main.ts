@@ -10,7 +10,7 @@ import { summaryMarkdown } from "./report/summary.js";
 import { onCancellation, type SignalSource } from "./runner/cancellation.js";
 import { actionLog } from "./runner/log.js";
 import { actionState } from "./runner/state.js";
-import { CREDENTIAL_VARIABLES } from "./s3/s3-config.js";
+import { maskCredentials } from "./s3/s3-config.js";
 import type { StateStore } from "./types.js";
 import { publicUploadCheck, repositoryVisibility } from "./visibility.js";
 
@@ -39,10 +39,7 @@ export async function run(deps: MainDeps = actionDeps()): Promise<void> {
   const token = input("api-token").trim();
   if (token) core.setSecret(token);
   // The S3 credentials are read from the environment only: masked before anything can print them.
-  for (const name of CREDENTIAL_VARIABLES) {
-    const value = deps.env[name]?.trim();
-    if (value && input("s3-url")) core.setSecret(value);
-  }
+  if (input("s3-url")) maskCredentials(deps.env, core.setSecret);
   const prepared = await prepare(input, deps.env);
   if (!prepared) return;
   const { config, report } = prepared;

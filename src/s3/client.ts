@@ -3,7 +3,7 @@ import { HttpClient } from "@actions/http-client";
 import { getProxyUrl } from "@actions/http-client/lib/proxy";
 import { S3Client } from "@aws-sdk/client-s3";
 import { USER_AGENT } from "../constants.js";
-import type { S3Config } from "./s3-config.js";
+import type { S3Location } from "./s3-config.js";
 
 /**
  * The S3 client for the destination: static credentials from the config (nothing else is looked
@@ -13,7 +13,7 @@ import type { S3Config } from "./s3-config.js";
  * (src/runner/proxy.ts): by @actions/http-client, whose agent tunnels through the proxy with
  * CONNECT; loopback and NO_PROXY hosts go direct.
  */
-export function createS3Client(s3: S3Config): S3Client {
+export function createS3Client(s3: S3Location): S3Client {
   const agent = proxyAgentFor(serviceUrl(s3));
   return new S3Client({
     region: s3.region,
@@ -26,7 +26,7 @@ export function createS3Client(s3: S3Config): S3Client {
 }
 
 /** The URL the client talks to: the endpoint given, or AWS's virtual-hosted one for the bucket. */
-export function serviceUrl(s3: Pick<S3Config, "endpoint" | "bucket" | "region">): string {
+export function serviceUrl(s3: Pick<S3Location, "endpoint" | "bucket" | "region">): string {
   return s3.endpoint ?? `https://${s3.bucket}.s3.${s3.region}.amazonaws.com`;
 }
 

@@ -11,22 +11,26 @@ export interface S3Credentials {
   sessionToken?: string;
 }
 
-/** The S3 destination (`s3-url` set), parsed once with the other inputs. */
-export interface S3Config {
+/** Where the client connects, and as whom: all `createS3Client` needs. */
+export interface S3Location {
   bucket: string;
-  /** Empty, or ends with `/`: objects are `<prefix><database>-<UTC stamp><ext>`. */
-  prefix: string;
   /** Empty means AWS (the SDK resolves the regional endpoint). */
   endpoint?: string;
   region: string;
+  credentials: S3Credentials;
+}
+
+/** The S3 destination (`s3-url` set), parsed once with the other inputs. */
+export interface S3Config extends S3Location {
+  /** Empty, or ends with `/`: objects are `<prefix><database>-<UTC stamp><ext>`. */
+  prefix: string;
   /** `<database>-<UTC stamp>`: the object's name before its extension (rotation reads the stamp back). */
   baseName: string;
   keep?: KeepPolicy;
   lock?: { days: number; mode: LockMode };
-  credentials: S3Credentials;
 }
 
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+export const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const LOCK_MODES: readonly LockMode[] = ["GOVERNANCE", "COMPLIANCE"];
 /** 100 years: S3 accepts longer, but a longer one is surely a typo. */
 const MAX_LOCK_DAYS = 36_500;
@@ -44,13 +48,7 @@ export function s3Inputs({ text, fail }: Inputs, env: Env, baseName: string): { 
     return {};
   }
   const location = parseS3Url(url, fail);
-  const endpoint = text("s3-endpoint") || undefined;
-  if (endpoint) {
-    const problem = insecureUrlProblem(endpoint);
-    if (problem) fail("s3-endpoint", problem);
-  }
-  const region = text("s3-region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : "");
-  if (!region) fail("s3-region", "is required for AWS (the bucket's region, e.g. eu-west-3), or set AWS_REGION.");
+  const { endpoint, region } = endpointInputs(text, fail, env);
 
   let keep: KeepPolicy | undefined;
   if (text("s3-keep")) {
@@ -61,8 +59,20 @@ export function s3Inputs({ text, fail }: Inputs, env: Env, baseName: string): { 
     }
   }
   return {
-    s3: { ...location, endpoint: endpoint?.replace(/\/+$/, ""), region, keep, baseName, lock: lockInputs(text, fail), credentials: credentialsFrom(env, fail) },
+    s3: { ...location, endpoint, region, keep, baseName, lock: lockInputs(text, fail), credentials: credentialsFrom(env, fail, "s3-url") },
   };
+}
+
+/** `s3-endpoint` and `s3-region`, read alike by the backup (`s3-url`) and the restore (`s3-uri`). */
+export function endpointInputs(text: Inputs["text"], fail: Inputs["fail"], env: Env): { endpoint?: string; region: string } {
+  const endpoint = text("s3-endpoint").replace(/\/+$/, "") || undefined;
+  if (endpoint) {
+    const problem = insecureUrlProblem(endpoint);
+    if (problem) fail("s3-endpoint", problem);
+  }
+  const region = text("s3-region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : "");
+  if (!region) fail("s3-region", "is required for AWS (the bucket's region, e.g. eu-west-3), or set AWS_REGION.");
+  return { ...(endpoint ? { endpoint } : {}), region };
 }
 
 function parseS3Url(url: string, fail: Inputs["fail"]): { bucket: string; prefix: string } {
@@ -95,16 +105,24 @@ function lockInputs(text: Inputs["text"], fail: Inputs["fail"]): S3Config["lock"
   return { days, mode: modeText };
 }
 
-/** main.ts masks these three variables before the inputs are parsed. */
+/** Where the credentials come from: the standard AWS variables, and nowhere else. */
 export const CREDENTIAL_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] as const;
 
-function credentialsFrom(env: Env, fail: Inputs["fail"]): S3Credentials {
+/** Both entry points mask the credentials before the inputs are parsed, whatever else is wrong. */
+export function maskCredentials(env: Env, setSecret: (value: string) => void): void {
+  for (const name of CREDENTIAL_VARIABLES) {
+    const value = env[name]?.trim();
+    if (value) setSecret(value);
+  }
+}
+
+export function credentialsFrom(env: Env, fail: Inputs["fail"], input: string): S3Credentials {
   const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim() ?? "";
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim() ?? "";
   const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
   if (!accessKeyId || !secretAccessKey)
     fail(
-      "s3-url",
+      input,
       "needs credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), set by aws-actions/configure-aws-credentials or from secrets in `env:`. They are never inputs.",
     );
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };

@@ -11,10 +11,8 @@ const [variant, file, endpoint, bucket, key, accessKeyId, secretAccessKey] = pro
 const size = statSync(file as string).size;
 const client = createS3Client({
   bucket: bucket as string,
-  prefix: "",
   endpoint,
   region: "us-east-1",
-  baseName: "",
   credentials: { accessKeyId: accessKeyId as string, secretAccessKey: secretAccessKey as string },
 });
 const started = performance.now();

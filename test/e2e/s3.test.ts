@@ -33,10 +33,8 @@ describe("S3 destination, end to end", () => {
   const client = () =>
     createS3Client({
       bucket: s3.bucket,
-      prefix: "",
       endpoint: s3.endpoint,
       region: "eu-west-2",
-      baseName: "",
       credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
     });
 
