@@ -2,11 +2,13 @@ import * as path from "node:path";
 import { type Config, firewallInputs, MAX_DEFAULT_JOBS, runnerTemp, scalingoInputs, tlsInputs } from "../config.js";
 import { InputError } from "../errors.js";
 import { boolean, type Env, type InputReader, type Inputs, integer } from "../inputs.js";
+import { type S3Object, s3ObjectInputs } from "../s3/s3-source.js";
 import { pgRestoreArgs } from "./pg-restore-options.js";
 
-/** Where the dump comes from: a file on the runner, an artifact of a given run, or the newest good run's. */
+/** Where the dump comes from: a file on the runner, an artifact of a given run, the newest good run's, or S3. */
 export type DumpSource =
   | { kind: "path"; path: string }
+  | { kind: "s3"; object: S3Object }
   | { kind: "artifact"; name: string; runId: number; githubToken: string }
   | { kind: "latest"; namePrefix: string; workflow: string; githubToken: string };
 
@@ -67,25 +69,27 @@ export function parseRestoreConfig(read: InputReader, env: Env, cpuCount: number
   return { ...scalingo, ...firewall, ...tls, source, ...target, ...(identity ? { decryptionIdentity: identity } : {}), tempDir: runnerTemp(env) };
 }
 
-function sourceInputs({ text, fail }: Inputs, env: Env): DumpSource {
+function sourceInputs(inputs: Inputs, env: Env): DumpSource {
+  const { text, fail } = inputs;
   const file = text("path");
   const name = text("artifact-name");
   const runId = text("run-id");
   const latest = boolean(text("latest"), false, "latest", fail);
   const workflow = text("workflow");
   const githubToken = text("github-token");
-  const chosen = [file && "`path`", runId && "`run-id`", latest && "`latest: true`"].filter(Boolean);
+  const s3 = s3ObjectInputs(inputs, env);
+  const chosen = [file && "`path`", runId && "`run-id`", latest && "`latest: true`", s3 && "`s3-uri`"].filter(Boolean);
   if (chosen.length !== 1) {
     fail(
       "path",
-      `say which backup to restore, one of: \`path\` (a file on the runner), \`artifact-name\` with \`run-id\`, or \`latest: true\` with \`workflow\` and \`artifact-name\`${chosen.length ? ` (got ${chosen.join(" and ")})` : ""}.`,
+      `say which backup to restore, one of: \`path\` (a file on the runner), \`artifact-name\` with \`run-id\`, or \`latest: true\` with \`workflow\` and \`artifact-name\`, or \`s3-uri\` (a backup stored in S3)${chosen.length ? ` (got ${chosen.join(" and ")})` : ""}.`,
     );
     return { kind: "path", path: "" };
   }
   if (name && ARTIFACT_NAME_FORBIDDEN.test(name)) fail("artifact-name", `"${name}" contains a character artifact names reject.`);
-  if (file) {
-    if (name) fail("artifact-name", "is for an artifact of another run: with `path`, leave it empty.");
-    return { kind: "path", path: path.resolve(env.GITHUB_WORKSPACE || process.cwd(), file) };
+  if (file || s3) {
+    if (name) fail("artifact-name", `is for an artifact of another run: with \`${file ? "path" : "s3-uri"}\`, leave it empty.`);
+    return s3 ? { kind: "s3", object: s3 } : { kind: "path", path: path.resolve(env.GITHUB_WORKSPACE || process.cwd(), file) };
   }
   if (!name)
     fail(

@@ -13,7 +13,7 @@ import { type ObtainedDump, openManifestFile } from "./prepare.js";
 // API, with `github-token`): its manifest first (small), then the dump, hashed as it downloads and
 // compared with the manifest's sha256. Everything lands in the run's private folder.
 
-type ArtifactSource = Exclude<DumpSource, { kind: "path" }>;
+type ArtifactSource = Extract<DumpSource, { kind: "artifact" | "latest" }>;
 /** How many of the workflow's newest successful runs `latest` looks through. */
 const LATEST_RUNS = 30;
 

@@ -5,6 +5,7 @@ import { onCancellation } from "../runner/cancellation.js";
 import { actionLog } from "../runner/log.js";
 import { actionState } from "../runner/state.js";
 import { Teardown } from "../runner/teardown.js";
+import { maskCredentials } from "../s3/s3-config.js";
 import { parseRestoreConfig, type RestoreConfig } from "./config.js";
 import { type RestoreSession, restore } from "./restore.js";
 import { type RestoreRun, restoreOutputs } from "./run-report.js";
@@ -19,6 +20,8 @@ export async function runRestoreMain(): Promise<void> {
     const value = core.getInput(secret).trim();
     if (value) core.setSecret(value);
   }
+  // The S3 source's credentials: masked before the inputs are parsed, as the backup does with `s3-url`.
+  if (core.getInput("s3-uri").trim()) maskCredentials(process.env, core.setSecret);
   let config: RestoreConfig;
   try {
     config = parseRestoreConfig((name) => core.getInput(name), process.env, availableParallelism());
