@@ -1,8 +1,8 @@
 // The restore action's fourth source, `s3-uri`: parsed with the other inputs, credentials from the
 // AWS_* variables only, refused clearly (naming the input) before anything is contacted.
 import { describe, expect, it } from "vitest";
-import { InputError } from "../src/errors.js";
 import { parseRestoreConfig } from "../src/restore/config.js";
+import { inputProblems } from "./support/input-problems.js";
 
 const creds = { AWS_ACCESS_KEY_ID: "AKIAEXAMPLEKEY", AWS_SECRET_ACCESS_KEY: "secret/KEY+example", AWS_REGION: "eu-west-3" };
 const base = { "api-token": "tk-us-abc", database: "shop-db-123" };
@@ -10,15 +10,7 @@ const uri = "s3://my-backups/scalingo/shop-db-123-20261205T031700Z.dump.age";
 const parse = (inputs: Record<string, string>, env: Record<string, string> = creds) =>
   parseRestoreConfig((name) => inputs[name] ?? "", { GITHUB_WORKSPACE: "/ws", GITHUB_REPOSITORY: "acme/shop", ...env }, 2);
 
-function problems(inputs: Record<string, string>, env: Record<string, string> = creds): string[] {
-  try {
-    parse(inputs, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return (error as InputError).problems;
-  }
-  return [];
-}
+const problems = (inputs: Record<string, string>, env: Record<string, string> = creds) => inputProblems(() => parse(inputs, env));
 
 describe("the restore action's s3-uri source", () => {
   it("names one object; endpoint and region as for the backup; credentials from the environment only", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config.js";
-import { InputError } from "../src/errors.js";
+import { inputProblems } from "./support/input-problems.js";
 
 const now = new Date("2026-11-25T03:04:05.678Z");
 const creds = { AWS_ACCESS_KEY_ID: "AKIAEXAMPLEKEY", AWS_SECRET_ACCESS_KEY: "secret/KEY+example" };
@@ -10,15 +10,7 @@ function parse(inputs: Record<string, string>, env: Record<string, string> = cre
   return parseConfig((name) => inputs[name] ?? "", { RUNNER_TEMP: "/tmp", ...env }, now, 2);
 }
 
-function problems(inputs: Record<string, string>, env: Record<string, string> = creds): string[] {
-  try {
-    parse(inputs, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    return (error as InputError).problems;
-  }
-  return [];
-}
+const problems = (inputs: Record<string, string>, env: Record<string, string> = creds) => inputProblems(() => parse(inputs, env));
 
 describe("s3 inputs", () => {
   it("are off without s3-url", () => {

@@ -5,10 +5,10 @@ import * as path from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createS3Client } from "../../src/s3/client.js";
 import { type S3Emulator, startS3Emulator } from "../emulators/s3.js";
 import { snapshot } from "../support/fixture.js";
 import { allWrittenText, REPO_ROOT, runStep } from "../support/runner.js";
+import { emulatorClient } from "../support/s3-client.js";
 import { describeStep, leakedSecrets, type Scenario, startWorld, type World } from "./world.js";
 
 const RESTORE_DIR = path.join(REPO_ROOT, "restore");
@@ -22,13 +22,7 @@ describe("the restore action, from a backup stored in S3", () => {
   let identity: string;
   const credentials = () => ({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
   const location = () => ({ "s3-endpoint": s3.endpoint, "s3-region": "eu-west-2" });
-  const client = () =>
-    createS3Client({
-      bucket: s3.bucket,
-      endpoint: s3.endpoint,
-      region: "eu-west-2",
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    });
+  const client = () => emulatorClient(s3);
 
   /** A nightly backup stored in S3 only (verify: restore, so its manifest counts rows). */
   async function nightly(inputs: Record<string, string>): Promise<string> {

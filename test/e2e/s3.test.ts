@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createS3Client } from "../../src/s3/client.js";
 import { type S3Emulator, startS3Emulator } from "../emulators/s3.js";
 import { allWrittenText, runStep, type StepResult } from "../support/runner.js";
+import { emulatorClient } from "../support/s3-client.js";
 import { describeStep, leakedSecrets, restoreInto, type Scenario, startWorld, type World } from "./world.js";
 
 describe("S3 destination, end to end", () => {
@@ -30,13 +30,7 @@ describe("S3 destination, end to end", () => {
 
   const credentials = () => ({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
   const s3Inputs = (prefix: string) => ({ "s3-url": `s3://${s3.bucket}/${prefix}/`, "s3-endpoint": s3.endpoint, "s3-region": "eu-west-2" });
-  const client = () =>
-    createS3Client({
-      bucket: s3.bucket,
-      endpoint: s3.endpoint,
-      region: "eu-west-2",
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    });
+  const client = () => emulatorClient(s3);
 
   function firewallPosts(s: Scenario): number {
     return s.scalingo.requests.filter((r) => r.method === "POST" && r.path.includes("firewall")).length;
