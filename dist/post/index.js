@@ -50031,15 +50031,7 @@ function s3Inputs({ text, fail }, env, baseName) {
         return {};
     }
     const location = parseS3Url(url, fail);
-    const endpoint = text("s3-endpoint") || undefined;
-    if (endpoint) {
-        const problem = insecureUrlProblem(endpoint);
-        if (problem)
-            fail("s3-endpoint", problem);
-    }
-    const region = text("s3-region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : "");
-    if (!region)
-        fail("s3-region", "is required for AWS (the bucket's region, e.g. eu-west-3), or set AWS_REGION.");
+    const { endpoint, region } = endpointInputs(text, fail, env);
     let keep;
     if (text("s3-keep")) {
         try {
@@ -50050,8 +50042,21 @@ function s3Inputs({ text, fail }, env, baseName) {
         }
     }
     return {
-        s3: { ...location, endpoint: endpoint?.replace(/\/+$/, ""), region, keep, baseName, lock: lockInputs(text, fail), credentials: credentialsFrom(env, fail) },
+        s3: { ...location, endpoint, region, keep, baseName, lock: lockInputs(text, fail), credentials: credentialsFrom(env, fail, "s3-url") },
     };
+}
+/** `s3-endpoint` and `s3-region`, read alike by the backup (`s3-url`) and the restore (`s3-uri`). */
+function endpointInputs(text, fail, env) {
+    const endpoint = text("s3-endpoint").replace(/\/+$/, "") || undefined;
+    if (endpoint) {
+        const problem = insecureUrlProblem(endpoint);
+        if (problem)
+            fail("s3-endpoint", problem);
+    }
+    const region = text("s3-region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : "");
+    if (!region)
+        fail("s3-region", "is required for AWS (the bucket's region, e.g. eu-west-3), or set AWS_REGION.");
+    return { ...(endpoint ? { endpoint } : {}), region };
 }
 function parseS3Url(url, fail) {
     const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
@@ -50084,14 +50089,22 @@ function lockInputs(text, fail) {
     }
     return { days, mode: modeText };
 }
-/** main.ts masks these three variables before the inputs are parsed. */
+/** Where the credentials come from: the standard AWS variables, and nowhere else. */
 const CREDENTIAL_VARIABLES = (/* unused pure expression or super */ null && (["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]));
-function credentialsFrom(env, fail) {
+/** Both entry points mask the credentials before the inputs are parsed, whatever else is wrong. */
+function maskCredentials(env, setSecret) {
+    for (const name of CREDENTIAL_VARIABLES) {
+        const value = env[name]?.trim();
+        if (value)
+            setSecret(value);
+    }
+}
+function credentialsFrom(env, fail, input) {
     const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim() ?? "";
     const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim() ?? "";
     const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
     if (!accessKeyId || !secretAccessKey)
-        fail("s3-url", "needs credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), set by aws-actions/configure-aws-credentials or from secrets in `env:`. They are never inputs.");
+        fail(input, "needs credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), set by aws-actions/configure-aws-credentials or from secrets in `env:`. They are never inputs.");
     return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }
 

@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9482);
+/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5624);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28932,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 9482:
+/***/ 5624:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30815,7 +30815,7 @@ function isLoopbackHost(hostname) {
  * Why a service URL must not be used, or undefined when it may: tokens travel to these URLs, so
  * plain HTTP is accepted only on literal loopback, where nothing crosses a network.
  */
-function urls_insecureUrlProblem(value) {
+function insecureUrlProblem(value) {
     let url;
     try {
         url = new URL(value);
@@ -30864,7 +30864,7 @@ function inputs_boolean(value, fallback, input, fail) {
 }
 /** The API token travels to these URLs (Basic auth): see insecureUrlProblem. */
 function serviceUrl(value, input, fail) {
-    const problem = urls_insecureUrlProblem(value);
+    const problem = insecureUrlProblem(value);
     if (problem)
         fail(input, problem);
     return value.replace(/\/+$/, "");
@@ -31168,15 +31168,7 @@ function s3_config_s3Inputs({ text, fail }, env, baseName) {
         return {};
     }
     const location = parseS3Url(url, fail);
-    const endpoint = text("s3-endpoint") || undefined;
-    if (endpoint) {
-        const problem = insecureUrlProblem(endpoint);
-        if (problem)
-            fail("s3-endpoint", problem);
-    }
-    const region = text("s3-region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : "");
-    if (!region)
-        fail("s3-region", "is required for AWS (the bucket's region, e.g. eu-west-3), or set AWS_REGION.");
+    const { endpoint, region } = endpointInputs(text, fail, env);
     let keep;
     if (text("s3-keep")) {
         try {
@@ -31187,8 +31179,21 @@ function s3_config_s3Inputs({ text, fail }, env, baseName) {
         }
     }
     return {
-        s3: { ...location, endpoint: endpoint?.replace(/\/+$/, ""), region, keep, baseName, lock: lockInputs(text, fail), credentials: credentialsFrom(env, fail) },
+        s3: { ...location, endpoint, region, keep, baseName, lock: lockInputs(text, fail), credentials: credentialsFrom(env, fail, "s3-url") },
     };
+}
+/** `s3-endpoint` and `s3-region`, read alike by the backup (`s3-url`) and the restore (`s3-uri`). */
+function endpointInputs(text, fail, env) {
+    const endpoint = text("s3-endpoint").replace(/\/+$/, "") || undefined;
+    if (endpoint) {
+        const problem = insecureUrlProblem(endpoint);
+        if (problem)
+            fail("s3-endpoint", problem);
+    }
+    const region = text("s3-region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : "");
+    if (!region)
+        fail("s3-region", "is required for AWS (the bucket's region, e.g. eu-west-3), or set AWS_REGION.");
+    return { ...(endpoint ? { endpoint } : {}), region };
 }
 function parseS3Url(url, fail) {
     const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
@@ -31221,14 +31226,22 @@ function lockInputs(text, fail) {
     }
     return { days, mode: modeText };
 }
-/** main.ts masks these three variables before the inputs are parsed. */
+/** Where the credentials come from: the standard AWS variables, and nowhere else. */
 const CREDENTIAL_VARIABLES = (/* unused pure expression or super */ null && (["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]));
-function credentialsFrom(env, fail) {
+/** Both entry points mask the credentials before the inputs are parsed, whatever else is wrong. */
+function maskCredentials(env, setSecret) {
+    for (const name of CREDENTIAL_VARIABLES) {
+        const value = env[name]?.trim();
+        if (value)
+            setSecret(value);
+    }
+}
+function credentialsFrom(env, fail, input) {
     const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim() ?? "";
     const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim() ?? "";
     const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
     if (!accessKeyId || !secretAccessKey)
-        fail("s3-url", "needs credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), set by aws-actions/configure-aws-credentials or from secrets in `env:`. They are never inputs.");
+        fail(input, "needs credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), set by aws-actions/configure-aws-credentials or from secrets in `env:`. They are never inputs.");
     return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }
 
@@ -32033,7 +32046,7 @@ class ScalingoClient {
         }
         // The bearer tokens go to these URLs: the same rule as for `auth-url`, whatever the list says.
         for (const url of [region.api, region.database_api].filter((u) => u !== undefined)) {
-            const problem = urls_insecureUrlProblem(url);
+            const problem = insecureUrlProblem(url);
             if (problem)
                 throw new errors/* ScalingoApiError */.Tn(`Region ${region.name} in the regions list of \`auth-url\` has an unsafe URL: ${problem} Check \`auth-url\`.`);
         }
@@ -32521,6 +32534,30 @@ class teardown_Teardown {
     }
 }
 
+;// CONCATENATED MODULE: ./src/s3/s3-source.ts
+
+/**
+ * `s3-uri` (the backup's `s3-uri` output: `s3://bucket/key`) with `s3-endpoint` and `s3-region`.
+ * Credentials, as for the backup, only from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN.
+ */
+function s3ObjectInputs({ text, fail }, env) {
+    const uri = text("s3-uri");
+    if (!uri) {
+        for (const name of ["s3-endpoint", "s3-region"].filter((n) => text(n)))
+            fail(name, "needs `s3-uri` (the backup it reads), e.g. `s3://my-backups/scalingo/my-db-20261205T031700Z.dump`.");
+        return undefined;
+    }
+    const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+    const bucket = match?.[1] ?? "";
+    const key = match?.[2] ?? "";
+    if (!match || !BUCKET.test(bucket) || key.endsWith("/") || /[\r\n\\]/.test(key))
+        fail("s3-uri", `"${uri}" is not s3://<bucket>/<key> of one backup: use the backup's \`s3-uri\` output, e.g. s3://my-backups/scalingo/my-db-20261205T031700Z.dump.`);
+    else if (key.includes(".manifest.json"))
+        fail("s3-uri", `"${uri}" is a manifest: name the dump itself (the manifest beside it is read too).`);
+    const { endpoint, region } = endpointInputs(text, fail, env);
+    return { bucket, key, ...(endpoint ? { endpoint } : {}), region, credentials: credentialsFrom(env, fail, "s3-uri") };
+}
+
 ;// CONCATENATED MODULE: ./src/restore/pg-restore-options.ts
 
 
@@ -32635,6 +32672,7 @@ const exitsOnError = (words) => parsePgRestoreArgs(words).options.some((o) => o.
 
 
 
+
 // A database name the action will quote anyway; this keeps names readable in logs and summaries.
 const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 const config_ARTIFACT_NAME_FORBIDDEN = /["<>|*?:\\/\r\n]/;
@@ -32659,24 +32697,26 @@ function parseRestoreConfig(read, env, cpuCount) {
         throw new errors/* InputError */.dz(problems);
     return { ...scalingo, ...firewall, ...tls, source, ...target, ...(identity ? { decryptionIdentity: identity } : {}), tempDir: runnerTemp(env) };
 }
-function sourceInputs({ text, fail }, env) {
+function sourceInputs(inputs, env) {
+    const { text, fail } = inputs;
     const file = text("path");
     const name = text("artifact-name");
     const runId = text("run-id");
     const latest = inputs_boolean(text("latest"), false, "latest", fail);
     const workflow = text("workflow");
     const githubToken = text("github-token");
-    const chosen = [file && "`path`", runId && "`run-id`", latest && "`latest: true`"].filter(Boolean);
+    const s3 = s3ObjectInputs(inputs, env);
+    const chosen = [file && "`path`", runId && "`run-id`", latest && "`latest: true`", s3 && "`s3-uri`"].filter(Boolean);
     if (chosen.length !== 1) {
-        fail("path", `say which backup to restore, one of: \`path\` (a file on the runner), \`artifact-name\` with \`run-id\`, or \`latest: true\` with \`workflow\` and \`artifact-name\`${chosen.length ? ` (got ${chosen.join(" and ")})` : ""}.`);
+        fail("path", `say which backup to restore, one of: \`path\` (a file on the runner), \`artifact-name\` with \`run-id\`, or \`latest: true\` with \`workflow\` and \`artifact-name\`, or \`s3-uri\` (a backup stored in S3)${chosen.length ? ` (got ${chosen.join(" and ")})` : ""}.`);
         return { kind: "path", path: "" };
     }
     if (name && config_ARTIFACT_NAME_FORBIDDEN.test(name))
         fail("artifact-name", `"${name}" contains a character artifact names reject.`);
-    if (file) {
+    if (file || s3) {
         if (name)
-            fail("artifact-name", "is for an artifact of another run: with `path`, leave it empty.");
-        return { kind: "path", path: external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), file) };
+            fail("artifact-name", `is for an artifact of another run: with \`${file ? "path" : "s3-uri"}\`, leave it empty.`);
+        return s3 ? { kind: "s3", object: s3 } : { kind: "path", path: external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), file) };
     }
     if (!name)
         fail("artifact-name", `is required with ${latest ? "`latest`" : "`run-id`"}: the dump's artifact name${latest ? " (or its beginning)" : ""}, as the backup's \`artifact-name\` output gives it.`);
