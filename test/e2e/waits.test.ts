@@ -90,7 +90,7 @@ describe("waits, installs and timeouts", () => {
       await step.waitFor(/Running pg_dump/, 30_000);
       let cmdline: string | undefined;
       for (let i = 0; i < 100 && !cmdline; i++) {
-        cmdline = await pgDumpCmdline();
+        cmdline = await pgDumpCmdline(s.ctx.env.RUNNER_TEMP as string);
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(cmdline).toContain(`--lock-wait-timeout=${DEFAULT_LOCK_WAIT_TIMEOUT_MS}`);
@@ -113,10 +113,13 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function pgDumpCmdline(): Promise<string | undefined> {
+async function pgDumpCmdline(runnerTemp: string): Promise<string | undefined> {
   for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.split("\0")[0].endsWith("/pg_dump")) return cmdline.replaceAll("\0", " ");
+    const args = cmdline.split("\0");
+    // This step's pg_dump only: other test files (and other checkouts) run pg_dumps of their own
+    // at the same time; this one writes under the step's RUNNER_TEMP.
+    if (args[0]?.endsWith("/pg_dump") && args.some((a) => a.startsWith(`--file=${runnerTemp}/`))) return args.join(" ");
   }
   return undefined;
 }
