@@ -1,40 +1,24 @@
 import { availableParallelism } from "node:os";
 import * as core from "@actions/core";
 import { backup } from "./backup/backup.js";
-import { type BackupDeps, newSession, type Session } from "./backup/session.js";
+import { newSession, type Session } from "./backup/session.js";
 import { type Config, parseConfig } from "./config.js";
 import { ActionError, errorMessage, InputError } from "./errors.js";
 import { inputsReport, recordFailure, whatToDoLine } from "./report/failure.js";
 import { doneLine, newReport, outputsOf, type Report } from "./report/report.js";
 import { summaryMarkdown } from "./report/summary.js";
-import { onCancellation, type SignalSource } from "./runner/cancellation.js";
-import { actionLog } from "./runner/log.js";
-import { actionState } from "./runner/state.js";
+import { onCancellation } from "./runner/cancellation.js";
+import { actionLog, writeJobSummary } from "./runner/log.js";
+import { actionMainDeps, inputsOf, type MainDeps } from "./runner/surroundings.js";
 import { maskCredentials } from "./s3/s3-config.js";
-import type { StateStore } from "./types.js";
 import { publicUploadCheck, repositoryVisibility } from "./visibility.js";
 
 const log = actionLog();
 const CANCELLED_HINT = "The job was cancelled, or reached its `timeout-minutes`: raise that limit if the dump needs longer, and run again.";
 
-/** What the main step takes from its surroundings; the action passes the real ones, in-process tests their own. */
-export interface MainDeps {
-  env: NodeJS.ProcessEnv;
-  state: StateStore;
-  /** Ends the process after a cancellation (the runner's SIGKILL follows otherwise). */
-  exit: (code: number) => void;
-  signals: SignalSource;
-  /** The step's inputs (core.getInput: INPUT_* in the process environment). */
-  input?: (name: string) => string;
-  newClient?: BackupDeps["newClient"];
-  run?: BackupDeps["run"];
-}
-
-const actionDeps = (): MainDeps => ({ env: process.env, state: actionState, exit: (code) => process.exit(code), signals: process });
-
 /** The main step: inputs, then the backup, then outputs and summary, with cancellation handled. */
-export async function run(deps: MainDeps = actionDeps()): Promise<void> {
-  const input = deps.input ?? ((name: string) => core.getInput(name));
+export async function run(deps: MainDeps = actionMainDeps()): Promise<void> {
+  const input = inputsOf(deps);
   // Masked before anything else runs, whatever the other inputs hold.
   const token = input("api-token").trim();
   if (token) core.setSecret(token);
@@ -107,12 +91,8 @@ async function failBeforeStart(report: Report, error: unknown, env: NodeJS.Proce
   core.info(whatToDoLine(failure));
 }
 
-async function writeSummary(report: Report, env: NodeJS.ProcessEnv): Promise<void> {
-  if (!env.GITHUB_STEP_SUMMARY) return;
-  await core.summary
-    .addRaw(summaryMarkdown(report), true)
-    .write()
-    .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
+function writeSummary(report: Report, env: NodeJS.ProcessEnv): Promise<void> {
+  return writeJobSummary(() => summaryMarkdown(report), env);
 }
 
 /** A cancelled job: the teardown first (runner/cancellation.ts), then the summary and the exit. */

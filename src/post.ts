@@ -4,20 +4,11 @@ import { deferLeftovers } from "./backup/leftovers.js";
 import { parseConfig } from "./config.js";
 import { State } from "./constants.js";
 import { errorMessage } from "./errors.js";
-import { actionState } from "./runner/state.js";
+import { actionPostDeps, inputsOf, type PostDeps } from "./runner/surroundings.js";
 import { Teardown } from "./runner/teardown.js";
 import { ScalingoClient, type ScalingoOptions } from "./scalingo/client.js";
 import { isDbApiForm } from "./scalingo/database-api.js";
 import { removeLeftoverFirewallRule } from "./scalingo/firewall-session.js";
-import type { StateStore } from "./types.js";
-
-export interface PostDeps {
-  env: NodeJS.ProcessEnv;
-  state: StateStore;
-  newClient?: (options: ScalingoOptions) => ScalingoClient;
-  /** The step's inputs (core.getInput: INPUT_* in the process environment). */
-  input?: (name: string) => string;
-}
 
 const log = { info: core.info, warning: core.warning, debug: core.debug };
 
@@ -26,11 +17,11 @@ const log = { info: core.info, warning: core.warning, debug: core.debug };
  * was cancelled or was killed, in the teardown's order: a leftover pg_dump, the unfinished files,
  * the rule main added, the restore check's server. It never touches what main did not create.
  */
-export async function runPost(deps: PostDeps = { env: process.env, state: actionState }): Promise<void> {
+export async function runPost(deps: PostDeps = actionPostDeps()): Promise<void> {
   const teardown = new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`));
   deferLeftovers(teardown, deps.state, log);
   teardown.defer("rule", "remove the firewall rule", () =>
-    removeRuleMainLeft(() => parseConfig(deps.input ?? ((name) => core.getInput(name)), deps.env, new Date(), availableParallelism()), deps),
+    removeRuleMainLeft(() => parseConfig(inputsOf(deps), deps.env, new Date(), availableParallelism()), deps),
   );
   await teardown.run();
 }
@@ -39,10 +30,7 @@ export async function runPost(deps: PostDeps = { env: process.env, state: action
  * The rule main saved and did not remove, through the API form main used; the restore action's
  * post uses it too. A failure fails the step, saying to remove the rule by hand: post is the last chance.
  */
-export async function removeRuleMainLeft(
-  readConfig: () => Omit<ScalingoOptions, "onSecret">,
-  deps: Pick<PostDeps, "state" | "newClient"> = { state: actionState },
-): Promise<void> {
+export async function removeRuleMainLeft(readConfig: () => Omit<ScalingoOptions, "onSecret">, deps: Pick<PostDeps, "state" | "newClient">): Promise<void> {
   try {
     await removeLeftoverFirewallRule({ connect: () => connect(readConfig(), deps), state: deps.state, log });
   } catch (error) {

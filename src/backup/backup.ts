@@ -18,9 +18,8 @@ import type { CountedTable } from "../restore-check/row-counts.js";
 import { runRestoreCheck } from "../restore-check/steps.js";
 import { runCommand } from "../runner/commands.js";
 import { prepareDumpDir, sha256File } from "../runner/files.js";
-import { ScalingoClient } from "../scalingo/client.js";
-import { type FirewallSession, openFirewall } from "../scalingo/firewall-session.js";
-import { detectIp, readDatabase, tlsLine } from "./discover.js";
+import type { FirewallSession } from "../scalingo/firewall-session.js";
+import { discoverTarget, openFirewallStep, tlsLine } from "./discover.js";
 import { dumpWithRetries } from "./dump-attempts.js";
 import { createOwned, finishFile, refuseExistingOutputs } from "./dump-files.js";
 import { whileRulePropagates } from "./propagation.js";
@@ -38,35 +37,12 @@ export async function backup(config: Config, session: Session, report: Report, d
   // Without artifact access the backup could not be kept: say so before the firewall opens.
   const artifacts = config.upload ? planArtifact(config, env, deps.log) : undefined;
   const s3 = await preflightS3(config, report, deps.log);
-  const client = (deps.newClient ?? ((o) => new ScalingoClient(o)))({ ...config, onSecret: deps.setSecret, debug: deps.log.debug });
-
-  // The API calls and the IP lookup are independent: do them at once (in one log section).
-  deps.log.section?.("Scalingo API and the runner's address");
-  const [{ connection, serverVersion }, ip] = await Promise.all([
-    phase(report, "scalingo", () => readDatabase(client, config, deps, session)),
-    phase(report, "ip-lookup", () => detectIp(config, deps.log)),
-  ]);
-  report.serverVersion = serverVersion;
-  report.runnerIp = ip;
+  const { client, connection, serverVersion, ip } = await discoverTarget(config, report, deps, session);
   deps.log.info(`Database ${config.database}: PostgreSQL ${serverVersion}; runner IP ${ip}.`);
 
   const { choice, serverPlan, platform, compression } = await chooseClient(config, report, deps, { serverVersion, connection });
 
-  deps.log.section?.("Firewall rule");
-  const firewall = await phase(report, "firewall", () =>
-    openFirewall({
-      client,
-      rules: config,
-      ip,
-      state: deps.state,
-      log: deps.log,
-      teardown: session.teardown,
-      onRemoved: (at) => {
-        report.ruleRemovedAt ??= at;
-      },
-    }),
-  );
-  Object.assign(report, { ruleId: firewall.rule.id, ruleCreated: firewall.rule.created, ruleAddedAt: firewall.openedAt });
+  const firewall = await openFirewallStep(config, report, deps, { client, ip, teardown: session.teardown });
 
   const { pgDump, reachable } = await whileRulePropagates(config, session, report, deps, { choice, serverPlan, platform, connection, serverVersion });
 

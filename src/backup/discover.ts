@@ -2,17 +2,50 @@ import type { Config } from "../config.js";
 import { ActionError } from "../errors.js";
 import { type Connection, parseConnectionUri } from "../postgres/connection.js";
 import { applyTls, decideTls } from "../postgres/tls.js";
+import { phase, type Report } from "../report/report.js";
 import { removeQuietly } from "../runner/files.js";
 import { lookupPublicIp } from "../runner/public-ip.js";
+import type { Teardown } from "../runner/teardown.js";
 import { serverVersionOf } from "../scalingo/answers.js";
-import type { ScalingoClient } from "../scalingo/client.js";
+import { ScalingoClient, type ScalingoOptions } from "../scalingo/client.js";
+import { type FirewallClient, type FirewallOptions, type FirewallSession, openFirewall, type RuleRecord } from "../scalingo/firewall-session.js";
 import type { Log } from "../types.js";
 import type { BackupDeps, Session } from "./session.js";
 
-// What the run learns before it opens anything: the database's version, status and connection
-// (masked at once), and the runner's public address.
+// Both actions' steps before their work: what the run learns before it opens anything (the
+// database's version, status and connection, masked at once; the runner's public address), then
+// the firewall rule.
 
-export async function readDatabase(
+/** Both actions' first contact, in one log section: the database through the Scalingo API and the runner's address, at once, on the step's report. */
+export async function discoverTarget(
+  config: Parameters<typeof readDatabase>[1] & Parameters<typeof detectIp>[0] & Omit<ScalingoOptions, "onSecret">,
+  report: Pick<Report, "serverVersion" | "runnerIp" | "failedPhase" | "durationsMs">,
+  deps: Pick<BackupDeps, "log" | "setSecret" | "env" | "newClient">,
+  session: Pick<Session, "teardown">,
+): Promise<{ client: ScalingoClient; connection: Connection; serverVersion: string; ip: string }> {
+  const client = (deps.newClient ?? ((o) => new ScalingoClient(o)))({ ...config, onSecret: deps.setSecret, debug: deps.log.debug });
+  // The API calls and the IP lookup are independent: do them at once (in one log section).
+  deps.log.section?.("Scalingo API and the runner's address");
+  const [{ connection, serverVersion }, ip] = await Promise.all([
+    phase(report, "scalingo", () => readDatabase(client, config, deps, session)),
+    phase(report, "ip-lookup", () => detectIp(config, deps.log)),
+  ]);
+  Object.assign(report, { serverVersion, runnerIp: ip });
+  return { client, connection, serverVersion, ip };
+}
+
+/** Both actions' firewall phase: this job's rule through the firewall session, recorded on the step's report. */
+export function openFirewallStep(
+  config: FirewallOptions["rules"],
+  report: RuleRecord & Pick<Report, "failedPhase" | "durationsMs">,
+  deps: Pick<BackupDeps, "log" | "state">,
+  o: { client: FirewallClient; ip: string; teardown: Teardown },
+): Promise<FirewallSession> {
+  deps.log.section?.("Firewall rule");
+  return phase(report, "firewall", () => openFirewall({ ...o, rules: config, state: deps.state, log: deps.log, record: report }));
+}
+
+async function readDatabase(
   client: ScalingoClient,
   config: Pick<Config, "database" | "region" | "sslMode" | "sslRootCert">,
   deps: Pick<BackupDeps, "log" | "setSecret" | "env">,
@@ -37,7 +70,7 @@ export async function readDatabase(
   return { connection, serverVersion: serverVersionOf(db.readable_version) };
 }
 
-export async function detectIp(config: Pick<Config, "runnerIp" | "ipLookupUrls" | "ipLookupUrlsCustom" | "ipLookupPolicy">, log: Log): Promise<string> {
+async function detectIp(config: Pick<Config, "runnerIp" | "ipLookupUrls" | "ipLookupUrlsCustom" | "ipLookupPolicy">, log: Log): Promise<string> {
   if (config.runnerIp) return config.runnerIp;
   const found = await lookupPublicIp({ urls: config.ipLookupUrls, requirePublic: !config.ipLookupUrlsCustom, policy: config.ipLookupPolicy });
   if (found.warning) log.warning(found.warning);

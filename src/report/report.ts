@@ -1,5 +1,6 @@
 import type { Phase } from "../errors.js";
 import type { RestoreReport } from "../restore-check/check.js";
+import type { RuleRecord } from "../scalingo/firewall-session.js";
 
 /** A failure as the summary and the log's last line tell it (src/report/failure.ts). */
 export interface Failure {
@@ -15,16 +16,12 @@ export interface Failure {
 }
 
 /** What a run did, filled in as it goes: the source of the outputs and the job summary. */
-export interface Report {
+export interface Report extends RuleRecord {
   database: string;
   region: string;
   format: string;
   encrypted: boolean;
   runnerIp?: string;
-  ruleId?: string;
-  ruleCreated?: boolean;
-  ruleAddedAt?: Date;
-  ruleRemovedAt?: Date;
   serverVersion?: string;
   pgDumpVersion?: string;
   /** What the dump was compressed with, and whether it was the default (postgres/compression.ts). */

@@ -4,7 +4,7 @@ import { State } from "../constants.js";
 import { errorMessage } from "../errors.js";
 import { removeRuleMainLeft } from "../post.js";
 import { removeQuietly } from "../runner/files.js";
-import { actionState } from "../runner/state.js";
+import { actionPostDeps, inputsOf, type PostDeps } from "../runner/surroundings.js";
 import { Teardown } from "../runner/teardown.js";
 import { parseRestoreConfig } from "./config.js";
 
@@ -13,16 +13,16 @@ import { parseRestoreConfig } from "./config.js";
  * undo, in the teardown's order: the private folder (plaintext), then the rule. It never touches
  * a rule main did not create.
  */
-export async function runRestorePost(): Promise<void> {
+export async function runRestorePost(deps: PostDeps = actionPostDeps()): Promise<void> {
   const teardown = new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`));
-  const folder = actionState.get(State.restoreFolder);
+  const folder = deps.state.get(State.restoreFolder);
   if (isOwnFolder(folder)) {
     teardown.defer("plaintext", "remove the restore's private folder", async () => {
       await removeQuietly(folder);
       core.info("Removed the restore's private folder.");
     });
   }
-  teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseRestoreConfig((name) => core.getInput(name), process.env, 1)));
+  teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseRestoreConfig(inputsOf(deps), deps.env, 1), deps));
   await teardown.run();
 }
 

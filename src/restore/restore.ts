@@ -1,5 +1,6 @@
 import * as path from "node:path";
-import { detectIp, readDatabase } from "../backup/discover.js";
+import { discoverTarget, openFirewallStep } from "../backup/discover.js";
+import type { BackupDeps } from "../backup/session.js";
 import { State } from "../constants.js";
 import { ActionError } from "../errors.js";
 import { utcStamp } from "../naming.js";
@@ -7,13 +8,11 @@ import type { Connection } from "../postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf, type Platform } from "../postgres/pg-client.js";
 import { type Reachable, waitUntilReachable } from "../postgres/reachability.js";
 import { phase } from "../report/report.js";
-import { type CommandRunner, runCommand } from "../runner/commands.js";
+import { runCommand } from "../runner/commands.js";
 import { removeQuietly } from "../runner/files.js";
 import { firstFailureStops } from "../runner/first-failure.js";
 import type { Teardown } from "../runner/teardown.js";
-import { ScalingoClient } from "../scalingo/client.js";
-import { openFirewall } from "../scalingo/firewall-session.js";
-import type { Log, StateStore } from "../types.js";
+import type { Log } from "../types.js";
 import type { RestoreConfig } from "./config.js";
 import { obtainDump } from "./obtain.js";
 import { runRestore } from "./pg-restore.js";
@@ -27,13 +26,8 @@ export interface RestoreSession {
   teardown: Teardown;
 }
 
-export interface RestoreDeps {
-  state: StateStore;
-  log: Log;
-  setSecret(secret: string): void;
-  run?: CommandRunner;
-  now?: Date;
-}
+/** The backup's surroundings, less what only pg_dump needs (the platform check). */
+export type RestoreDeps = Pick<BackupDeps, "state" | "log" | "setSecret" | "run" | "env" | "newClient"> & { now?: Date };
 
 /** The main step after the inputs (docs/design.md, "The restore action"). */
 export async function restore(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps): Promise<void> {
@@ -54,7 +48,7 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
   deps.state.save(State.restoreFolder, folder);
   session.teardown.defer("plaintext", "remove the restore's private folder", () => removeQuietly(folder));
   log.section?.("The dump");
-  const obtained = await phase(run, "download", () => obtainDump(config, folder, log));
+  const obtained = await phase(run, "download", () => obtainDump(config, folder, log, deps.env ?? process.env));
   Object.assign(run, { dumpName: obtained.name, source: obtained.description });
   const dump = await phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder, run: runner }));
   Object.assign(run, { format: dump.format, encrypted: dump.encrypted, sha256: dump.sha256, sha256Checked: Boolean(dump.manifest), dumpMajor: dump.major });
@@ -65,13 +59,7 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
       "`verify-row-counts`: the backup's manifest holds no row counts (the backup ran without `verify: restore`, or wrote no manifest): set it to auto or false.",
     );
 
-  log.section?.("Scalingo API and the runner's address");
-  const client = new ScalingoClient({ ...config, onSecret: deps.setSecret, debug: log.debug });
-  const [{ connection, serverVersion }, ip] = await Promise.all([
-    phase(run, "scalingo", () => readDatabase(client, config, deps, session)),
-    phase(run, "ip-lookup", () => detectIp(config, log)),
-  ]);
-  Object.assign(run, { serverVersion, runnerIp: ip });
+  const { client, connection, serverVersion, ip } = await discoverTarget(config, run, deps, session);
   const targetMajor = majorOf(serverVersion);
   if (dump.major && dump.major > targetMajor)
     throw new ActionError(
@@ -101,21 +89,7 @@ type Ready = Awaited<ReturnType<typeof beforeFirewall>>;
 
 /** The firewall session (scalingo/firewall-session.ts): open, the client and the wait, the restore and its checks, close. */
 async function throughFirewall(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps, ready: Ready): Promise<void> {
-  deps.log.section?.("Firewall rule");
-  const firewall = await phase(run, "firewall", () =>
-    openFirewall({
-      client: ready.client,
-      rules: config,
-      ip: ready.ip,
-      state: deps.state,
-      log: deps.log,
-      teardown: session.teardown,
-      onRemoved: (at) => {
-        run.ruleRemovedAt ??= at;
-      },
-    }),
-  );
-  Object.assign(run, { ruleId: firewall.rule.id, ruleCreated: firewall.rule.created, ruleAddedAt: firewall.openedAt });
+  const firewall = await openFirewallStep(config, run, deps, { client: ready.client, ip: ready.ip, teardown: session.teardown });
   try {
     deps.log.section?.("pg_restore client and database wait");
     const { binDir, reachable } = await whileRulePropagates(config, session, run, deps, ready);
@@ -135,7 +109,7 @@ async function restoreAndCheck(
   ready: Ready & { binDir: string; reachable: Reachable },
 ): Promise<void> {
   const { log } = deps;
-  const { binDir, reachable } = ready;
+  const { reachable } = ready;
   const target = config.target ?? `restore_${utcStamp(deps.now ?? new Date()).toLowerCase()}`;
   run.target = target;
   log.section?.("Restore");
@@ -146,33 +120,44 @@ async function restoreAndCheck(
       run.created = true;
       log.info(`Created the database ${target}.`);
     }
-    const started = Date.now();
-    const over = Boolean(config.target);
-    try {
-      await runRestore({
-        ...ready.dump,
-        binDir,
-        connection: ready.connection,
-        database: target,
-        over,
-        jobs: config.jobs,
-        args: config.pgRestoreArgs,
-        signal: session.teardown.ending,
-        run: deps.run,
-        log: log.info,
-      });
-    } catch (error) {
-      throw restoreFailed(error as Error, target, over, config.database);
-    } finally {
-      run.restoreMs = Date.now() - started;
-    }
-    log.info(`Restored ${ready.dump.format} dump into ${target} in ${(run.restoreMs / 1000).toFixed(1)} s.`);
+    await restoreInto(config, session, run, deps, { ...ready, target });
+    log.info(`Restored ${ready.dump.format} dump into ${target} in ${((run.restoreMs ?? 0) / 1000).toFixed(1)} s.`);
   });
   await phase(run, "verify", () => checkCounts(config, run, ready, reachable, target, log));
   if (config.dropAfter && run.created) {
     await dropDatabase(ready.connection, reachable, target);
     run.dropped = true;
     log.info(`Dropped ${target} (drop-after).`);
+  }
+}
+
+/** pg_restore (psql for a plain dump), stopped on the teardown's signal. */
+async function restoreInto(
+  config: RestoreConfig,
+  session: RestoreSession,
+  run: RestoreRun,
+  deps: RestoreDeps,
+  ready: Ready & { binDir: string; target: string },
+): Promise<void> {
+  const started = Date.now();
+  const over = Boolean(config.target);
+  try {
+    await runRestore({
+      ...ready.dump,
+      binDir: ready.binDir,
+      connection: ready.connection,
+      database: ready.target,
+      over,
+      jobs: config.jobs,
+      args: config.pgRestoreArgs,
+      signal: session.teardown.ending,
+      run: deps.run,
+      log: deps.log.info,
+    });
+  } catch (error) {
+    throw restoreFailed(error as Error, ready.target, over, config.database);
+  } finally {
+    run.restoreMs = Date.now() - started;
   }
 }
 
@@ -212,7 +197,7 @@ async function whileRulePropagates(
 ): Promise<{ binDir: string; reachable: Reachable }> {
   const together = firstFailureStops(session.teardown.ending);
   const runner = deps.run ?? runCommand;
-  const install = { run: runner, log: deps.log.info, signal: together.signal, env: process.env, tempDir: config.tempDir };
+  const install = { run: runner, log: deps.log.info, signal: together.signal, env: deps.env ?? process.env, tempDir: config.tempDir };
   const waitOptions = { timeoutMs: config.reachableTimeoutMs, log: deps.log.info, signal: together.signal };
   const [binDir, reachable] = await together.settle(
     together.track(phase(run, "pg-dump-client", () => clientBinDir(ready.choice, ready.platform, install))),

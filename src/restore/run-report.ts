@@ -1,7 +1,8 @@
 import type { Phase } from "../errors.js";
+import type { RuleRecord } from "../scalingo/firewall-session.js";
 
 /** What a restore run did, filled in as it goes: the source of the outputs and the job summary. */
-export interface RestoreRun {
+export interface RestoreRun extends RuleRecord {
   database: string;
   region: string;
   /** Where the dump came from, in words (a path, an artifact and its run). */
@@ -16,10 +17,6 @@ export interface RestoreRun {
   serverVersion?: string;
   pgRestoreVersion?: string;
   runnerIp?: string;
-  ruleId?: string;
-  ruleCreated?: boolean;
-  ruleAddedAt?: Date;
-  ruleRemovedAt?: Date;
   /** The database restored into, and whether this run created it (and dropped it, for drills). */
   target?: string;
   created?: boolean;

@@ -27,6 +27,15 @@ export function actionLog(): Required<Log> & { endSection(): void } {
   };
 }
 
+/** The job summary, when the runner gives one (GITHUB_STEP_SUMMARY); a failure to write it is a warning, never the step's failure. */
+export async function writeJobSummary(markdown: () => string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!env.GITHUB_STEP_SUMMARY) return;
+  await core.summary
+    .addRaw(markdown(), true)
+    .write()
+    .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
+}
+
 /**
  * For the entry points: whatever escapes a step (a bug, or the runner's files gone) fails it with
  * one message a user can act on; the stack goes to the debug log, not to their eyes.

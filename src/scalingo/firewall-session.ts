@@ -24,8 +24,18 @@ export interface FirewallOptions {
   log: Log;
   teardown: Teardown;
   now?: Date;
-  /** Told when this job's rule is removed (not called for a reused rule, which stays). */
-  onRemoved?: (at: Date) => void;
+  /** The step's report: the rule is recorded on it as it opens and when it is first removed. */
+  record?: RuleRecord;
+}
+
+/** What both actions' reports keep of the rule (outputs, the summary's exposure time). */
+export interface RuleRecord {
+  ruleId?: string;
+  /** Whether this job added it (a reused rule is never removed). */
+  ruleCreated?: boolean;
+  ruleAddedAt?: Date;
+  /** The first removal; not set for a reused rule, which stays. */
+  ruleRemovedAt?: Date;
 }
 
 export interface FirewallSession {
@@ -52,7 +62,9 @@ export async function openFirewall(o: FirewallOptions): Promise<FirewallSession>
     throw o.teardown.ending.reason;
   }
   if (rule.created) o.log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
-  return { rule, openedAt: new Date(), close: () => removal.now() };
+  const openedAt = new Date();
+  if (o.record) Object.assign(o.record, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: openedAt });
+  return { rule, openedAt, close: () => removal.now() };
 }
 
 /**
@@ -75,7 +87,7 @@ export async function withFirewall<R, T>(
 /** Main's removal, from the saved label, address and id: what post would do, a warning if it fails. */
 async function removeSavedRule(o: FirewallOptions): Promise<void> {
   try {
-    if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none") o.onRemoved?.(new Date());
+    if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none" && o.record) o.record.ruleRemovedAt ??= new Date();
   } catch (error) {
     o.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(o.state)}`);
   }
