@@ -20,6 +20,8 @@ export const State = {
   plaintext: "plaintext",
   /** The running pg_dump ({pid, startTicks}), "" once it ended: post stops a pg_dump a killed main left writing. */
   pgDump: "pg-dump",
+  /** The restore action's running pg_restore (psql for a plain dump), the same way: post stops what a killed main left restoring. */
+  pgRestore: "pg-restore",
 } as const;
 
 export const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"] as const;

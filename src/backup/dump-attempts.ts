@@ -10,7 +10,7 @@ import { type Reachable, waitUntilReachable } from "../postgres/reachability.js"
 import { phase, type Report } from "../report/report.js";
 import { type CountedTable, openSnapshot } from "../restore-check/row-counts.js";
 import { removeQuietly } from "../runner/files.js";
-import { recordProcess, stopRecorded } from "../runner/process-record.js";
+import { recordWriter } from "../runner/process-record.js";
 import type { Log, StateStore } from "../types.js";
 import { createOwned } from "./dump-files.js";
 import type { Session } from "./session.js";
@@ -126,14 +126,11 @@ async function dumpOnce(
  * a post step after a killed main stops it before removing its file; the teardown stops it first.
  */
 async function whileRecorded(dump: DumpRun, session: DumpSession, deps: Deps): Promise<void> {
-  const record = recordProcess(dump.pid);
-  if (record) deps.state.save(State.pgDump, JSON.stringify(record));
-  const stop = session.teardown.defer("writers", "stop pg_dump", () => (record ? stopRecorded(record) : dump.kill("SIGTERM")));
+  const ended = recordWriter(dump.pid, { teardown: session.teardown, state: deps.state, key: State.pgDump, what: "pg_dump", kill: () => dump.kill("SIGTERM") });
   try {
     await dump.done;
   } finally {
-    stop.release();
-    if (record) deps.state.save(State.pgDump, "");
+    ended();
   }
 }
 

@@ -2,7 +2,7 @@ import { State } from "../constants.js";
 import { removeLeftoverServer } from "../restore-check/throwaway-server.js";
 import { exists } from "../runner/files.js";
 import { parseSavedPaths, removePlaintext } from "../runner/plaintext.js";
-import { type ProcessRecord, stopRecorded } from "../runner/process-record.js";
+import { savedProcess, stopRecorded } from "../runner/process-record.js";
 import type { Teardown } from "../runner/teardown.js";
 import type { Log, StateStore } from "../types.js";
 
@@ -31,16 +31,5 @@ export function deferLeftovers(teardown: Teardown, state: StateStore, log: Log):
       if (await removeLeftoverServer(JSON.parse(server)))
         log.info("Stopped the restore check's server that the main step left running, and removed its folder.");
     });
-  }
-}
-
-function savedProcess(saved: string): ProcessRecord | undefined {
-  try {
-    const record = JSON.parse(saved || "null") as Partial<ProcessRecord> | null;
-    return record && Number.isInteger(record.pid) && typeof record.startTicks === "string" && record.startTicks
-      ? { pid: record.pid as number, startTicks: record.startTicks }
-      : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -20,12 +20,14 @@ export interface RestorePlan {
   jobs: number;
   args: string[];
   signal?: AbortSignal;
+  /** Told the process's pid once spawned (the record post stops a leftover by). */
+  onSpawn?: (pid: number | undefined) => void;
   run?: CommandRunner;
   log(message: string): void;
 }
 
 /** The restore's own argv (no connection in it): what the tests and the log show. */
-export function restoreArgv(p: Omit<RestorePlan, "connection" | "run" | "signal" | "log">): { tool: "pg_restore" | "psql"; args: string[] } {
+export function restoreArgv(p: Omit<RestorePlan, "connection" | "run" | "signal" | "onSpawn" | "log">): { tool: "pg_restore" | "psql"; args: string[] } {
   if (p.format === "plain") {
     // A plain dump holds its own DROP statements (the backup's default --clean --if-exists).
     return {
@@ -47,7 +49,8 @@ export async function runRestore(p: RestorePlan): Promise<void> {
   const file = path.join(p.binDir, tool);
   // Silent: a failed COPY or constraint quotes row values (DETAIL, CONTEXT), which stay off the log.
   p.log(`Running ${file} ${args.join(" ")}`);
-  const result = await run(file, args, { env, silent: true, timeoutSeconds: LONG_TIMEOUT_SECONDS, ...(p.signal ? { signal: p.signal } : {}) });
+  const stoppable = p.signal ? { signal: p.signal, ...(p.onSpawn ? { onSpawn: p.onSpawn } : {}) } : {};
+  const result = await run(file, args, { env, silent: true, timeoutSeconds: LONG_TIMEOUT_SECONDS, ...stoppable });
   if (result.code !== 0) throw new ActionError("restore", `${tool} exited with code ${result.code}:\n${withoutValues(result.stderr)}`);
 }
 

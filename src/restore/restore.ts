@@ -11,6 +11,7 @@ import { phase } from "../report/report.js";
 import { runCommand } from "../runner/commands.js";
 import { removeQuietly } from "../runner/files.js";
 import { firstFailureStops } from "../runner/first-failure.js";
+import { recordWriter } from "../runner/process-record.js";
 import type { Teardown } from "../runner/teardown.js";
 import type { Log } from "../types.js";
 import type { RestoreConfig } from "./config.js";
@@ -131,7 +132,11 @@ async function restoreAndCheck(
   }
 }
 
-/** pg_restore (psql for a plain dump), stopped on the teardown's signal. */
+/**
+ * pg_restore (psql for a plain dump), recorded as the backup records pg_dump: saved the moment it
+ * is spawned (the pid is coreutils `timeout`'s, which passes a TERM on to it and ends with it), so
+ * the teardown stops it first and waits for its end, and post stops what a killed main left.
+ */
 async function restoreInto(
   config: RestoreConfig,
   session: RestoreSession,
@@ -141,6 +146,7 @@ async function restoreInto(
 ): Promise<void> {
   const started = Date.now();
   const over = Boolean(config.target);
+  let ended: (() => void) | undefined;
   try {
     await runRestore({
       ...ready.dump,
@@ -151,12 +157,16 @@ async function restoreInto(
       jobs: config.jobs,
       args: config.pgRestoreArgs,
       signal: session.teardown.ending,
+      onSpawn: (pid) => {
+        ended = recordWriter(pid, { teardown: session.teardown, state: deps.state, key: State.pgRestore, what: "pg_restore" });
+      },
       run: deps.run,
       log: deps.log.info,
     });
   } catch (error) {
     throw restoreFailed(error as Error, ready.target, over, config.database);
   } finally {
+    ended?.();
     run.restoreMs = Date.now() - started;
   }
 }

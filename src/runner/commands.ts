@@ -19,6 +19,8 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Each chunk of stdout, instead of collecting it (a decompressed dump is far too big to keep). */
   onStdout?: (chunk: Buffer) => void;
+  /** Told the child's pid as soon as it is spawned, so it can be recorded for the post step (with `signal` only). */
+  onSpawn?: (pid: number | undefined) => void;
 }
 
 /** Runs a program without a shell; tests replace it to observe what would run (apt, sudo). */
@@ -83,6 +85,7 @@ export function spawnCommand(file: string, args: string[], options: CommandOptio
   return new Promise((resolve) => {
     if (options.signal?.aborted) return resolve({ code: 130, stdout: "", stderr: "not started: the run was stopped" });
     const child = spawn(bin, argv, { env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"], detached: true });
+    options.onSpawn?.(child.pid);
     let stdout = "";
     let stderr = "";
     let stopped = false;

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { StateStore } from "../types.js";
+import type { Teardown } from "./teardown.js";
 
 // A process the run started, recorded so that a later step can stop it: its pid and its start
 // time, since a pid alone may belong to another process by then (pids are reused).
@@ -52,6 +54,34 @@ export async function stopRecorded(record: ProcessRecord, graceMs = 2_000): Prom
   if (await isRunning(record)) signal(record.pid, "SIGKILL");
   await endsWithin(record, graceMs);
   return true;
+}
+
+/**
+ * A writer the run started (pg_dump, pg_restore), recorded the moment it is spawned: its record is
+ * saved under `key` before anything else runs, so post stops it after a killed main, and its stop
+ * is on the teardown's first stage, which waits for its end. Returns what to call once it ended.
+ */
+export function recordWriter(pid: number | undefined, o: { teardown: Teardown; state: StateStore; key: string; what: string; kill?: () => void }): () => void {
+  const record = recordProcess(pid);
+  if (record) o.state.save(o.key, JSON.stringify(record));
+  // Without /proc there is no record: only the live handle can stop it.
+  const stop = o.teardown.defer("writers", `stop ${o.what}`, () => (record ? stopRecorded(record) : o.kill?.()));
+  return () => {
+    stop.release();
+    if (record) o.state.save(o.key, "");
+  };
+}
+
+/** A record as main saved it; undefined for "" (it ended) or anything that is not one. */
+export function savedProcess(saved: string): ProcessRecord | undefined {
+  try {
+    const record = JSON.parse(saved || "null") as Partial<ProcessRecord> | null;
+    return record && Number.isInteger(record.pid) && typeof record.startTicks === "string" && record.startTicks
+      ? { pid: record.pid as number, startTicks: record.startTicks }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function endsWithin(record: ProcessRecord, ms: number): Promise<boolean> {
