@@ -3,7 +3,7 @@ import { type Connection, parseConnectionUri } from "../src/postgres/connection.
 import { waitUntilReachable } from "../src/postgres/reachability.js";
 import { Teardown } from "../src/runner/teardown.js";
 import { ScalingoClient } from "../src/scalingo/client.js";
-import { openFirewall, removeLeftoverFirewallRule, withFirewall } from "../src/scalingo/firewall-session.js";
+import { openFirewall, type RuleRecord, removeLeftoverFirewallRule, withFirewall } from "../src/scalingo/firewall-session.js";
 import { parseOwnLabel } from "../src/scalingo/rule-label.js";
 import { type ScalingoEmulator, startScalingoEmulator } from "./emulators/scalingo.js";
 import { type PgServer, startPostgres } from "./support/postgres.js";
@@ -54,7 +54,9 @@ describe("firewall session", () => {
     const teardown = new Teardown(() => undefined);
     const o = await options(teardown);
     let during: (string | undefined)[] = [];
-    const result = await withFirewall({ ...o, waitUntilReady: waitForDb }, async (ready, rule) => {
+    // The step's report, on which the session records the rule (both actions' outputs and summaries).
+    const record: RuleRecord = {};
+    const result = await withFirewall({ ...o, record, waitUntilReady: waitForDb }, async (ready, rule) => {
       during = emu.rules.map((r) => r.cidr);
       expect(rule.created).toBe(true);
       // The default label: this repository's, with a token, which the sweep and post recognise.
@@ -66,6 +68,8 @@ describe("firewall session", () => {
     expect(emu.rules).toEqual([]);
     expect(o.state.saved.get("rule-removed")).toBe("true");
     expect(teardown.pending).toBe(0);
+    expect(record).toMatchObject({ ruleId: o.state.saved.get("rule-id"), ruleCreated: true });
+    expect((record.ruleRemovedAt as Date).getTime()).toBeGreaterThanOrEqual((record.ruleAddedAt as Date).getTime());
   });
 
   it("closes the rule when the work fails, and the failure is the work's", async () => {

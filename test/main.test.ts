@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import { readdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,11 +8,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { run } from "../src/main.js";
 import { runPost } from "../src/post.js";
 import { isRunning, type ProcessRecord } from "../src/runner/process-record.js";
-import { ScalingoClient } from "../src/scalingo/client.js";
 import { emulatorInputs, type SeededDatabase, startSeededDatabase } from "./e2e/world.js";
 import { type ArtifactEmulator, startArtifactEmulator } from "./emulators/artifact.js";
 import { type IpEmulator, startIpEmulator } from "./emulators/public-ip.js";
-import { type ScalingoEmulator, type ScalingoEmulatorOptions, startScalingoEmulator } from "./emulators/scalingo.js";
+import { type ScalingoEmulatorOptions, startScalingoEmulator } from "./emulators/scalingo.js";
+import { type CancellableStep, cancelBeforeTheRule, cancelDuringTheWait, postInProcess, startInProcess } from "./support/in-process.js";
 import { createRunnerContext, REPO_ROOT, type RunnerContext } from "./support/runner.js";
 import { actionInputDefaults } from "./support/runner-parse.js";
 
@@ -22,33 +21,8 @@ import { actionInputDefaults } from "./support/runner-parse.js";
 // at each phase: once the step has exited, the rule is gone and no plaintext is left, and the
 // post step finds nothing more to undo (or undoes the rest).
 
-/** The saved state, with a hook that sees every save as it happens (the test's clock for "now"). */
-class ObservedState {
-  readonly saved = new Map<string, string>();
-  private readonly listeners: ((key: string, value: string) => void)[] = [];
-  save = (key: string, value: string): void => {
-    this.saved.set(key, value);
-    for (const listener of this.listeners) listener(key, value);
-  };
-  get = (key: string): string => this.saved.get(key) ?? "";
-  onSave(listener: (key: string, value: string) => void): void {
-    this.listeners.push(listener);
-  }
-}
-
-interface Step {
-  scalingo: ScalingoEmulator;
+interface Step extends CancellableStep {
   ctx: RunnerContext;
-  state: ObservedState;
-  /** SIGINT as the runner sends it, asynchronously (never inside the code that triggered it). */
-  cancel(): void;
-  /** Resolves with the code main exits with after a cancellation. */
-  exited: Promise<number>;
-  /** run() itself: in-process it goes on after exit(), which the real process would not. */
-  running: Promise<void>;
-  /** Files left in the runner's dump folder. */
-  leftovers(): Promise<string[]>;
-  post(): Promise<{ connected: boolean }>;
 }
 
 describe("main step in-process: cancelled at each phase", () => {
@@ -77,69 +51,26 @@ describe("main step in-process: cancelled at each phase", () => {
     const ctx = await createRunnerContext({ artifact });
     opened.push(scalingo, { close: () => ctx.cleanup() });
     const inputs: Record<string, string> = { ...actionInputDefaults(REPO_ROOT), ...emulatorInputs(db, scalingo, ip), upload: "false", ...o.inputs };
-    const input = (name: string) => (inputs[name] ?? "").trim();
-    const state = new ObservedState();
-    const signals = new EventEmitter();
-    let exit: (code: number) => void = () => undefined;
-    const exited = new Promise<number>((resolve) => {
-      exit = resolve;
-    });
-    const running = run({ env: ctx.env, state, exit, signals, input });
-    running.catch(() => undefined);
+    const main = startInProcess(run, { env: ctx.env, inputs });
     const dumpDir = path.join(ctx.env.RUNNER_TEMP as string, "scalingo-pg-dump");
     return {
+      ...main,
       scalingo,
       ctx,
-      state,
-      cancel: () => setImmediate(() => signals.emit("SIGINT", "SIGINT")),
-      exited,
-      running,
       leftovers: () => readdir(dumpDir).catch(() => []),
-      post: async () => {
-        let connected = false;
-        await runPost({
-          env: ctx.env,
-          state,
-          input,
-          newClient: (options) => {
-            connected = true;
-            return new ScalingoClient(options);
-          },
-        });
-        return { connected };
-      },
+      post: () => postInProcess(runPost, { env: ctx.env, state: main.state, inputs }),
     };
   }
 
   it("before the rule exists (its request on the way): main stops there, and nothing is left once post ran", async () => {
-    // The POST's answer comes late: the cancellation lands between the request and the answer.
     const step = await start();
-    step.scalingo.addFault({ method: "POST", path: /firewall_rules/, delayMs: 1_500 });
-    step.state.onSave((key) => {
-      if (key === "rule-label") step.cancel();
-    });
-    expect(await step.exited).toBe(1);
-    await step.running;
-    // Main did not go on to the wait or the dump once cancelled, and the rule created after its
-    // teardown looked for it was removed as soon as the answer came (should main still be there).
+    await cancelBeforeTheRule(step);
+    // Main did not go on to the wait or the dump once cancelled.
     expect(step.state.get("pg-dump")).toBe("");
-    expect(step.scalingo.rules).toEqual([]);
-    expect(await step.leftovers()).toEqual([]);
-    await step.post();
-    expect(step.scalingo.rules).toEqual([]);
   });
 
   it("during the wait for the database: the rule is removed and the wait ends before main exits", async () => {
-    const step = await start({ scalingo: { ruleDelayMs: 600_000 } });
-    step.state.onSave((key, value) => {
-      if (key === "rule-id" && value) step.cancel();
-    });
-    expect(await step.exited).toBe(1);
-    expect(step.scalingo.rules).toEqual([]);
-    expect(step.state.get("rule-removed")).toBe("true");
-    expect(await step.leftovers()).toEqual([]);
-    await step.running;
-    expect(await step.post()).toEqual({ connected: false });
+    await cancelDuringTheWait(await start({ scalingo: { ruleDelayMs: 600_000 } }));
   });
 
   it("during pg_dump: pg_dump is stopped, its partial file removed and the rule removed before main exits", async () => {

@@ -1,29 +1,13 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processesWith } from "../support/processes.js";
 import { runStep, startStep } from "../support/runner.js";
+import { until } from "../support/until.js";
 import { describeStep, startWorld, type World } from "./world.js";
 
 /** The pids of the pg_dump processes whose command line names `file`. */
-async function pgDumpsWriting(file: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
-    if ((await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() !== "pg_dump") continue;
-    const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0");
-    const state = (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")).split(") ")[1]?.[0];
-    if (argv[0]?.endsWith("/pg_dump") && argv.includes(`--file=${file}`) && state !== "Z") found.push(Number(pid));
-  }
-  return found;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  for (const end = Date.now() + timeoutMs; Date.now() < end; ) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`never saw ${what}`);
-}
+const pgDumpsWriting = (file: string) => processesWith("pg_dump", `--file=${file}`);
 
 // A main killed outright (SIGKILL: the runner's last word, or the OOM killer) runs no handler. Its
 // pg_dump goes on writing production's rows, and its connection may outlive the rule: the post
