@@ -28866,15 +28866,15 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1989);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2717);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
 process.on("unhandledRejection", (error) => {
-    (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I)("post", error);
+    (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I4)("post", error);
     process.exit(1);
 });
-await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)().catch((error) => (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I)("post", error));
+await (0,_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)().catch((error) => (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I4)("post", error));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -28932,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 1989:
+/***/ 2717:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28970,6 +28970,8 @@ const constants_State = {
     plaintext: "plaintext",
     /** The running pg_dump ({pid, startTicks}), "" once it ended: post stops a pg_dump a killed main left writing. */
     pgDump: "pg-dump",
+    /** The restore action's running pg_restore (psql for a plain dump), the same way: post stops what a killed main left restoring. */
+    pgRestore: "pg-restore",
 };
 const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"];
 const DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
@@ -29054,6 +29056,7 @@ function spawnCommand(file, args, options = {}) {
         if (options.signal?.aborted)
             return resolve({ code: 130, stdout: "", stderr: "not started: the run was stopped" });
         const child = (0,external_node_child_process_namespaceObject.spawn)(bin, argv, { env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"], detached: true });
+        options.onSpawn?.(child.pid);
         let stdout = "";
         let stderr = "";
         let stopped = false;
@@ -29588,6 +29591,35 @@ async function stopRecorded(record, graceMs = 2_000) {
     await endsWithin(record, graceMs);
     return true;
 }
+/**
+ * A writer the run started (pg_dump, pg_restore), recorded the moment it is spawned: its record is
+ * saved under `key` before anything else runs, so post stops it after a killed main, and its stop
+ * is on the teardown's first stage, which waits for its end. Returns what to call once it ended.
+ */
+function recordWriter(pid, o) {
+    const record = recordProcess(pid);
+    if (record)
+        o.state.save(o.key, JSON.stringify(record));
+    // Without /proc there is no record: only the live handle can stop it.
+    const stop = o.teardown.defer("writers", `stop ${o.what}`, () => (record ? stopRecorded(record) : o.kill?.()));
+    return () => {
+        stop.release();
+        if (record)
+            o.state.save(o.key, "");
+    };
+}
+/** A record as main saved it; undefined for "" (it ended) or anything that is not one. */
+function savedProcess(saved) {
+    try {
+        const record = JSON.parse(saved || "null");
+        return record && Number.isInteger(record.pid) && typeof record.startTicks === "string" && record.startTicks
+            ? { pid: record.pid, startTicks: record.startTicks }
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
 async function endsWithin(record, ms) {
     for (let waited = 0; waited < ms; waited += 50) {
         if (!(await isRunning(record)))
@@ -29637,17 +29669,6 @@ function deferLeftovers(teardown, state, log) {
             if (await removeLeftoverServer(JSON.parse(server)))
                 log.info("Stopped the restore check's server that the main step left running, and removed its folder.");
         });
-    }
-}
-function savedProcess(saved) {
-    try {
-        const record = JSON.parse(saved || "null");
-        return record && Number.isInteger(record.pid) && typeof record.startTicks === "string" && record.startTicks
-            ? { pid: record.pid, startTicks: record.startTicks }
-            : undefined;
-    }
-    catch {
-        return undefined;
     }
 }
 
@@ -50446,7 +50467,17 @@ function runnerState() {
         get: (key) => saved.get(key) ?? core/* getState */.Gu(key),
     };
 }
-const actionState = runnerState();
+const state_actionState = runnerState();
+
+;// CONCATENATED MODULE: ./src/runner/surroundings.ts
+
+
+const actionMainDeps = () => ({ env: process.env, state: actionState, exit: (code) => process.exit(code), signals: process });
+const actionPostDeps = () => ({ env: process.env, state: state_actionState });
+/** The step's inputs: the injected reader, or the runner's INPUT_* variables. */
+function inputsOf(deps) {
+    return deps.input ?? ((name) => core/* getInput */.V4(name));
+}
 
 ;// CONCATENATED MODULE: ./src/runner/teardown.ts
 // The one place that knows how to undo what a run acquired, and in which order. Each step that
@@ -51312,7 +51343,10 @@ async function openFirewall(o) {
     }
     if (rule.created)
         o.log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
-    return { rule, openedAt: new Date(), close: () => removal.now() };
+    const openedAt = new Date();
+    if (o.record)
+        Object.assign(o.record, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: openedAt });
+    return { rule, openedAt, close: () => removal.now() };
 }
 /**
  * The whole session: open → `waitUntilReady` (given a signal that the teardown aborts) → `work` →
@@ -51331,8 +51365,8 @@ async function withFirewall(o, work) {
 /** Main's removal, from the saved label, address and id: what post would do, a warning if it fails. */
 async function removeSavedRule(o) {
     try {
-        if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none")
-            o.onRemoved?.(new Date());
+        if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none" && o.record)
+            o.record.ruleRemovedAt ??= new Date();
     }
     catch (error) {
         o.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(o.state)}`);
@@ -51369,17 +51403,17 @@ const log = { info: core/* info */.pq, warning: core/* warning */.$e, debug: cor
  * was cancelled or was killed, in the teardown's order: a leftover pg_dump, the unfinished files,
  * the rule main added, the restore check's server. It never touches what main did not create.
  */
-async function runPost(deps = { env: process.env, state: actionState }) {
+async function runPost(deps = actionPostDeps()) {
     const teardown = new Teardown((what, error) => core/* warning */.$e(`Could not ${what}: ${(0,errors/* errorMessage */.gJ)(error)}`));
     deferLeftovers(teardown, deps.state, log);
-    teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseConfig(deps.input ?? ((name) => core/* getInput */.V4(name)), deps.env, new Date(), (0,external_node_os_namespaceObject.availableParallelism)()), deps));
+    teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseConfig(inputsOf(deps), deps.env, new Date(), (0,external_node_os_namespaceObject.availableParallelism)()), deps));
     await teardown.run();
 }
 /**
  * The rule main saved and did not remove, through the API form main used; the restore action's
  * post uses it too. A failure fails the step, saying to remove the rule by hand: post is the last chance.
  */
-async function removeRuleMainLeft(readConfig, deps = { state: actionState }) {
+async function removeRuleMainLeft(readConfig, deps) {
     try {
         await removeLeftoverFirewallRule({ connect: () => connect(readConfig(), deps), state: deps.state, log });
     }
@@ -51404,9 +51438,9 @@ async function connect(config, deps) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   I: () => (/* binding */ failUnexpected)
+/* harmony export */   I4: () => (/* binding */ failUnexpected)
 /* harmony export */ });
-/* unused harmony export actionLog */
+/* unused harmony exports actionLog, writeJobSummary */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9584);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3916);
 
@@ -51435,6 +51469,15 @@ function actionLog() {
         },
         endSection,
     };
+}
+/** The job summary, when the runner gives one (GITHUB_STEP_SUMMARY); a failure to write it is a warning, never the step's failure. */
+async function writeJobSummary(markdown, env) {
+    if (!env.GITHUB_STEP_SUMMARY)
+        return;
+    await core.summary
+        .addRaw(markdown(), true)
+        .write()
+        .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
 }
 /**
  * For the entry points: whatever escapes a step (a bug, or the runner's files gone) fails it with

@@ -28866,15 +28866,15 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5624);
+/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3061);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
 process.on("unhandledRejection", (error) => {
-    (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I)("post", error);
+    (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I4)("post", error);
     process.exit(1);
 });
-await (0,_restore_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runRestorePost */ .G)().catch((error) => (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I)("post", error));
+await (0,_restore_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runRestorePost */ .G)().catch((error) => (0,_runner_log_js__WEBPACK_IMPORTED_MODULE_1__/* .failUnexpected */ .I4)("post", error));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -28932,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 5624:
+/***/ 3061:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28968,6 +28968,8 @@ const constants_State = {
     plaintext: "plaintext",
     /** The running pg_dump ({pid, startTicks}), "" once it ended: post stops a pg_dump a killed main left writing. */
     pgDump: "pg-dump",
+    /** The restore action's running pg_restore (psql for a plain dump), the same way: post stops what a killed main left restoring. */
+    pgRestore: "pg-restore",
 };
 const DEFAULT_IP_LOOKUP_URLS = ["https://api.ipify.org", "https://checkip.amazonaws.com", "https://ipv4.icanhazip.com", "https://ipinfo.io/ip"];
 const constants_DEFAULT_PG_DUMP_ARGS = "--clean --if-exists --no-owner --no-privileges --no-comments --exclude-schema=information_schema --exclude-schema=^pg_*";
@@ -29052,6 +29054,7 @@ function spawnCommand(file, args, options = {}) {
         if (options.signal?.aborted)
             return resolve({ code: 130, stdout: "", stderr: "not started: the run was stopped" });
         const child = spawn(bin, argv, { env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"], detached: true });
+        options.onSpawn?.(child.pid);
         let stdout = "";
         let stderr = "";
         let stopped = false;
@@ -29224,7 +29227,7 @@ async function files_removeQuietly(target) {
 }
 /** lstat, not stat: a dangling symlink is something a write would follow, so it "exists". */
 async function files_exists(target) {
-    return lstat(target).then(() => true, () => false);
+    return (0,promises_namespaceObject.lstat)(target).then(() => true, () => false);
 }
 
 ;// CONCATENATED MODULE: ./src/restore-check/postmaster.ts
@@ -29563,7 +29566,7 @@ function recordProcess(pid) {
 /** Whether the recorded process still runs: same pid, same start time, not a zombie. */
 async function isRunning(record) {
     try {
-        const stat = parseStat(await readFile(`/proc/${record.pid}/stat`, "utf8"));
+        const stat = parseStat(await (0,promises_namespaceObject.readFile)(`/proc/${record.pid}/stat`, "utf8"));
         return stat.startTicks === record.startTicks && stat.state !== "Z";
     }
     catch {
@@ -29586,11 +29589,40 @@ async function process_record_stopRecorded(record, graceMs = 2_000) {
     await endsWithin(record, graceMs);
     return true;
 }
+/**
+ * A writer the run started (pg_dump, pg_restore), recorded the moment it is spawned: its record is
+ * saved under `key` before anything else runs, so post stops it after a killed main, and its stop
+ * is on the teardown's first stage, which waits for its end. Returns what to call once it ended.
+ */
+function recordWriter(pid, o) {
+    const record = recordProcess(pid);
+    if (record)
+        o.state.save(o.key, JSON.stringify(record));
+    // Without /proc there is no record: only the live handle can stop it.
+    const stop = o.teardown.defer("writers", `stop ${o.what}`, () => (record ? process_record_stopRecorded(record) : o.kill?.()));
+    return () => {
+        stop.release();
+        if (record)
+            o.state.save(o.key, "");
+    };
+}
+/** A record as main saved it; undefined for "" (it ended) or anything that is not one. */
+function process_record_savedProcess(saved) {
+    try {
+        const record = JSON.parse(saved || "null");
+        return record && Number.isInteger(record.pid) && typeof record.startTicks === "string" && record.startTicks
+            ? { pid: record.pid, startTicks: record.startTicks }
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
 async function endsWithin(record, ms) {
     for (let waited = 0; waited < ms; waited += 50) {
         if (!(await isRunning(record)))
             return true;
-        await sleep(50);
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(50);
     }
     return !(await isRunning(record));
 }
@@ -29635,17 +29667,6 @@ function leftovers_deferLeftovers(teardown, state, log) {
             if (await removeLeftoverServer(JSON.parse(server)))
                 log.info("Stopped the restore check's server that the main step left running, and removed its folder.");
         });
-    }
-}
-function savedProcess(saved) {
-    try {
-        const record = JSON.parse(saved || "null");
-        return record && Number.isInteger(record.pid) && typeof record.startTicks === "string" && record.startTicks
-            ? { pid: record.pid, startTicks: record.startTicks }
-            : undefined;
-    }
-    catch {
-        return undefined;
     }
 }
 
@@ -31585,6 +31606,16 @@ function runnerState() {
 }
 const state_actionState = runnerState();
 
+;// CONCATENATED MODULE: ./src/runner/surroundings.ts
+
+
+const actionMainDeps = () => ({ env: process.env, state: actionState, exit: (code) => process.exit(code), signals: process });
+const surroundings_actionPostDeps = () => ({ env: process.env, state: state_actionState });
+/** The step's inputs: the injected reader, or the runner's INPUT_* variables. */
+function surroundings_inputsOf(deps) {
+    return deps.input ?? ((name) => lib_core/* getInput */.V4(name));
+}
+
 ;// CONCATENATED MODULE: ./src/scalingo/answers.ts
 
 function wrongShape(a, what) {
@@ -32364,7 +32395,10 @@ async function openFirewall(o) {
     }
     if (rule.created)
         o.log.info(`Added firewall rule ${rule.cidr} ("${rule.label}"). Scalingo applies it in about two minutes.`);
-    return { rule, openedAt: new Date(), close: () => removal.now() };
+    const openedAt = new Date();
+    if (o.record)
+        Object.assign(o.record, { ruleId: rule.id, ruleCreated: rule.created, ruleAddedAt: openedAt });
+    return { rule, openedAt, close: () => removal.now() };
 }
 /**
  * The whole session: open → `waitUntilReady` (given a signal that the teardown aborts) → `work` →
@@ -32383,8 +32417,8 @@ async function withFirewall(o, work) {
 /** Main's removal, from the saved label, address and id: what post would do, a warning if it fails. */
 async function removeSavedRule(o) {
     try {
-        if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none")
-            o.onRemoved?.(new Date());
+        if ((await removeLeftoverRule(o.client, o.state, o.log, "this run")) !== "none" && o.record)
+            o.record.ruleRemovedAt ??= new Date();
     }
     catch (error) {
         o.log.warning(`Could not remove the firewall rule now (${errorMessage(error)}); ${whoRemovesLeftover(o.state)}`);
@@ -32421,17 +32455,17 @@ const log = { info: lib_core/* info */.pq, warning: lib_core/* warning */.$e, de
  * was cancelled or was killed, in the teardown's order: a leftover pg_dump, the unfinished files,
  * the rule main added, the restore check's server. It never touches what main did not create.
  */
-async function runPost(deps = { env: process.env, state: actionState }) {
+async function runPost(deps = actionPostDeps()) {
     const teardown = new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`));
     deferLeftovers(teardown, deps.state, log);
-    teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseConfig(deps.input ?? ((name) => core.getInput(name)), deps.env, new Date(), availableParallelism()), deps));
+    teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseConfig(inputsOf(deps), deps.env, new Date(), availableParallelism()), deps));
     await teardown.run();
 }
 /**
  * The rule main saved and did not remove, through the API form main used; the restore action's
  * post uses it too. A failure fails the step, saying to remove the rule by hand: post is the last chance.
  */
-async function removeRuleMainLeft(readConfig, deps = { state: state_actionState }) {
+async function removeRuleMainLeft(readConfig, deps) {
     try {
         await removeLeftoverFirewallRule({ connect: () => connect(readConfig(), deps), state: deps.state, log });
     }
@@ -32773,21 +32807,32 @@ function targetInputs({ raw, text, fail }, cpuCount) {
 
 
 
+
 /**
  * The restore's safety net (`post-if: always()`): what a killed or failed main saved and did not
- * undo, in the teardown's order: the private folder (plaintext), then the rule. It never touches
- * a rule main did not create.
+ * undo, in the teardown's order: a pg_restore still running (writers), the private folder
+ * (plaintext), then the rule. It never touches a rule main did not create.
  */
-async function runRestorePost() {
+async function runRestorePost(deps = surroundings_actionPostDeps()) {
     const teardown = new teardown_Teardown((what, error) => lib_core/* warning */.$e(`Could not ${what}: ${(0,errors/* errorMessage */.gJ)(error)}`));
-    const folder = state_actionState.get(constants_State.restoreFolder);
-    if (isOwnFolder(folder)) {
-        teardown.defer("plaintext", "remove the restore's private folder", async () => {
-            await files_removeQuietly(folder);
-            lib_core/* info */.pq("Removed the restore's private folder.");
+    const writer = process_record_savedProcess(deps.state.get(constants_State.pgRestore));
+    if (writer) {
+        teardown.defer("writers", "stop the pg_restore the main step left running", async () => {
+            if (await process_record_stopRecorded(writer))
+                lib_core/* info */.pq("Stopped the pg_restore that the main step left running.");
         });
     }
-    teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseRestoreConfig((name) => lib_core/* getInput */.V4(name), process.env, 1)));
+    const folder = deps.state.get(constants_State.restoreFolder);
+    if (isOwnFolder(folder)) {
+        teardown.defer("plaintext", "remove the restore's private folder", async () => {
+            // Said only when there was one: main removes it on every path it lives through.
+            if (!(await files_exists(folder)))
+                return;
+            await files_removeQuietly(folder);
+            lib_core/* info */.pq("Removed the restore's private folder that the main step left.");
+        });
+    }
+    teardown.defer("rule", "remove the firewall rule", () => removeRuleMainLeft(() => parseRestoreConfig(surroundings_inputsOf(deps), deps.env, 1), deps));
     await teardown.run();
 }
 /** Only a folder of the action's own naming: saved state is trusted no further than that. */
@@ -32802,9 +32847,9 @@ function isOwnFolder(folder) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   I: () => (/* binding */ failUnexpected)
+/* harmony export */   I4: () => (/* binding */ failUnexpected)
 /* harmony export */ });
-/* unused harmony export actionLog */
+/* unused harmony exports actionLog, writeJobSummary */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9584);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3916);
 
@@ -32833,6 +32878,15 @@ function actionLog() {
         },
         endSection,
     };
+}
+/** The job summary, when the runner gives one (GITHUB_STEP_SUMMARY); a failure to write it is a warning, never the step's failure. */
+async function writeJobSummary(markdown, env) {
+    if (!env.GITHUB_STEP_SUMMARY)
+        return;
+    await core.summary
+        .addRaw(markdown(), true)
+        .write()
+        .catch((error) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
 }
 /**
  * For the entry points: whatever escapes a step (a bug, or the runner's files gone) fails it with
