@@ -1,6 +1,7 @@
 // The production counts the restore is compared with: taken on the action's own connection, in the
 // snapshot pg_dump reads, whatever the role's own settings, one table at a time, never aborting
 // the transaction pg_dump's snapshot lives in.
+import { readFile, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,6 +127,60 @@ describe("row counts in an exported snapshot", () => {
       }
     } finally {
       await server.psql(`SET ROLE ${ROLE}; DROP POLICY only_a ON public.orders; ALTER TABLE public.orders NO FORCE ROW LEVEL SECURITY;`, DB);
+    }
+  });
+
+  it("a table that fails in the middle of the order does not stop the counts: its savepoint is rolled back and the tables after it are counted", async () => {
+    // Row security off (pg_dump's default) and a forced policy: counting "Mixed Case", second of four, fails.
+    await server.psql(
+      `SET ROLE ${ROLE};
+       ALTER TABLE public."Mixed Case" ENABLE ROW LEVEL SECURITY; ALTER TABLE public."Mixed Case" FORCE ROW LEVEL SECURITY;
+       CREATE POLICY none ON public."Mixed Case" USING (false);`,
+      DB,
+    );
+    try {
+      const counter = await openSnapshot(conn(), options);
+      try {
+        const tables = await counter.countAll();
+        expect(tables.map((t) => `${t.schema}.${t.name}`)).toEqual(["app.events", "public.Mixed Case", "public.cache", "public.orders"]);
+        const counted = byName(tables);
+        expect(counted["public.Mixed Case"]).toMatch(/^error: .*row-level security/);
+        expect(counted).toMatchObject({ "app.events": 3, "public.cache": 1, "public.orders": 4 });
+        // The snapshot's transaction is still usable by pg_dump.
+        const imported = await server.psql(
+          `BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT '${counter.snapshot}'; SELECT count(*) FROM public.orders; COMMIT;`,
+          DB,
+        );
+        expect(imported.split("\n")).toContain("4");
+      } finally {
+        await counter.close();
+      }
+    } finally {
+      await server.psql(
+        `SET ROLE ${ROLE}; DROP POLICY none ON public."Mixed Case"; ALTER TABLE public."Mixed Case" NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;`,
+        DB,
+      );
+    }
+  });
+
+  it("asks the server to check for a vanished client during the counts from PostgreSQL 14 on, and not before (13 has no such setting)", async () => {
+    // What the counting session sends, from the server's own statement log.
+    await server.psql(`ALTER ROLE ${ROLE} SET log_statement = 'all'`);
+    try {
+      const sent = async (serverVersionNum: number) => {
+        const from = (await stat(server.logPath)).size;
+        const counter = await openSnapshot(conn(), { ...options, serverVersionNum });
+        await counter.close();
+        return (await readFile(server.logPath)).subarray(from).toString("utf8");
+      };
+      const v14 = await sent(140000);
+      expect(v14).toMatch(/BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY/);
+      expect(v14).toMatch(/SET LOCAL client_connection_check_interval = 1000/);
+      const v13 = await sent(139999);
+      expect(v13).toMatch(/BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY/);
+      expect(v13).not.toMatch(/client_connection_check_interval/);
+    } finally {
+      await server.psql(`ALTER ROLE ${ROLE} RESET log_statement`);
     }
   });
 
