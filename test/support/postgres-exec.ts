@@ -58,3 +58,11 @@ export async function tempBase(asRoot: boolean): Promise<string> {
     if (dir === path.dirname(dir)) return base;
   }
 }
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

@@ -1,56 +1,19 @@
 // A throwaway PostgreSQL server per test file: real pg_hba gating (the emulated firewall), real
 // TLS, real pg_dump/pg_restore binaries. Only async child processes: the in-process emulators
-// must keep answering while the server starts or reloads.
+// must keep answering while the server starts or reloads. (A mutation run shares one server
+// between its files instead: postgres-shared.ts.)
 import { rmSync } from "node:fs";
 import { access, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { isIP } from "node:net";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, run, SERVER_OS_USER, tempBase } from "./postgres-exec.js";
+import { CLOSED_HBA, type PgServer, pgHandle, SUPERUSER } from "./postgres-handle.js";
+import { attachShared } from "./postgres-shared.js";
 import { createTestCa, type TestCa } from "./test-ca.js";
 
-export interface PgServer {
-  host: "127.0.0.1";
-  port: number;
-  /** e.g. "15.18", from SHOW server_version without the distribution suffix */
-  version: string;
-  major: number;
-  /** /usr/lib/postgresql/<major>/bin: pg_dump, pg_restore and psql of the same major */
-  binDir: string;
-  dataDir: string;
-  socketDir: string;
-  hbaPath: string;
-  /**
-   * With TLS: the CA that signed the server's certificate (for `localhost` and `127.0.0.1`), so a
-   * client can verify it (`sslmode=verify-full sslrootcert=<caCertPath>`). Removed by stop() unless
-   * the caller passed its own.
-   */
-  ca?: TestCa;
-  /** Server log (connections and authentication attempts are logged). */
-  logPath: string;
-  /** Runs SQL as the superuser over the unix socket (psql -X -At -v ON_ERROR_STOP=1), returns trimmed stdout. */
-  psql(sql: string, database?: string): Promise<string>;
-  /** LOGIN role with a SCRAM password */
-  createRole(name: string, password: string): Promise<void>;
-  createDatabase(name: string, owner?: string): Promise<void>;
-  /** Firewall gate: adds `host all all <cidr> scram-sha-256` to pg_hba.conf; resolves once the server applies it. */
-  allowCidr(cidr: string): Promise<void>;
-  /** Removes that line again; established sessions stay open, as behind a real firewall. */
-  denyCidr(cidr: string): Promise<void>;
-  /** Fast shutdown, removes the temporary directories; safe to call twice. */
-  stop(): Promise<void>;
-}
+export { quoteIdent, quoteLiteral } from "./postgres-exec.js";
+export type { PgServer } from "./postgres-handle.js";
 
 const PG_ROOT = "/usr/lib/postgresql";
-const SUPERUSER = "postgres";
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
 
 /** Newest installed major, so the tests follow whatever .ci/install-postgres brought. */
 export async function findPgBinDir(): Promise<string> {
@@ -85,7 +48,21 @@ password_encryption = 'scram-sha-256'
 log_connections = on
 `;
 
-export async function startPostgres(options: { ssl?: boolean; ca?: TestCa } = {}): Promise<PgServer> {
+export interface StartOptions {
+  /** default true: TLS on, with a certificate of `ca` (or of a CA of its own) */
+  ssl?: boolean;
+  ca?: TestCa;
+}
+
+/**
+ * A server of the test's own; under vitest.mutation.config.ts, the run's shared server instead
+ * when it is free (postgres-shared.ts): the same handle, given back clean by stop().
+ */
+export async function startPostgres(options: StartOptions = {}): Promise<PgServer> {
+  return (await attachShared(options)) ?? launchPostgres(options);
+}
+
+export async function launchPostgres(options: StartOptions = {}): Promise<PgServer> {
   const ssl = options.ssl ?? true;
   let ownCa: TestCa | undefined;
   let serverCa: TestCa | undefined;
@@ -137,8 +114,7 @@ export async function startPostgres(options: { ssl?: boolean; ca?: TestCa } = {}
       conf += "ssl = on\n";
     }
     await writeFile(path.join(dataDir, "postgresql.conf"), conf, { flag: "a" });
-    // No host line at all: TCP from 127.0.0.1 gets "no pg_hba.conf entry" until allowCidr.
-    await writeFile(hbaPath, "local all all trust\n");
+    await writeFile(hbaPath, CLOSED_HBA);
 
     // The free port can be taken by another worker before the server binds it: retry on that only.
     for (let attempt = 1; ; attempt++) {
@@ -159,78 +135,11 @@ export async function startPostgres(options: { ssl?: boolean; ca?: TestCa } = {}
     throw error;
   }
 
-  // SQL on stdin (-f -), not -c: several statements run one by one, and ON_ERROR_STOP applies.
-  const psql = async (sql: string, database = "postgres") => {
-    const args = ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", socketDir, "-p", String(port), "-U", SUPERUSER, "-d", database, "-f", "-"];
-    return (await run(`${binDir}/psql`, args, { input: sql })).trim();
-  };
-
-  // pg_reload_conf() only signals the postmaster. A session started after the postmaster has
-  // re-read its files reports a newer pg_conf_load_time() (inherited at fork), so poll that.
-  const loadTime = () => psql("SELECT pg_conf_load_time()");
-  const reload = async () => {
-    const before = await loadTime();
-    await psql("SELECT pg_reload_conf()");
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(5)) {
-      if ((await loadTime()) !== before) return;
-    }
-    throw new Error("PostgreSQL did not reload its configuration within 10 s");
-  };
-  // Serialized: concurrent read-modify-write of pg_hba.conf would lose lines.
-  let hbaQueue: Promise<unknown> = Promise.resolve();
-  const editHba = (cidr: string, edit: (lines: string[], line: string) => string[]) => {
-    // PostgreSQL ignores a whole pg_hba.conf with one bad line (keeping the old one): refuse it here.
-    const [address, bits, ...rest] = cidr.split("/");
-    const family = isIP(address);
-    if (!family || rest.length > 0 || !/^\d+$/.test(bits ?? "") || Number(bits) > (family === 4 ? 32 : 128)) {
-      return Promise.reject(new Error(`not a CIDR: ${cidr}`));
-    }
-    const line = `host all all ${cidr} scram-sha-256`;
-    const next = hbaQueue.then(async () => {
-      const lines = (await readFile(hbaPath, "utf8")).split("\n").filter(Boolean);
-      const edited = edit(lines, line);
-      if (edited.length === lines.length && edited.every((l, i) => l === lines[i])) return;
-      await writeFile(hbaPath, `${edited.join("\n")}\n`);
-      await reload();
-    });
-    hbaQueue = next.catch(() => {});
-    return next;
-  };
-
-  const [version, versionNum] = (
-    await psql("SELECT split_part(current_setting('server_version'), ' ', 1) || '|' || current_setting('server_version_num')")
-  ).split("|");
-  let stopping: Promise<void> | undefined;
-
-  return {
-    host: "127.0.0.1",
-    port,
-    version,
-    major: Math.floor(Number(versionNum) / 10_000),
-    binDir,
-    dataDir,
-    socketDir,
-    hbaPath,
-    ca: serverCa,
-    logPath,
-    psql,
-    async createRole(name, password) {
-      await psql(`CREATE ROLE ${quoteIdent(name)} LOGIN PASSWORD ${quoteLiteral(password)}`);
-    },
-    async createDatabase(name, owner) {
-      await psql(`CREATE DATABASE ${quoteIdent(name)}${owner ? ` OWNER ${quoteIdent(owner)}` : ""}`);
-    },
-    allowCidr: (cidr) => editHba(cidr, (lines, line) => (lines.includes(line) ? lines : [...lines, line])),
-    denyCidr: (cidr) => editHba(cidr, (lines, line) => lines.filter((l) => l !== line)),
-    stop() {
-      stopping ??= (async () => {
-        cleanups.delete(cleanup);
-        await hbaQueue;
-        await tool("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"]).catch(() => {});
-        await rm(root, { recursive: true, force: true });
-        await ownCa?.remove();
-      })();
-      return stopping;
-    },
-  };
+  return pgHandle({ port, binDir, dataDir, socketDir, hbaPath, logPath, ca: serverCa }, async ({ edited }) => {
+    cleanups.delete(cleanup);
+    await edited();
+    await tool("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"]).catch(() => {});
+    await rm(root, { recursive: true, force: true });
+    await ownCa?.remove();
+  });
 }

@@ -58,6 +58,13 @@ export async function createTestCa(options: { commonName?: string; parentDir?: s
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+  return openTestCa(dir);
+}
+
+/** The CA createTestCa made in `dir` (e.g. by another process), able to issue certificates. */
+export async function openTestCa(dir: string): Promise<TestCa> {
+  const caKeyPath = path.join(dir, "ca.key");
+  const caCertPath = path.join(dir, "ca.crt");
   const caCertPem = await readFile(caCertPath, "utf8");
   let serial = 0;
 
@@ -67,7 +74,8 @@ export async function createTestCa(options: { commonName?: string; parentDir?: s
     caCertPem,
     async issue(names, issueOptions = {}) {
       if (names.length === 0) throw new Error("issue: at least one DNS name or IP address");
-      const base = path.join(dir, `leaf-${++serial}`);
+      // The pid too: several processes may issue from one CA folder (a shared server's, postgres-shared.ts).
+      const base = path.join(dir, `leaf-${process.pid}-${++serial}`);
       const san = names.map((name) => (isIP(name.replace(/^\[|\]$/g, "")) ? `IP:${name.replace(/^\[|\]$/g, "")}` : `DNS:${name}`));
       const extPath = `${base}.ext`;
       await writeFile(
