@@ -251,6 +251,17 @@ describe("row counts in an exported snapshot", () => {
     expect(refused.message).toMatch(/^Could not export a snapshot for the row counts: .*password authentication failed/);
   });
 
+  it("a counting session the server ends (an administrator, a failover) fails the counts, and does not crash the process", async () => {
+    const counter = await openSnapshot(conn(), options);
+    try {
+      expect(await server.psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '${ROLE}'`)).toBe("1");
+      // The client hears of it while idle: an 'error' event nobody listened to would be an uncaught exception.
+      await expect(counter.countAll()).rejects.toThrow(/terminat|connection error/i);
+    } finally {
+      await counter.close();
+    }
+  });
+
   it("close() during the counts stops them: the count in progress ends, the rest are not started", async () => {
     const locker = await lockTable("app.events");
     try {
@@ -262,6 +273,7 @@ describe("row counts in an exported snapshot", () => {
       const error = await counting;
       await closing;
       expect(error).toBeInstanceOf(ActionError);
+      expect(error.phase).toBe("restore");
       expect(error.message).toBe("The row counts were interrupted.");
     } finally {
       await locker.release();
