@@ -17,6 +17,10 @@ const memoryState = () => {
   return { saved, save: (k: string, v: string) => void saved.set(k, v), get: (k: string) => saved.get(k) ?? "" };
 };
 const quiet = { info: () => undefined, warning: () => undefined };
+const recording = () => {
+  const lines: string[] = [];
+  return { lines, info: (m: string) => void lines.push(`info: ${m}`), warning: (m: string) => void lines.push(`warning: ${m}`) };
+};
 
 // The firewall session against the Scalingo emulator, whose rules really gate a PostgreSQL on
 // loopback: the database answers only while the rule is there.
@@ -114,16 +118,120 @@ describe("firewall session", () => {
     const other = await emu.seedRule({ type: "custom_range", cidr: "127.0.0.1/32", label: "office" });
     try {
       const teardown = new Teardown(() => undefined);
-      const o = await options(teardown);
+      const log = recording();
+      let removed = 0;
+      const o = { ...(await options(teardown)), log, onRemoved: () => void removed++ };
       await withFirewall({ ...o, waitUntilReady: waitForDb }, async (_ready, rule) => {
         expect(rule).toMatchObject({ id: other.id, created: false });
+        // Not this job's to undo: nothing is registered for it.
+        expect(teardown.pending).toBe(0);
       });
       await teardown.run();
+      expect(log.lines).toEqual(['info: A rule for 127.0.0.1/32 already exists ("office"): using it, and leaving it in place.']);
+      expect(removed).toBe(0);
       expect(emu.rules.map((r) => r.id)).toEqual([other.id]);
       expect(emu.requests.filter((r) => r.method === "DELETE" && r.path.includes(other.id))).toEqual([]);
     } finally {
       emu.rules.splice(0);
       await emu.settle();
     }
+  });
+  it("says what it added and removed, tells onRemoved once, and warns of nothing", async () => {
+    const log = recording();
+    const removedAt: Date[] = [];
+    const o = { ...(await options(new Teardown(() => undefined))), log, onRemoved: (at: Date) => void removedAt.push(at) };
+    let label = "";
+    await withFirewall({ ...o, waitUntilReady: waitForDb }, async (_ready, rule) => {
+      label = rule.label ?? "";
+    });
+    expect(log.lines).toEqual([
+      `info: Added firewall rule 127.0.0.1/32 ("${label}"). Scalingo applies it in about two minutes.`,
+      "info: Removed the temporary firewall rule for 127.0.0.1/32.",
+    ]);
+    expect(removedAt).toHaveLength(1);
+    expect(removedAt[0]).toBeInstanceOf(Date);
+    // Without onRemoved: the same, and no warning.
+    const plain = { ...(await options(new Teardown(() => undefined))), log: recording() };
+    await withFirewall({ ...plain, waitUntilReady: waitForDb }, async () => undefined);
+    expect(plain.log.lines.filter((l) => l.startsWith("warning"))).toEqual([]);
+    expect(emu.rules).toEqual([]);
+  });
+
+  it("the teardown alone (main's catch, the cancel handler) removes a rule the session opened and never closed", async () => {
+    const teardown = new Teardown(() => undefined);
+    const o = await options(teardown);
+    await openFirewall(o);
+    expect(emu.rules).toHaveLength(1);
+    await teardown.run();
+    expect(emu.rules).toEqual([]);
+    expect(o.state.saved.get("rule-removed")).toBe("true");
+    expect(teardown.pending).toBe(0);
+  });
+
+  it("a run whose teardown has started opens nothing: no call to Scalingo at all", async () => {
+    const teardown = new Teardown(() => undefined);
+    const o = await options(teardown);
+    await teardown.run();
+    const before = emu.requests.length;
+    await expect(openFirewall(o)).rejects.toThrow(/the run is ending/);
+    expect(emu.requests.slice(before)).toEqual([]);
+    expect(emu.rules).toEqual([]);
+  });
+
+  it("a teardown that runs while the rule is being asked for: the rule that comes after is removed at once, and the session fails", async () => {
+    const teardown = new Teardown(() => undefined);
+    const log = recording();
+    const o = { ...(await options(teardown)), log };
+    const client = o.client;
+    // The job is cancelled while the POST is on its way: the teardown finds no rule yet.
+    const racing = {
+      listRules: () => client.listRules(),
+      removeRule: (id: string) => client.removeRule(id),
+      formOf: (kind: Parameters<typeof client.formOf>[0]) => client.formOf(kind),
+      addRule: async (cidr: string, label: string) => {
+        await teardown.run();
+        return client.addRule(cidr, label);
+      },
+    };
+    await expect(openFirewall({ ...o, client: racing })).rejects.toThrow(/the run is ending/);
+    expect(emu.requests.filter((r) => r.method === "POST")).not.toEqual([]);
+    expect(emu.rules).toEqual([]);
+    expect(o.state.saved.get("rule-removed")).toBe("true");
+    expect(log.lines.some((l) => l.startsWith("info: Added firewall rule"))).toBe(false);
+  });
+
+  it("a removal Scalingo refuses is a warning that leaves the rule to post, never an error of the work", async () => {
+    const log = recording();
+    const state = memoryState();
+    const o = { ...(await options(new Teardown(() => undefined), state)), log };
+    emu.addFault({ method: "DELETE", path: /firewall_rules\//, status: 400, body: '{"error":"no"}' });
+    await withFirewall({ ...o, waitUntilReady: waitForDb }, async () => undefined);
+    expect(log.lines.filter((l) => l.startsWith("warning"))).toEqual([
+      expect.stringMatching(/^warning: Could not remove the firewall rule now \(.*\); the post step will try again at the end of the job\.$/),
+    ]);
+    expect(emu.rules).toHaveLength(1);
+    const post = recording();
+    expect(await removeLeftoverFirewallRule({ connect: async () => o.client, state, log: post })).toBe(true);
+    expect(post.lines).toEqual(["info: Removed the temporary firewall rule main left behind."]);
+    expect(emu.rules).toEqual([]);
+  });
+
+  it("post connects to Scalingo only when main left a rule, and says so; a main that died before its POST left none to remove", async () => {
+    let connects = 0;
+    const connect = async () => {
+      connects++;
+      return (await options(new Teardown(() => undefined))).client;
+    };
+    const log = recording();
+    expect(await removeLeftoverFirewallRule({ connect, state: memoryState(), log })).toBe(false);
+    expect(connects).toBe(0);
+    expect(log.lines).toEqual(["info: No temporary firewall rule left to remove."]);
+    // The label, token and address saved before a POST that never reached Scalingo: nothing to remove.
+    const state = memoryState();
+    state.save("rule-label", "scalingo-pg-dump acme/shop 7-1 backup 20261206T000000Z tok12345");
+    state.save("rule-token", "tok12345");
+    state.save("rule-cidr", "127.0.0.1/32");
+    expect(await removeLeftoverFirewallRule({ connect, state, log: recording() })).toBe(false);
+    expect(connects).toBe(1);
   });
 });
