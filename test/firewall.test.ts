@@ -112,6 +112,19 @@ describe("the stale sweep", () => {
     expect(staleRules(rules, sweep(0))).toEqual([]);
   });
 
+  it("a rule exactly as old as the limit stays; a second older, it goes", () => {
+    const rules = [rule("r", labelAt("2026-11-25T00:00:00Z"))];
+    const limit = now - Date.parse("2026-11-25T00:00:00Z");
+    expect(staleRules(rules, sweep(limit))).toEqual([]);
+    expect(staleRules(rules, sweep(limit - 1000)).map((r) => r.id)).toEqual(["r"]);
+  });
+
+  it("never this job's own rule (its token), however old; another token of the repository's is stale", () => {
+    const rules = [rule("mine", labelAt("2026-11-20T00:00:00Z", "acme/shop", "mytokenx")), rule("other", labelAt("2026-11-20T00:00:00Z"))];
+    expect(staleRules(rules, { ...sweep(3600_000), ownToken: "mytokenx" }).map((r) => r.id)).toEqual(["other"]);
+    expect(staleRules(rules, sweep(3600_000)).map((r) => r.id)).toEqual(["mine", "other"]);
+  });
+
   it("treats the repository name literally", () => {
     const rules = [rule("dot", "scalingo-pg-dump acmeXshop run 1/1 job b at 2020-01-01T00:00:00Z")];
     expect(staleRules(rules, { ...sweep(3600_000), repository: "acme.shop" })).toEqual([]);

@@ -174,10 +174,39 @@ describe("the rule's life against the Scalingo emulator", () => {
       expect(s.emu.rules.map((r) => r.cidr).sort()).toEqual(["198.51.100.9/32", CIDR]);
     });
 
+    it("a 422 after which the list shows a rule for this address (added meanwhile): that rule is used and left, not an error", async () => {
+      const s = await setup();
+      const other = await s.emu.seedRule({ type: "custom_range", cidr: CIDR, label: "office" });
+      s.emu.addFault({ method: "POST", path: /firewall_rules$/, status: 422, body: '{"errors":{"cidr":["already exists"]}}' });
+      // The list the caller had was taken before the other rule was added.
+      const rule = await openRule(s.client, { ip: IP, own, custom: false, repository: REPOSITORY, rules: [], state: s.state, log: s.log, clock });
+      expect(rule).toEqual({ id: other.id, cidr: CIDR, label: "office", created: false });
+      expect(s.emu.rules.map((r) => r.id)).toEqual([other.id]);
+    });
+
+    it("a failure that is not Scalingo's answer (a bug, an abort) is thrown at once: no list, no retry", async () => {
+      const s = await setup();
+      const before = s.emu.requests.length;
+      const failing = {
+        listRules: () => s.client.listRules(),
+        removeRule: (id: string) => s.client.removeRule(id),
+        addRule: async () => {
+          throw new TypeError("not Scalingo's");
+        },
+      };
+      const error = await openRule(failing, { ip: IP, own, custom: false, repository: REPOSITORY, rules: [], state: s.state, log: s.log, clock }).catch(
+        (e) => e,
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect(s.emu.requests.slice(before)).toEqual([]);
+      expect(sleeps).toEqual([]);
+    });
+
     it("Scalingo's 422: the label, in words that name the input; the number of rules, with the way out", async () => {
       const strict = await setup({ strictLabels: true });
       const custom = await open(strict, { own: { label: "nightly/backup" }, custom: true }).catch((e) => e);
       expect(custom).toBeInstanceOf(ActionError);
+      expect(custom.phase).toBe("firewall");
       expect(custom.message).toMatch(/^Scalingo refused the rule label "nightly\/backup": .*Change `rule-label`, or leave it empty/);
       expect(custom.message).toContain("the action assumes at most 64 characters, only letters, digits, space, dot, dash and underscore.");
       const long = `${own.label}-${"x".repeat(80)}`;
@@ -188,6 +217,8 @@ describe("the rule's life against the Scalingo emulator", () => {
       const full = await setup({ maxRules: 1 });
       await full.emu.seedRule({ type: "custom_range", cidr: "198.51.100.9/32", label: "office VPN" });
       const error = await open(full).catch((e) => e);
+      expect(error).toBeInstanceOf(ActionError);
+      expect(error.phase).toBe("firewall");
       expect(error.message).toMatch(/^Scalingo refused the firewall rule for 203\.0\.113\.7\/32: .* A database holds at most 30 rules/);
       expect(sleeps).toEqual([]);
     });
@@ -209,6 +240,16 @@ describe("the rule's life against the Scalingo emulator", () => {
       expect(s.state.get(State.firewallApi)).toMatch(/^(legacy|regional)$/);
       expect(s.state.get(State.ruleToken)).toBe("mytokenx");
       expect(s.log.lines[0]).toMatch(/^info: Removed stale rule 203\.0\.113\.7\/32 \("scalingo-pg-dump oldoldol /);
+    });
+
+    it("a sweep that removed nothing does not list the rules again", async () => {
+      const s = await setup();
+      await s.emu.seedRule({ type: "custom_range", cidr: "198.51.100.9/32", label: "office VPN" });
+      const before = s.emu.requests.length;
+      await sweepAndOpen(s.client, config, { ip: IP, now: NOW, state: s.state, log: s.log, token: "mytokenx" });
+      const lists = s.emu.requests.slice(before).filter((r) => r.method === "GET" && /firewall_rules$/.test(r.path));
+      expect(lists).toHaveLength(1);
+      expect(s.log.lines.filter((l) => l.includes("stale"))).toEqual([]);
     });
 
     it("a user's label is used as it is, without a token; a failed stale removal is a warning", async () => {
