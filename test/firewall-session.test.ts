@@ -181,7 +181,8 @@ describe("firewall session", () => {
   it("a teardown that runs while the rule is being asked for: the rule that comes after is removed at once, and the session fails", async () => {
     const teardown = new Teardown(() => undefined);
     const log = recording();
-    const o = { ...(await options(teardown)), log };
+    let removed = 0;
+    const o = { ...(await options(teardown)), log, onRemoved: () => void removed++ };
     const client = o.client;
     // The job is cancelled while the POST is on its way: the teardown finds no rule yet.
     const racing = {
@@ -198,6 +199,8 @@ describe("firewall session", () => {
     expect(emu.rules).toEqual([]);
     expect(o.state.saved.get("rule-removed")).toBe("true");
     expect(log.lines.some((l) => l.startsWith("info: Added firewall rule"))).toBe(false);
+    // Told once: by the removal after the POST, not by the teardown's, which found nothing yet.
+    expect(removed).toBe(1);
   });
 
   it("a removal Scalingo refuses is a warning that leaves the rule to post, never an error of the work", async () => {
