@@ -282,6 +282,8 @@ describe("the rule's life against the Scalingo emulator", () => {
 
     it("main: a rule already gone counts as removed; one Scalingo still lists after a 404 is still open, and left to post", async () => {
       const s = await setup();
+      // Another rule stays listed: only this rule's id in the list means "still open".
+      await s.emu.seedRule({ type: "custom_range", cidr: "198.51.100.9/32", label: "office VPN" });
       const rule = await open(s);
       await s.client.removeRule(rule.id);
       await closeRule(s.client, rule, s.state, s.log);
@@ -291,6 +293,7 @@ describe("the rule's life against the Scalingo emulator", () => {
       const open2 = await open(stuck);
       const error = await closeRule(stuck.client, open2, stuck.state, stuck.log).catch((e) => e);
       expect(error).toBeInstanceOf(ActionError);
+      expect(error.phase).toBe("firewall");
       expect(error.message).toBe(`Scalingo answered 404 to the removal of rule ${open2.id} (${CIDR}), yet still lists it: the rule is still open`);
       expect(stuck.state.get(State.ruleRemoved)).toBe("");
       expect(whoRemovesLeftover(stuck.state)).toBe("the post step will try again at the end of the job.");
@@ -340,6 +343,8 @@ describe("the rule's life against the Scalingo emulator", () => {
       const s = await setup({ deleteNotFoundWhileListed: 1 });
       const rule = await open(s);
       const error = await removeLeftoverRule(s.client, memoryState(s.state.values), s.log).catch((e) => e);
+      expect(error).toBeInstanceOf(ActionError);
+      expect(error.phase).toBe("firewall");
       expect(error.message).toBe(`Scalingo answered 404 to the removal of rule ${rule.id} (${CIDR}), yet still lists it: the rule is still open`);
     });
   });
