@@ -119,8 +119,8 @@ describe("firewall session", () => {
     try {
       const teardown = new Teardown(() => undefined);
       const log = recording();
-      let removed = 0;
-      const o = { ...(await options(teardown)), log, onRemoved: () => void removed++ };
+      const record: RuleRecord = {};
+      const o = { ...(await options(teardown)), log, record };
       await withFirewall({ ...o, waitUntilReady: waitForDb }, async (_ready, rule) => {
         expect(rule).toMatchObject({ id: other.id, created: false });
         // Not this job's to undo: nothing is registered for it.
@@ -128,7 +128,8 @@ describe("firewall session", () => {
       });
       await teardown.run();
       expect(log.lines).toEqual(['info: A rule for 127.0.0.1/32 already exists ("office"): using it, and leaving it in place.']);
-      expect(removed).toBe(0);
+      expect(record).toMatchObject({ ruleId: other.id, ruleCreated: false });
+      expect(record.ruleRemovedAt).toBeUndefined();
       expect(emu.rules.map((r) => r.id)).toEqual([other.id]);
       expect(emu.requests.filter((r) => r.method === "DELETE" && r.path.includes(other.id))).toEqual([]);
     } finally {
@@ -136,10 +137,10 @@ describe("firewall session", () => {
       await emu.settle();
     }
   });
-  it("says what it added and removed, tells onRemoved once, and warns of nothing", async () => {
+  it("says what it added and removed, and warns of nothing, with or without a report to record the rule on", async () => {
     const log = recording();
-    const removedAt: Date[] = [];
-    const o = { ...(await options(new Teardown(() => undefined))), log, onRemoved: (at: Date) => void removedAt.push(at) };
+    const record: RuleRecord = {};
+    const o = { ...(await options(new Teardown(() => undefined))), log, record };
     let label = "";
     await withFirewall({ ...o, waitUntilReady: waitForDb }, async (_ready, rule) => {
       label = rule.label ?? "";
@@ -148,9 +149,8 @@ describe("firewall session", () => {
       `info: Added firewall rule 127.0.0.1/32 ("${label}"). Scalingo applies it in about two minutes.`,
       "info: Removed the temporary firewall rule for 127.0.0.1/32.",
     ]);
-    expect(removedAt).toHaveLength(1);
-    expect(removedAt[0]).toBeInstanceOf(Date);
-    // Without onRemoved: the same, and no warning.
+    expect(record.ruleRemovedAt).toBeInstanceOf(Date);
+    // Without a report: the same, and no warning.
     const plain = { ...(await options(new Teardown(() => undefined))), log: recording() };
     await withFirewall({ ...plain, waitUntilReady: waitForDb }, async () => undefined);
     expect(plain.log.lines.filter((l) => l.startsWith("warning"))).toEqual([]);
@@ -181,9 +181,10 @@ describe("firewall session", () => {
   it("a teardown that runs while the rule is being asked for: the rule that comes after is removed at once, and the session fails", async () => {
     const teardown = new Teardown(() => undefined);
     const log = recording();
-    let removed = 0;
-    const o = { ...(await options(teardown)), log, onRemoved: () => void removed++ };
+    const record: RuleRecord = {};
+    const o = { ...(await options(teardown)), log, record };
     const client = o.client;
+    let createdAt = 0;
     // The job is cancelled while the POST is on its way: the teardown finds no rule yet.
     const racing = {
       listRules: () => client.listRules(),
@@ -191,7 +192,9 @@ describe("firewall session", () => {
       formOf: (kind: Parameters<typeof client.formOf>[0]) => client.formOf(kind),
       addRule: async (cidr: string, label: string) => {
         await teardown.run();
-        return client.addRule(cidr, label);
+        const rule = await client.addRule(cidr, label);
+        createdAt = Date.now();
+        return rule;
       },
     };
     await expect(openFirewall({ ...o, client: racing })).rejects.toThrow(/the run is ending/);
@@ -199,8 +202,8 @@ describe("firewall session", () => {
     expect(emu.rules).toEqual([]);
     expect(o.state.saved.get("rule-removed")).toBe("true");
     expect(log.lines.some((l) => l.startsWith("info: Added firewall rule"))).toBe(false);
-    // Told once: by the removal after the POST, not by the teardown's, which found nothing yet.
-    expect(removed).toBe(1);
+    // Removed by the removal after the POST, not by the teardown's, which found nothing yet.
+    expect((record.ruleRemovedAt as Date).getTime()).toBeGreaterThanOrEqual(createdAt);
   });
 
   it("a removal Scalingo refuses is a warning that leaves the rule to post, never an error of the work", async () => {
