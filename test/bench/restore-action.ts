@@ -42,6 +42,8 @@ let serial = 0;
 let world: World | undefined;
 let scratch: string | undefined;
 let actionPid: number | undefined;
+/** `--trace`: each action run's log lines, with the time since its spawn (where the action's own seconds go). */
+let trace = false;
 
 /** The backup action's own custom dump (its default compression) of the generated database. */
 async function backupOnce(w: World, dir: string): Promise<string> {
@@ -91,8 +93,11 @@ async function action(w: World, dump: string, jobs: number): Promise<Sample> {
   let restoreStart = Number.NaN;
   let countStart = Number.NaN;
   let countEnd = Number.NaN;
+  const timeline: string[] = [];
   step.child.stdout?.on("data", (chunk: Buffer | string) => {
     const text = String(chunk);
+    const at = ((performance.now() - started) / 1000).toFixed(2);
+    if (trace) for (const line of text.split("\n").filter(Boolean)) timeline.push(`  +${at.padStart(5)} s ${line.slice(0, 150)}`);
     if (/Running \S+\/(pg_restore|psql) /.test(text)) restoreStart = performance.now();
     if (/Restored \w+ dump into/.test(text)) countStart = performance.now();
     if (/Row counts:|Restored \d+ table\(s\)/.test(text)) countEnd = performance.now();
@@ -104,6 +109,7 @@ async function action(w: World, dump: string, jobs: number): Promise<Sample> {
     actionPid = undefined;
     if (main.code !== 0) throw new Error(`the restore action failed:\n${describeStep(main)}`);
     if (s.scalingo.rules.length) throw new Error("the restore action left a firewall rule behind");
+    if (trace) console.log(`${timeline.join("\n")}\n  +${(wallMs / 1000).toFixed(2).padStart(5)} s (exit)`);
     const waited = Number(/Database reachable after ([\d.]+) s/.exec(main.stdout)?.[1] ?? Number.NaN) * 1000;
     const restored = main.outputs["restored-database"] as string;
     await w.pg.psql(`DROP DATABASE IF EXISTS "${restored}"`);
@@ -152,7 +158,8 @@ function report(samples: Sample[], jobs: number): number {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { size: { type: "string" }, runs: { type: "string" }, jobs: { type: "string" } } });
+  const { values } = parseArgs({ options: { size: { type: "string" }, runs: { type: "string" }, jobs: { type: "string" }, trace: { type: "boolean" } } });
+  trace = values.trace ?? false;
   const size = parseSize(values.size ?? process.env.BENCH_SIZE ?? "1GB");
   const runs = Number(values.runs ?? process.env.BENCH_RUNS ?? "3");
   const jobs = Number(values.jobs ?? Math.min(2, availableParallelism()));
