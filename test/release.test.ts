@@ -45,7 +45,7 @@ describe("release.yml", () => {
     const create = at((s) => /gh release create/.test(String(s.run)));
     const publish = at((s) => String(s.uses).startsWith("actions/publish-immutable-action@"));
     const move = at((s) => /git push --force origin "refs\/tags\/\$MAJOR"/.test(String(s.run)));
-    expect(steps[attest]?.with).toEqual({ "subject-path": "dist/**/index.js" });
+    expect(steps[attest]?.with).toEqual({ "subject-path": "dist/**/*.js" });
     expect([attest, create, publish, move].every((i) => i >= 0)).toBe(true);
     expect([attest, create, publish, move]).toEqual([...[attest, create, publish, move]].sort((a, b) => a - b));
   });

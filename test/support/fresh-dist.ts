@@ -1,12 +1,33 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
 /** Every bundle `npm run build` writes: the backup's main and post, the restore action's. */
-const ENTRIES = ["main", "post", "restore-main", "restore-post"];
+export const ENTRIES = ["main", "post", "restore-main", "restore-post"];
+
+/**
+ * `npm run build`'s ncc command for one entry. A lazily imported module becomes a chunk of its own
+ * (`<id>.index.js`), and ncc's license plugin writes one file per chunk: named after the chunk, so
+ * that no chunk's licenses overwrite another's.
+ */
+export const nccBuildArgs = (entry: string, out: string) => ["ncc", "build", `src/bin/${entry}.ts`, "-o", out, "--license", "licenses-[name].txt", "--quiet"];
+
+/** The files of a bundle's folder whose content differs between a fresh build and dist/ (missing or extra ones too). */
+export async function differingFiles(fresh: string, committed: string): Promise<string[]> {
+  const names = [...new Set([...(await readdir(fresh)), ...(await readdir(committed).catch(() => []))])].sort();
+  const differ: string[] = [];
+  for (const name of names) {
+    const [a, b] = await Promise.all([
+      readFile(path.join(fresh, name), "utf8").catch(() => undefined),
+      readFile(path.join(committed, name), "utf8").catch(() => undefined),
+    ]);
+    if (a === undefined || a !== b) differ.push(name);
+  }
+  return differ;
+}
 
 // The end-to-end tests run dist/, as the runner does. A dist/ built before the last edit of src/
 // would test old code and pass: this setup builds a fresh bundle first and stops the run at once
@@ -23,11 +44,9 @@ export async function staleBundles(root = process.cwd()): Promise<string[]> {
     const stale: string[] = [];
     // One build at a time: the machine running the tests has two cores.
     for (const entry of ENTRIES) {
-      const args = ["ncc", "build", `src/bin/${entry}.ts`, "-o", path.join(out, entry), "--license", "licenses.txt", "--quiet"];
-      await run("npx", args, { cwd: root, maxBuffer: 1 << 26 });
-      const fresh = await readFile(path.join(out, entry, "index.js"), "utf8");
-      const committed = await readFile(path.join(root, "dist", entry, "index.js"), "utf8").catch(() => "");
-      if (fresh !== committed) stale.push(`dist/${entry}/index.js`);
+      await run("npx", nccBuildArgs(entry, path.join(out, entry)), { cwd: root, maxBuffer: 1 << 26 });
+      const differ = await differingFiles(path.join(out, entry), path.join(root, "dist", entry));
+      stale.push(...differ.filter((name) => name.endsWith(".js")).map((name) => `dist/${entry}/${name}`));
     }
     return stale;
   } finally {
