@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createOwned } from "../src/backup/dump-files.js";
 import { newSession } from "../src/backup/session.js";
-import { firstFailureStops } from "../src/runner/first-failure.js";
+import { firstFailureStops, settleInOrder } from "../src/runner/first-failure.js";
 import { PlaintextFiles, parseSavedPaths } from "../src/runner/plaintext.js";
 import { isRunning, recordProcess, stopRecorded } from "../src/runner/process-record.js";
 import { Teardown } from "../src/runner/teardown.js";
@@ -164,5 +164,36 @@ describe("firstFailureStops", () => {
     ending.abort(new Error("the run is ending"));
     expect(together.signal.aborted).toBe(true);
     await expect(together.settle(together.track(Promise.resolve(1)), together.track(Promise.resolve("a")))).resolves.toEqual([1, "a"]);
+  });
+});
+
+describe("settleInOrder", () => {
+  it("waits for every task, then throws the failure of the first in the list, not the first in time", async () => {
+    let slowEnded = false;
+    const slowFailure = new Promise<string>((_resolve, reject) =>
+      setTimeout(() => {
+        slowEnded = true;
+        reject(new Error("the dump's sha256 differs"));
+      }, 20),
+    );
+    const quickFailure = Promise.reject(new Error("Scalingo answered 401"));
+    await expect(settleInOrder(slowFailure, quickFailure)).rejects.toThrow("the dump's sha256 differs");
+    expect(slowEnded).toBe(true);
+  });
+
+  it("a failure does not end the wait early: a task still running is awaited before the throw", async () => {
+    let laterEnded = false;
+    const later = new Promise<number>((resolve) =>
+      setTimeout(() => {
+        laterEnded = true;
+        resolve(1);
+      }, 20),
+    );
+    await expect(settleInOrder(Promise.reject(new Error("bad dump")), later)).rejects.toThrow("bad dump");
+    expect(laterEnded).toBe(true);
+  });
+
+  it("returns every result, in order", async () => {
+    await expect(settleInOrder(Promise.resolve(1), Promise.resolve("a"))).resolves.toEqual([1, "a"]);
   });
 });

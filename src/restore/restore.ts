@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { discoverTarget, openFirewallStep } from "../backup/discover.js";
 import type { BackupDeps } from "../backup/session.js";
 import { State } from "../constants.js";
-import { ActionError } from "../errors.js";
+import { ActionError, type Phase } from "../errors.js";
 import { utcStamp } from "../naming.js";
 import type { Connection } from "../postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf, type Platform } from "../postgres/pg-client.js";
@@ -10,7 +10,7 @@ import { type Reachable, waitUntilReachable } from "../postgres/reachability.js"
 import { phase } from "../report/report.js";
 import { runCommand } from "../runner/commands.js";
 import { removeQuietly } from "../runner/files.js";
-import { firstFailureStops } from "../runner/first-failure.js";
+import { firstFailureStops, settleInOrder } from "../runner/first-failure.js";
 import { recordWriter } from "../runner/process-record.js";
 import type { Teardown } from "../runner/teardown.js";
 import type { Log } from "../types.js";
@@ -51,25 +51,35 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
   log.section?.("The dump");
   const obtained = await phase(run, "download", () => obtainDump(config, folder, log, deps.env ?? process.env));
   Object.assign(run, { dumpName: obtained.name, source: obtained.description });
-  const dump = await phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder, run: runner }));
-  Object.assign(run, { format: dump.format, encrypted: dump.encrypted, sha256: dump.sha256, sha256Checked: Boolean(dump.manifest), dumpMajor: dump.major });
-  log.info(describeDump(dump, obtained.name));
-  if (config.verifyRowCounts === "true" && !dump.manifest?.tables)
+  if (config.verifyRowCounts === "true" && !obtained.manifest?.tables)
     throw new ActionError(
       "inputs",
       "`verify-row-counts`: the backup's manifest holds no row counts (the backup ran without `verify: restore`, or wrote no manifest): set it to auto or false.",
     );
 
-  const { client, connection, serverVersion, ip } = await discoverTarget(config, run, deps, session);
+  // The dump's checks (the sha256 of every byte, the decryption, the format) keep a core busy for
+  // seconds on a large dump, while the reads of Scalingo, the runner's address and the local
+  // clients mostly wait and open nothing: both at once. The firewall opens only once both have
+  // ended, and a dump that fails its checks is the error reported, whatever the reads found.
+  const [dump, target] = await settleInOrder(
+    phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder, run: runner })),
+    readTarget(config, session, run, deps),
+  ).catch((error: unknown) => {
+    // Both may have failed: the summary names the phase of the error it reports.
+    run.failedPhase = (error as { phase?: Phase }).phase ?? run.failedPhase;
+    throw error;
+  });
+  const { serverVersion, ip } = target;
+  Object.assign(run, { format: dump.format, encrypted: dump.encrypted, sha256: dump.sha256, sha256Checked: Boolean(dump.manifest), dumpMajor: dump.major });
+  log.info(describeDump(dump, obtained.name));
   const targetMajor = majorOf(serverVersion);
   if (dump.major && dump.major > targetMajor)
     throw new ActionError(
       "inputs",
       `The dump was written by pg_dump ${dump.major}; the target ${config.database} runs PostgreSQL ${serverVersion}. A dump restores into the same major or a newer one: upgrade the target first. Nothing was opened.`,
     );
-  const platform = await detectPlatform(runner);
   const choice = await phase(run, "pg-dump-client", async () => {
-    const chosen = choosePgDump({ serverMajor: dump.major ?? targetMajor, requested: "auto", installed: await findInstalled(runner), platform });
+    const chosen = choosePgDump({ serverMajor: dump.major ?? targetMajor, requested: "auto", installed: target.installed, platform: target.platform });
     if (chosen.kind === "fail")
       throw new ActionError("pg-dump-client", chosen.message.replaceAll("pg_dump", "pg_restore").replaceAll("`pg-dump-version`", "the dump's major"));
     return chosen;
@@ -78,7 +88,14 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
   log.info(
     `Database ${config.database}: PostgreSQL ${serverVersion}; runner IP ${ip}; pg_restore ${choice.major}${choice.kind === "install" ? " (installed while the rule propagates)" : ""}.`,
   );
-  return { dump, connection, ip, choice, platform, client };
+  return { dump, connection: target.connection, ip, choice, platform: target.platform, client: target.client };
+}
+
+/** What the run learns without opening anything: the database's version and connection, the runner's address, the local clients. */
+async function readTarget(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps) {
+  const runner = deps.run ?? runCommand;
+  const [target, platform, installed] = await settleInOrder(discoverTarget(config, run, deps, session), detectPlatform(runner), findInstalled(runner));
+  return { ...target, platform, installed };
 }
 
 function describeDump(dump: PreparedDump, name: string): string {

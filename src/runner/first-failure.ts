@@ -28,3 +28,14 @@ export function firstFailureStops(ending: AbortSignal): FirstFailureStops {
     },
   };
 }
+
+/**
+ * Work started at once where each task runs to its end: every task settles before anything is
+ * thrown (none acquires after the clean-up), then the failure of the first task in the list that
+ * failed, whichever failed first in time: the caller decides which failure the user reads first.
+ */
+export async function settleInOrder<T extends unknown[]>(...tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(tasks);
+  for (const result of settled) if (result.status === "rejected") throw result.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as T;
+}

@@ -3,9 +3,9 @@ import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { snapshot } from "../support/fixture.js";
-import { allWrittenText, REPO_ROOT, runStep, type StepResult } from "../support/runner.js";
+import { allWrittenText, REPO_ROOT, runStep, type StepResult, startStep } from "../support/runner.js";
 import { describeStep, leakedSecrets, type Scenario, startWorld, type World } from "./world.js";
 
 // The restore action (restore/action.yml), bundled, run as the runner runs it, against the
@@ -168,5 +168,33 @@ describe("the restore action, from a file on the runner", () => {
     expect(main.code).not.toBe(0);
     expect(main.errors.join("\n")).toMatch(/sha256 is [0-9a-f]{64}, the manifest's [0-9a-f]{64}: the file is not the one the backup wrote/);
     expect(s.scalingo.requests.filter((r) => r.path.includes("firewall_rules"))).toEqual([]);
+  });
+
+  it("the sha256 runs while the Scalingo API is read, and a mismatch found after those reads still opens no firewall", async () => {
+    // The dump is a FIFO: its hash cannot end before this test writes the bytes, so the action reads
+    // the API while the sha256 is pending. A run that opened the firewall before the hash ended would
+    // show a firewall request here.
+    const fifo = path.join(kept, "slow-corrupt.dump");
+    await promisify(execFile)("mkfifo", [fifo]);
+    await copyFile(`${dump}.manifest.json`, `${fifo}.manifest.json`);
+    const s = await w.scenario({ roleCreatesDatabases: true }, { actionDir: RESTORE_DIR });
+    const step = startStep(s.ctx, "main", { ...s.inputs, path: fifo });
+    try {
+      await vi.waitFor(() => expect(s.scalingo.requests.some((r) => r.method === "GET" && /^\/api\/databases\/[^/]+$/.test(r.path))).toBe(true), {
+        timeout: 60_000,
+        interval: 100,
+      });
+      // Time for a run that does not wait for the hash to go on to the firewall (it never may).
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(s.scalingo.requests.filter((r) => r.path.includes("firewall_rules"))).toEqual([]);
+      await writeFile(fifo, Buffer.concat([await readFile(dump), Buffer.from("x")]));
+      const main = await step.done;
+      expect(main.code).not.toBe(0);
+      expect(main.errors.join("\n")).toMatch(/sha256 is [0-9a-f]{64}, the manifest's [0-9a-f]{64}: the file is not the one the backup wrote/);
+      expect(s.scalingo.requests.filter((r) => r.path.includes("firewall_rules"))).toEqual([]);
+      expect(s.scalingo.rules).toEqual([]);
+    } finally {
+      step.child.kill("SIGKILL");
+    }
   });
 });
