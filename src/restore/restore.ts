@@ -196,7 +196,7 @@ function restoreFailed(error: Error, target: string, over: boolean, database: st
 }
 
 async function checkCounts(config: RestoreConfig, run: RestoreRun, ready: Ready, reachable: Reachable, target: string, log: Log): Promise<void> {
-  const counted = await countRows(ready.connection, reachable, target);
+  const counted = await countRows(ready.connection, reachable, target, config.jobs);
   run.tables = counted.length;
   run.rows = counted.reduce((n, t) => n + t.rows, 0);
   const expected = ready.dump.manifest?.tables;

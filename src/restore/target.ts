@@ -2,6 +2,7 @@ import type pg from "pg";
 import { ActionError, errorMessage } from "../errors.js";
 import { type Connection, pgClient } from "../postgres/connection.js";
 import type { Reachable } from "../postgres/reachability.js";
+import { settleInOrder } from "../runner/first-failure.js";
 
 // The target database, over the target's own connection (its role, its TLS decision): created
 // fresh, or checked to exist; counted after the restore; dropped for drills.
@@ -54,20 +55,35 @@ export async function requireDatabase(conn: Connection, reachable: Reachable, na
   });
 }
 
-/** Every ordinary table of the database with its exact row count (count(*): the manifest's counts are exact too). */
-export async function countRows(conn: Connection, reachable: Reachable, database: string): Promise<CountedRows[]> {
-  return withClient(conn, reachable, database, async (c) => {
-    const { rows } = await c.query<{ schema: string; name: string }>(
-      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' ORDER BY 1, 2`,
-    );
-    const counted: CountedRows[] = [];
-    for (const t of rows) {
+/**
+ * Every ordinary table of the database with its exact row count (count(*): the manifest's counts
+ * are exact too), on up to `connections` connections at once (the restore's `jobs`: the budget
+ * pg_restore used), each taking the next table: the rule stays open while they count.
+ */
+export async function countRows(conn: Connection, reachable: Reachable, database: string, connections = 1): Promise<CountedRows[]> {
+  let listed: Promise<{ schema: string; name: string }[]> | undefined;
+  const counted: CountedRows[] = [];
+  let next = 0;
+  const count = async (c: pg.Client) => {
+    // The first connection up lists the tables; every connection then counts the next one left.
+    listed ??= listTables(c);
+    const tables = await listed;
+    for (let i = next++; i < tables.length; i = next++) {
+      const t = tables[i] as { schema: string; name: string };
       const result = await c.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${c.escapeIdentifier(t.schema)}.${c.escapeIdentifier(t.name)}`);
-      counted.push({ ...t, rows: Number(result.rows[0]?.n) });
+      counted[i] = { ...t, rows: Number(result.rows[0]?.n) };
     }
-    return counted;
-  });
+  };
+  await settleInOrder(...Array.from({ length: Math.max(1, connections) }, () => withClient(conn, reachable, database, count)));
+  return counted;
+}
+
+async function listTables(c: pg.Client): Promise<{ schema: string; name: string }[]> {
+  const { rows } = await c.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' ORDER BY 1, 2`,
+  );
+  return rows;
 }
 
 /** For drills: the database this run created goes, with the rule still open. */
