@@ -1,7 +1,7 @@
 // The files a backup writes hold every row of production: each is created private (0600, folders
 // 0700) BEFORE anything writes into it, whatever the umask, and never over something that exists.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -96,6 +96,16 @@ describe("files the backup writes", () => {
     await chmod(path.join(base, "a", "b"), 0o750);
     await prepareDumpDir(path.join(base, "a", "b", "other.dump"));
     expect(await mode(path.join(base, "a", "b"))).toBe(0o750);
+  });
+
+  it("sha256 of varied bytes over several chunks and an odd tail: each chunk hashed once, in order", async () => {
+    const file = path.join(dir, "varied.bin");
+    const content = randomBytes(3 * (1 << 20) + 12_345);
+    await writeFile(file, content);
+    expect(await sha256File(file)).toBe(createHash("sha256").update(content).digest("hex"));
+    await writeFile(file, "");
+    expect(await sha256File(file)).toBe(createHash("sha256").digest("hex"));
+    await removeQuietly(file);
   });
 
   it("sha256 and the tail of a file larger than the hashing buffer; removal that never throws", async () => {
