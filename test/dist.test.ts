@@ -26,17 +26,19 @@ describe("dist/", () => {
     600_000,
   );
 
-  it("the restore action loads @actions/artifact only for an artifact source, and ships every package's license", async () => {
+  it("the restore action loads @actions/artifact and the AWS SDK only for their sources, and ships every package's license", async () => {
     const dir = path.join("dist", "restore-main");
     const files = await readdir(dir);
     const entry = await readFile(path.join(dir, "index.js"), "utf8");
     const chunks = await Promise.all(files.filter((f) => /^\d+\.index\.js$/.test(f)).map((f) => readFile(path.join(dir, f), "utf8")));
-    // The artifact client's code is in a chunk, not in the file every `path` restore parses first.
-    expect(entry).not.toContain("DefaultArtifactClient");
-    expect(chunks.some((c) => c.includes("DefaultArtifactClient"))).toBe(true);
+    // The remote clients' code is in chunks, not in the file every `path` restore parses first.
+    for (const client of ["DefaultArtifactClient", "GetObjectCommand"]) {
+      expect(entry).not.toContain(client);
+      expect(chunks.some((c) => c.includes(client))).toBe(true);
+    }
     // One licenses file per chunk: together they name the entry's packages and the chunks' alike.
     const licenses = (await Promise.all(files.filter((f) => f.startsWith("licenses-")).map((f) => readFile(path.join(dir, f), "utf8")))).join("\n");
-    for (const pkg of ["pg", "@actions/core", "age-encryption", "@actions/artifact", "@azure/storage-blob"])
+    for (const pkg of ["pg", "@actions/core", "age-encryption", "@actions/artifact", "@azure/storage-blob", "@aws-sdk/client-s3"])
       expect(licenses).toMatch(new RegExp(`^${pkg}$`, "m"));
   });
 });
