@@ -26,7 +26,15 @@ describe("Scalingo's rate limit", () => {
     const jobs: { scalingo: ScalingoEmulator; ctx: RunnerContext; database: string }[] = [];
     for (let i = 1; i <= RUNS; i++) {
       const database = `shop-db-${i}`;
-      const scalingo = await startScalingoEmulator({ ...w.emulatorBase, databaseId: database, rateLimiter: limiter });
+      // Each database its own role and database on the shared test server, so that each is gated
+      // by its own firewall only, as on Scalingo (one database's rule never answers for another).
+      const scalingo = await startScalingoEmulator({
+        ...w.emulatorBase,
+        databaseId: database,
+        dbName: `shop_db_${i}`,
+        dbUser: `shop_user_${i}`,
+        rateLimiter: limiter,
+      });
       const ctx = await createRunnerContext({ artifact: w.artifacts });
       opened.push(scalingo, { close: () => ctx.cleanup() });
       jobs.push({ scalingo, ctx, database });

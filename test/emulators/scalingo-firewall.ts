@@ -30,15 +30,20 @@ export function isIpv4Cidr(value: string): boolean {
 const invalid = (field: string, message: string) => fail(422, { errors: { [field]: [message] } });
 
 /**
- * Several emulated databases may share one real server (a matrix of databases in one test): an
- * address stays allowed in pg_hba while any of their firewalls allows it.
+ * Several emulated databases may share one real server (a matrix of databases in one test). Each
+ * firewall gates its own database's role only (`host all <role> <cidr>`), as Scalingo's firewall
+ * gates one database instance: a rule of another database never lets this one's role in, so an
+ * action cannot see its database answer before its own rule applies (and lose it when the other
+ * database's rule goes). Emulators of one database (one role) share its line: it stays while any
+ * of their firewalls allows the address.
  */
 const allowedBy = new WeakMap<PgServer, Map<string, Set<Firewall>>>();
-function holders(pg: PgServer, cidr: string): Set<Firewall> {
-  const byCidr = allowedBy.get(pg) ?? new Map<string, Set<Firewall>>();
-  allowedBy.set(pg, byCidr);
-  const set = byCidr.get(cidr) ?? new Set<Firewall>();
-  byCidr.set(cidr, set);
+function holders(pg: PgServer, role: string, cidr: string): Set<Firewall> {
+  const byLine = allowedBy.get(pg) ?? new Map<string, Set<Firewall>>();
+  allowedBy.set(pg, byLine);
+  const key = `${role} ${cidr}`;
+  const set = byLine.get(key) ?? new Set<Firewall>();
+  byLine.set(key, set);
   return set;
 }
 
@@ -52,6 +57,8 @@ export class Firewall {
 
   constructor(
     private readonly pg: PgServer,
+    /** the database's role: the only one this firewall lets in */
+    private readonly role: string,
     private readonly databaseId: string,
     private readonly delayMs: number,
     private readonly maxRules: number,
@@ -124,15 +131,15 @@ export class Firewall {
   }
 
   private async open(cidr: string): Promise<void> {
-    holders(this.pg, cidr).add(this);
-    await this.pg.allowCidr(cidr);
+    holders(this.pg, this.role, cidr).add(this);
+    await this.pg.allowCidr(cidr, this.role);
     this.opened.add(cidr);
   }
 
   private async deny(cidr: string): Promise<void> {
-    const set = holders(this.pg, cidr);
+    const set = holders(this.pg, this.role, cidr);
     set.delete(this);
-    if (set.size === 0) await this.pg.denyCidr(cidr);
+    if (set.size === 0) await this.pg.denyCidr(cidr, this.role);
   }
 
   // Decided when the change lands, not when it was requested: a rule re-added meanwhile keeps it open.

@@ -203,6 +203,21 @@ describe("Scalingo emulator", () => {
     expect(await tryConnect(uri)).toMatch(/no pg_hba\.conf entry/);
   });
 
+  it("gates each database's own role: another database's rule on the same server does not let this one in", async () => {
+    // Ten databases of a matrix share one test server; on Scalingo each has its own firewall.
+    const other = await another({ dbName: "other_db", dbUser: "other_user" });
+    const s = await login(other);
+    const variables = await call(`${other.apiUrl}/v1/apps/${DATABASE}/variables?aliases=false`, { bearer: s.jwt });
+    const otherUri = variables.json.variables.find((v: { name: string }) => v.name === "SCALINGO_POSTGRESQL_URL").value;
+    const { json } = await s.addRule("127.0.0.1/32");
+    await other.settle();
+    expect(await tryConnect(otherUri)).toBe("ssl");
+    expect(await tryConnect(uri)).toMatch(/no pg_hba\.conf entry/);
+    await s.removeRule(json.rule.id);
+    await other.settle();
+    expect(await tryConnect(otherUri)).toMatch(/no pg_hba\.conf entry/);
+  });
+
   it("rejects expired JWTs and addon tokens with 401", async () => {
     const expiring = await another({ jwtLifetimeSeconds: 0, addonTokenLifetimeSeconds: 0 });
     const jwt = (await call(`${expiring.authUrl}/v1/tokens/exchange`, { method: "POST", basic: API_TOKEN })).json.token;

@@ -113,7 +113,7 @@ export async function startScalingoEmulator(o: ScalingoEmulatorOptions): Promise
   const region = o.region ?? "osc-fr1";
   const addonId = `ad-${randomUUID()}`;
   const appId = randomBytes(12).toString("hex");
-  const firewall = new Firewall(o.pg, addonId, o.ruleDelayMs ?? 0, o.maxRules ?? 30, {
+  const firewall = new Firewall(o.pg, o.dbUser, addonId, o.ruleDelayMs ?? 0, o.maxRules ?? 30, {
     strict: o.strictLabels ?? false,
     normalise: o.normaliseLabel ?? ((label) => label),
   });

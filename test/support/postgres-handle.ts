@@ -32,10 +32,13 @@ export interface PgServer {
   /** LOGIN role with a SCRAM password */
   createRole(name: string, password: string): Promise<void>;
   createDatabase(name: string, owner?: string): Promise<void>;
-  /** Firewall gate: adds `host all all <cidr> scram-sha-256` to pg_hba.conf; resolves once the server applies it. */
-  allowCidr(cidr: string): Promise<void>;
+  /**
+   * Firewall gate: adds `host all <role> <cidr> scram-sha-256` to pg_hba.conf (role `all` unless
+   * given); resolves once the server applies it.
+   */
+  allowCidr(cidr: string, role?: string): Promise<void>;
   /** Removes that line again; established sessions stay open, as behind a real firewall. */
-  denyCidr(cidr: string): Promise<void>;
+  denyCidr(cidr: string, role?: string): Promise<void>;
   /** Fast shutdown, removes the temporary directories; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -76,14 +79,15 @@ export async function pgHandle(place: ServerPlace, stop: (tools: HandleTools) =>
   };
   // Serialized: concurrent read-modify-write of pg_hba.conf would lose lines.
   let hbaQueue: Promise<unknown> = Promise.resolve();
-  const editHba = (cidr: string, edit: (lines: string[], line: string) => string[]) => {
+  const editHba = (cidr: string, role: string, edit: (lines: string[], line: string) => string[]) => {
     // PostgreSQL ignores a whole pg_hba.conf with one bad line (keeping the old one): refuse it here.
     const [address, bits, ...rest] = cidr.split("/");
     const family = isIP(address);
     if (!family || rest.length > 0 || !/^\d+$/.test(bits ?? "") || Number(bits) > (family === 4 ? 32 : 128)) {
       return Promise.reject(new Error(`not a CIDR: ${cidr}`));
     }
-    const line = `host all all ${cidr} scram-sha-256`;
+    if (!/^[a-z_][a-z0-9_]*$/.test(role)) return Promise.reject(new Error(`not a plain role name: ${role}`));
+    const line = `host all ${role} ${cidr} scram-sha-256`;
     const next = hbaQueue.then(async () => {
       const lines = (await readFile(hbaPath, "utf8")).split("\n").filter(Boolean);
       const edited = edit(lines, line);
@@ -112,8 +116,8 @@ export async function pgHandle(place: ServerPlace, stop: (tools: HandleTools) =>
     async createDatabase(name, owner) {
       await psql(`CREATE DATABASE ${quoteIdent(name)}${owner ? ` OWNER ${quoteIdent(owner)}` : ""}`);
     },
-    allowCidr: (cidr) => editHba(cidr, (lines, line) => (lines.includes(line) ? lines : [...lines, line])),
-    denyCidr: (cidr) => editHba(cidr, (lines, line) => lines.filter((l) => l !== line)),
+    allowCidr: (cidr, role = "all") => editHba(cidr, role, (lines, line) => (lines.includes(line) ? lines : [...lines, line])),
+    denyCidr: (cidr, role = "all") => editHba(cidr, role, (lines, line) => lines.filter((l) => l !== line)),
     stop() {
       stopping ??= stop({ psql, reload, edited: () => hbaQueue.then(() => undefined) });
       return stopping;
