@@ -2,7 +2,7 @@ import type { Config } from "../config.js";
 import { ActionError } from "../errors.js";
 import { type Connection, parseConnectionUri } from "../postgres/connection.js";
 import { applyTls, decideTls } from "../postgres/tls.js";
-import { phase, type Report } from "../report/report.js";
+import { phase, phasesAtOnce, type Report } from "../report/report.js";
 import { removeQuietly } from "../runner/files.js";
 import { lookupPublicIp } from "../runner/public-ip.js";
 import type { Teardown } from "../runner/teardown.js";
@@ -24,12 +24,15 @@ export async function discoverTarget(
   session: Pick<Session, "teardown">,
 ): Promise<{ client: ScalingoClient; connection: Connection; serverVersion: string; ip: string }> {
   const client = (deps.newClient ?? ((o) => new ScalingoClient(o)))({ ...config, onSecret: deps.setSecret, debug: deps.log.debug });
-  // The API calls and the IP lookup are independent: do them at once (in one log section).
+  // The API calls and the IP lookup are independent: do them at once (in one log section). Both
+  // settle before either failure is thrown: a lookup that fails at once must not let the caller's
+  // teardown run while the Scalingo read is still writing its TLS folder (it would stay behind).
   deps.log.section?.("Scalingo API and the runner's address");
-  const [{ connection, serverVersion }, ip] = await Promise.all([
+  const [{ connection, serverVersion }, ip] = await phasesAtOnce(
+    report,
     phase(report, "scalingo", () => readDatabase(client, config, deps, session)),
     phase(report, "ip-lookup", () => detectIp(config, deps.log)),
-  ]);
+  );
   Object.assign(report, { serverVersion, runnerIp: ip });
   return { client, connection, serverVersion, ip };
 }

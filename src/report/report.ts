@@ -1,5 +1,6 @@
 import type { Phase } from "../errors.js";
 import type { RestoreReport } from "../restore-check/check.js";
+import { settleInOrder } from "../runner/first-failure.js";
 import type { RuleRecord } from "../scalingo/firewall-session.js";
 
 /** A failure as the summary and the log's last line tell it (src/report/failure.ts). */
@@ -59,16 +60,37 @@ export function newReport(database: string, region: string, format: string, encr
   return { database, region, format, encrypted, durationsMs: {} };
 }
 
+/** The phase each error escaped from (the innermost phase() it crossed): who reports it later asks. */
+const escapedFrom = new WeakMap<object, Phase>();
+
 /** Runs one phase, timing it and recording it as the failed one if it throws. */
 export async function phase<T>(report: Pick<Report, "failedPhase" | "durationsMs">, name: Phase, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
   try {
     return await work();
   } catch (error) {
-    report.failedPhase ??= (error as { phase?: Phase }).phase ?? name;
+    const failed = (error as { phase?: Phase }).phase ?? name;
+    report.failedPhase ??= failed;
+    if (error && typeof error === "object" && !escapedFrom.has(error)) escapedFrom.set(error, failed);
     throw error;
   } finally {
     report.durationsMs[name] = (report.durationsMs[name] ?? 0) + Date.now() - started;
+  }
+}
+
+/**
+ * Phases started at once, each run to its end (runner/first-failure.ts, settleInOrder): nothing
+ * they acquire is still being acquired when the caller's teardown runs. The error thrown is the
+ * first one in the list that failed, and the report then names its phase: phase() alone would
+ * keep the phase that failed first in time, and the summary would name one failure and tell another.
+ */
+export async function phasesAtOnce<T extends unknown[]>(report: Pick<Report, "failedPhase">, ...tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  try {
+    return await settleInOrder<T>(...tasks);
+  } catch (error) {
+    const failed = error && typeof error === "object" ? escapedFrom.get(error) : undefined;
+    report.failedPhase = failed ?? (error as { phase?: Phase }).phase ?? report.failedPhase;
+    throw error;
   }
 }
 

@@ -2,12 +2,12 @@ import * as path from "node:path";
 import { discoverTarget, openFirewallStep } from "../backup/discover.js";
 import type { BackupDeps } from "../backup/session.js";
 import { State } from "../constants.js";
-import { ActionError, type Phase } from "../errors.js";
+import { ActionError } from "../errors.js";
 import { utcStamp } from "../naming.js";
 import type { Connection } from "../postgres/connection.js";
 import { choosePgDump, detectPlatform, findInstalled, installPgDump, majorOf, type Platform } from "../postgres/pg-client.js";
 import { type Reachable, waitUntilReachable } from "../postgres/reachability.js";
-import { phase } from "../report/report.js";
+import { phase, phasesAtOnce } from "../report/report.js";
 import { runCommand } from "../runner/commands.js";
 import { removeQuietly } from "../runner/files.js";
 import { firstFailureStops, settleInOrder } from "../runner/first-failure.js";
@@ -61,14 +61,11 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
   // seconds on a large dump, while the reads of Scalingo, the runner's address and the local
   // clients mostly wait and open nothing: both at once. The firewall opens only once both have
   // ended, and a dump that fails its checks is the error reported, whatever the reads found.
-  const [dump, target] = await settleInOrder(
+  const [dump, target] = await phasesAtOnce(
+    run,
     phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder, run: runner })),
     readTarget(config, session, run, deps),
-  ).catch((error: unknown) => {
-    // Both may have failed: the summary names the phase of the error it reports.
-    run.failedPhase = (error as { phase?: Phase }).phase ?? run.failedPhase;
-    throw error;
-  });
+  );
   const { serverVersion, ip } = target;
   Object.assign(run, { format: dump.format, encrypted: dump.encrypted, sha256: dump.sha256, sha256Checked: Boolean(dump.manifest), dumpMajor: dump.major });
   log.info(describeDump(dump, obtained.name));
