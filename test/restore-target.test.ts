@@ -71,4 +71,28 @@ describe("the restored database's row counts", () => {
       await Promise.all([locker.end(), watcher.end()]);
     }
   });
+
+  it("counts the largest table first (c, by the rows inserted into it), the others after it", async () => {
+    // a and c locked, one connection: counting by name it would wait on a first, largest first on c.
+    const locker = new pg.Client({ ...conn, ssl: false });
+    const watcher = new pg.Client({ ...conn, ssl: false });
+    await Promise.all([locker.connect(), watcher.connect()]);
+    try {
+      await locker.query("BEGIN; LOCK TABLE a, c IN ACCESS EXCLUSIVE MODE");
+      const counting = countRows(conn, reachable, DB, 1);
+      await vi.waitFor(
+        async () => {
+          const { rows } = await watcher.query<{ query: string }>(
+            "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT count(*)%'",
+          );
+          expect(rows.map((r) => r.query)).toEqual(['SELECT count(*) AS n FROM ONLY "public"."c"']);
+        },
+        { timeout: 60_000, interval: 100 },
+      );
+      await locker.query("ROLLBACK");
+      expect(await counting).toEqual(expected);
+    } finally {
+      await Promise.all([locker.end(), watcher.end()]);
+    }
+  });
 });

@@ -28866,7 +28866,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3061);
+/* harmony import */ var _restore_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3216);
 /* harmony import */ var _runner_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7708);
 
 
@@ -28932,7 +28932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 3061:
+/***/ 3216:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32604,6 +32604,13 @@ function s3ObjectInputs({ text, fail }, env) {
     return { bucket, key, ...(endpoint ? { endpoint } : {}), region, credentials: credentialsFrom(env, fail, "s3-uri") };
 }
 
+;// CONCATENATED MODULE: ./src/restore/input-path.ts
+
+/** The `path` input as a file: relative to the workspace, as `actions/checkout` leaves it (config.ts and the entry's hash-ahead.ts agree on it). */
+function resolveInputPath(input, env) {
+    return external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), input);
+}
+
 ;// CONCATENATED MODULE: ./src/restore/pg-restore-options.ts
 
 
@@ -32762,7 +32769,7 @@ function sourceInputs(inputs, env) {
     if (file || s3) {
         if (name)
             fail("artifact-name", `is for an artifact of another run: with \`${file ? "path" : "s3-uri"}\`, leave it empty.`);
-        return s3 ? { kind: "s3", object: s3 } : { kind: "path", path: external_node_path_namespaceObject.resolve(env.GITHUB_WORKSPACE || process.cwd(), file) };
+        return s3 ? { kind: "s3", object: s3 } : { kind: "path", path: resolveInputPath(file, env) };
     }
     if (!name)
         fail("artifact-name", `is required with ${latest ? "`latest`" : "`run-id`"}: the dump's artifact name${latest ? " (or its beginning)" : ""}, as the backup's \`artifact-name\` output gives it.`);

@@ -1,8 +1,13 @@
-import { runRestoreMain } from "../restore/main.js";
-import { failUnexpected } from "../runner/log.js";
+import { hashAheadInWorker, hashAheadOf } from "../restore/hash-ahead.js";
 
-process.on("unhandledRejection", (error) => {
-  failUnexpected("main", error);
-  process.exit(1);
-});
-await runRestoreMain().catch((error) => failUnexpected("main", error));
+// This file is also the hashing thread's script: that thread hashes the dump and loads nothing else.
+if (!(await hashAheadInWorker())) {
+  // The dump's sha256 starts first, on its own thread, while the rest of the action loads (hash-ahead.ts).
+  const ahead = hashAheadOf(process.env.INPUT_PATH, process.env, new URL(import.meta.url));
+  const [{ runRestoreMain }, { failUnexpected }] = await Promise.all([import("../restore/main.js"), import("../runner/log.js")]);
+  process.on("unhandledRejection", (error) => {
+    failUnexpected("main", error);
+    process.exit(1);
+  });
+  await runRestoreMain(undefined, ahead).catch((error) => failUnexpected("main", error));
+}

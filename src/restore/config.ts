@@ -1,8 +1,8 @@
-import * as path from "node:path";
 import { type Config, firewallInputs, MAX_DEFAULT_JOBS, runnerTemp, scalingoInputs, tlsInputs } from "../config.js";
 import { InputError } from "../errors.js";
 import { boolean, type Env, type InputReader, type Inputs, integer } from "../inputs.js";
 import { type S3Object, s3ObjectInputs } from "../s3/s3-source.js";
+import { resolveInputPath } from "./input-path.js";
 import { pgRestoreArgs } from "./pg-restore-options.js";
 
 /** Where the dump comes from: a file on the runner, an artifact of a given run, the newest good run's, or S3. */
@@ -89,7 +89,7 @@ function sourceInputs(inputs: Inputs, env: Env): DumpSource {
   if (name && ARTIFACT_NAME_FORBIDDEN.test(name)) fail("artifact-name", `"${name}" contains a character artifact names reject.`);
   if (file || s3) {
     if (name) fail("artifact-name", `is for an artifact of another run: with \`${file ? "path" : "s3-uri"}\`, leave it empty.`);
-    return s3 ? { kind: "s3", object: s3 } : { kind: "path", path: path.resolve(env.GITHUB_WORKSPACE || process.cwd(), file) };
+    return s3 ? { kind: "s3", object: s3 } : { kind: "path", path: resolveInputPath(file, env) };
   }
   if (!name)
     fail(

@@ -9,7 +9,8 @@ import { ActionError, errorMessage } from "../errors.js";
 import { isAgeEncrypted, type Manifest } from "../manifest/manifest.js";
 import type { CompressionMethod, DumpFormat } from "../naming.js";
 import { type CommandRunner, LONG_TIMEOUT_SECONDS, runCommand } from "../runner/commands.js";
-import { removeQuietly, sha256File } from "../runner/files.js";
+import { removeQuietly } from "../runner/files.js";
+import { type HashAhead, sha256Of } from "./hash-ahead.js";
 
 // The dump as pg_restore (or psql) will read it, prepared before the firewall opens: its sha256
 // checked against the manifest, decrypted, its format read from its first bytes and, for the
@@ -53,10 +54,10 @@ export async function readHead(file: string, bytes = 512): Promise<Buffer> {
 }
 
 /** sha256 of the file against the manifest's: a dump that is not the one the backup wrote is never restored. */
-export async function checkSha256(file: string, manifest: Manifest | undefined, alreadyChecked: boolean): Promise<string> {
+export async function checkSha256(file: string, manifest: Manifest | undefined, alreadyChecked: boolean, ahead?: HashAhead): Promise<string> {
   // The download hashed the bytes as they came: a second read of a large dump would cost a core for nothing.
   if (manifest && alreadyChecked) return manifest.dump.sha256;
-  const sha256 = await sha256File(file);
+  const sha256 = await sha256Of(file, ahead);
   if (manifest && sha256 !== manifest.dump.sha256)
     throw new ActionError(
       "inputs",

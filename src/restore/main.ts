@@ -7,6 +7,7 @@ import { actionMainDeps, inputsOf, type MainDeps } from "../runner/surroundings.
 import { Teardown } from "../runner/teardown.js";
 import { maskCredentials } from "../s3/s3-config.js";
 import { parseRestoreConfig, type RestoreConfig } from "./config.js";
+import type { HashAhead } from "./hash-ahead.js";
 import { type RestoreSession, restore } from "./restore.js";
 import { type RestoreRun, restoreOutputs } from "./run-report.js";
 import { restoreSummaryMarkdown } from "./summary.js";
@@ -14,7 +15,16 @@ import { restoreSummaryMarkdown } from "./summary.js";
 const log = actionLog();
 
 /** The restore action's main step: inputs, the restore, then outputs and summary, with cancellation handled. */
-export async function runRestoreMain(deps: MainDeps = actionMainDeps()): Promise<void> {
+export async function runRestoreMain(deps: MainDeps = actionMainDeps(), ahead?: HashAhead): Promise<void> {
+  try {
+    await restoreStep(deps, ahead);
+  } finally {
+    // A hash still running when the inputs were refused (or the run took another file) must not hold the step.
+    await ahead?.stop();
+  }
+}
+
+async function restoreStep(deps: MainDeps, ahead: HashAhead | undefined): Promise<void> {
   const input = inputsOf(deps);
   // Masked before anything else runs, whatever the other inputs hold.
   for (const secret of ["api-token", "decryption-identity", "github-token"]) {
@@ -34,7 +44,7 @@ export async function runRestoreMain(deps: MainDeps = actionMainDeps()): Promise
   const session: RestoreSession = { teardown: new Teardown((what, error) => core.warning(`Could not ${what}: ${errorMessage(error)}`)) };
   const stopOnSignal = onCancel(session, run, deps);
   try {
-    await restore(config, session, run, { state: deps.state, log, setSecret: core.setSecret, env: deps.env, newClient: deps.newClient, run: deps.run });
+    await restore(config, session, run, { state: deps.state, log, setSecret: core.setSecret, env: deps.env, newClient: deps.newClient, run: deps.run, ahead });
     log.endSection();
     core.info(`Restore done: ${run.target}${run.dropped ? " (dropped after the check)" : ""}.`);
   } catch (error) {

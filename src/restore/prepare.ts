@@ -7,6 +7,7 @@ import { decompressedPlain } from "../postgres/verify.js";
 import type { CommandRunner } from "../runner/commands.js";
 import { exists } from "../runner/files.js";
 import { checkSha256, decryptFile, isEncryptedFile, readHead, sniff, unpackDirectory } from "./dump-file.js";
+import type { HashAhead } from "./hash-ahead.js";
 
 /** A dump on the runner, with its manifest when one was found beside it. */
 export interface ObtainedDump {
@@ -58,9 +59,12 @@ export async function openManifestFile(file: string, identity: string | undefine
 }
 
 /** sha256, decryption, format, unpacking: everything that can fail without a connection. */
-export async function prepareDump(dump: ObtainedDump, o: { identity?: string | undefined; folder: string; run: CommandRunner }): Promise<PreparedDump> {
+export async function prepareDump(
+  dump: ObtainedDump,
+  o: { identity?: string | undefined; folder: string; run: CommandRunner; ahead?: HashAhead | undefined },
+): Promise<PreparedDump> {
   const { manifest } = dump;
-  const sha256 = await checkSha256(dump.file, manifest, dump.sha256Checked);
+  const sha256 = await checkSha256(dump.file, manifest, dump.sha256Checked, o.ahead);
   const encrypted = await isEncryptedFile(dump.file);
   let file = dump.file;
   if (encrypted) {

@@ -15,6 +15,7 @@ import { recordWriter } from "../runner/process-record.js";
 import type { Teardown } from "../runner/teardown.js";
 import type { Log } from "../types.js";
 import type { RestoreConfig } from "./config.js";
+import type { HashAhead } from "./hash-ahead.js";
 import { obtainDump } from "./obtain.js";
 import { runRestore } from "./pg-restore.js";
 import { type PreparedDump, prepareDump, privateFolder } from "./prepare.js";
@@ -28,7 +29,11 @@ export interface RestoreSession {
 }
 
 /** The backup's surroundings, less what only pg_dump needs (the platform check). */
-export type RestoreDeps = Pick<BackupDeps, "state" | "log" | "setSecret" | "run" | "env" | "newClient"> & { now?: Date };
+export type RestoreDeps = Pick<BackupDeps, "state" | "log" | "setSecret" | "run" | "env" | "newClient"> & {
+  now?: Date;
+  /** The dump's sha256, started by the entry before the action loaded (hash-ahead.ts). */
+  ahead?: HashAhead | undefined;
+};
 
 /** The main step after the inputs (docs/design.md, "The restore action"). */
 export async function restore(config: RestoreConfig, session: RestoreSession, run: RestoreRun, deps: RestoreDeps): Promise<void> {
@@ -63,7 +68,7 @@ async function beforeFirewall(config: RestoreConfig, session: RestoreSession, ru
   // ended, and a dump that fails its checks is the error reported, whatever the reads found.
   const [dump, target] = await phasesAtOnce(
     run,
-    phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder, run: runner })),
+    phase(run, "inputs", () => prepareDump(obtained, { identity: config.decryptionIdentity, folder, run: runner, ahead: deps.ahead })),
     readTarget(config, session, run, deps),
   );
   const { serverVersion, ip } = target;

@@ -58,10 +58,12 @@ export async function requireDatabase(conn: Connection, reachable: Reachable, na
 /**
  * Every ordinary table of the database with its exact row count (count(*): the manifest's counts
  * are exact too), on up to `connections` connections at once (the restore's `jobs`: the budget
- * pg_restore used), each taking the next table: the rule stays open while they count.
+ * pg_restore used), each taking the next table: the rule stays open while they count. Largest
+ * first: the largest table's count is most of the wait, and started last it would run alone at
+ * the end while the other connections idle. The result is in the listing's order (by name).
  */
 export async function countRows(conn: Connection, reachable: Reachable, database: string, connections = 1): Promise<CountedRows[]> {
-  let listed: Promise<{ schema: string; name: string }[]> | undefined;
+  let listed: Promise<{ schema: string; name: string; at: number }[]> | undefined;
   const counted: CountedRows[] = [];
   let next = 0;
   const count = async (c: pg.Client) => {
@@ -69,19 +71,26 @@ export async function countRows(conn: Connection, reachable: Reachable, database
     listed ??= listTables(c);
     const tables = await listed;
     for (let i = next++; i < tables.length; i = next++) {
-      const t = tables[i] as { schema: string; name: string };
+      const { at, ...t } = tables[i] as { schema: string; name: string; at: number };
       const result = await c.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${c.escapeIdentifier(t.schema)}.${c.escapeIdentifier(t.name)}`);
-      counted[i] = { ...t, rows: Number(result.rows[0]?.n) };
+      counted[at] = { ...t, rows: Number(result.rows[0]?.n) };
     }
   };
   await settleInOrder(...Array.from({ length: Math.max(1, connections) }, () => withClient(conn, reachable, database, count)));
   return counted;
 }
 
-async function listTables(c: pg.Client): Promise<{ schema: string; name: string }[]> {
-  const { rows } = await c.query<{ schema: string; name: string }>(
-    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' ORDER BY 1, 2`,
+/**
+ * The tables largest first, each with its place in the name order. Largest by the rows the server
+ * counted as inserted (its cumulative statistics: a restored table has no planner statistics yet,
+ * and pg_relation_size would wait on a table another session locked).
+ */
+async function listTables(c: pg.Client): Promise<{ schema: string; name: string; at: number }[]> {
+  const { rows } = await c.query<{ schema: string; name: string; at: number }>(
+    `SELECT n.nspname AS schema, c.relname AS name, (row_number() OVER (ORDER BY n.nspname, c.relname) - 1)::int AS at
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+     ORDER BY pg_stat_get_tuples_inserted(c.oid) DESC, 1, 2`,
   );
   return rows;
 }
