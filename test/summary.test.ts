@@ -1,6 +1,6 @@
 import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
-import { formatBytes } from "../src/report/format.js";
+import { formatBytes, formatCount } from "../src/report/format.js";
 import { doneLine, newReport, outputsOf } from "../src/report/report.js";
 import { summaryMarkdown } from "../src/report/summary.js";
 
@@ -97,6 +97,9 @@ describe("job summary", () => {
     expect(formatBytes(512)).toBe("512 B");
     expect(formatBytes(1536)).toBe("1.5 KiB");
     expect(formatBytes(3 * 1024 ** 3)).toBe("3.0 GiB");
+    // As toLocaleString("en-US") groups them, without its first call's 30 ms.
+    for (const n of [0, 7, 999, 1000, 12345, 999999, 1000000, 2314940, 1234567890123, 12.5, 1234.5])
+      expect(formatCount(n), String(n)).toBe(n.toLocaleString("en-US", { maximumFractionDigits: 20 }));
     const r = newReport("my-db", "osc-fr1", "custom", false);
     r.runnerIp = "203.0.113.9";
     expect(outputsOf(r)).toEqual({ "runner-ip": "203.0.113.9" });

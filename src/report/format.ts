@@ -11,3 +11,13 @@ export function formatBytes(n: number): string {
   }
   return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
 }
+
+/**
+ * A count with thousands separators: `2,314,940`. By hand, not `toLocaleString("en-US")`: its
+ * first call loads ICU's number formats, about 30 ms of the step's end for one figure.
+ */
+export function formatCount(n: number): string {
+  const [whole = "", fraction] = String(n).split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
+}

@@ -1,4 +1,4 @@
-import { formatBytes } from "../report/format.js";
+import { formatCount as count, formatBytes } from "../report/format.js";
 import type { Report } from "../report/report.js";
 import type { NotChecked, RestoredTable } from "./restore.js";
 
@@ -17,8 +17,6 @@ export function escapeMarkdown(text: string): string {
     .replaceAll("&", "&amp;")
     .replaceAll("<", "&lt;");
 }
-
-const count = (n: number) => n.toLocaleString("en-US");
 
 function tableRows(tables: RestoredTable[]): string[] {
   return [

@@ -1,9 +1,9 @@
 import type { Phase } from "../errors.js";
+import { formatCount as count } from "../report/format.js";
 import { codeBlock, tableCell } from "../report/summary.js";
 import { type RestoreRun, ruleOpenMs } from "./run-report.js";
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const count = (n: number) => n.toLocaleString("en-US");
 
 /** What to look at when a phase of the restore fails: the summary is often read without the log. */
 const ADVICE: Partial<Record<Phase, string>> = {
