@@ -4,7 +4,7 @@ import { hashAheadInWorker, hashAheadOf } from "../restore/hash-ahead.js";
 if (!(await hashAheadInWorker())) {
   // The dump's sha256 starts first, on its own thread, while the rest of the action loads (hash-ahead.ts).
   const ahead = hashAheadOf(process.env.INPUT_PATH, process.env, new URL(import.meta.url));
-  const [{ runRestoreMain }, { failUnexpected }] = await Promise.all([import("../restore/main.js"), import("../runner/log.js")]);
+  const { runRestoreMain, failUnexpected } = await import("../restore/entry.js");
   process.on("unhandledRejection", (error) => {
     failUnexpected("main", error);
     process.exit(1);

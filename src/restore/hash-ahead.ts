@@ -28,15 +28,12 @@ export interface HashAhead {
 export function hashAheadOf(input: string | undefined, env: NodeJS.ProcessEnv, script: URL): HashAhead | undefined {
   if (!input?.trim()) return undefined;
   const file = resolveInputPath(input.trim(), env);
-  // Whatever this cannot see (a missing file) the dump's checks report in their own words.
-  const regular = (() => {
-    try {
-      return statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  })();
-  return regular ? startHashAhead(file, script) : undefined;
+  try {
+    if (statSync(file).isFile()) return startHashAhead(file, script);
+  } catch {
+    // Whatever this cannot see (a missing file) the dump's checks report in their own words.
+  }
+  return undefined;
 }
 
 /** Starts hashing `file` on a thread that runs `script` (the entry itself: it calls hashAheadInWorker first). */
